@@ -1,0 +1,141 @@
+"""The pipeline, end to end: source text -> AST -> fence -> IR -> reverse -> emit.
+
+``compile_source`` turns the text of a module into the text of a module of
+gradient functions; it never imports or runs the user's code. Errors in
+several functions are collected and raised together.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+from dataclasses import dataclass, field
+
+from . import fence, frontend
+from .emit import emit_function
+from .errors import DiffcError, ErrorGroup, SelectionError, flatten
+from .reverse import backward, live_forward
+from .scope import Scope
+from .source import Source
+
+MODES = ("grad", "value_and_grad")
+
+
+@dataclass
+class CompiledFunction:
+    name: str  # the user's function
+    grad_name: str  # the generated function
+    text: str
+    wrt: tuple[str, ...]
+    bare: bool
+
+
+@dataclass
+class CompiledModule:
+    text: str
+    functions: list[CompiledFunction] = field(default_factory=list)
+
+
+def resolve_wrt(fdef: ast.FunctionDef, wrt, source: Source) -> tuple[list[int], bool]:
+    """Parameter positions to differentiate, and whether the result is a bare value."""
+    args = fdef.args
+    names = [a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]]
+    if not names:
+        raise source.error(SelectionError, fdef, f"function '{fdef.name}' has no parameters to differentiate",
+                           "add the inputs you want gradients for as parameters")
+    if wrt is None:
+        return list(range(len(names))), len(names) == 1
+    bare = isinstance(wrt, (str, int))
+    chosen = [wrt] if bare else list(wrt)
+    if not chosen:
+        raise source.error(SelectionError, fdef, "wrt is empty", "name at least one parameter")
+    positions = []
+    for item in chosen:
+        if isinstance(item, bool) or not isinstance(item, (str, int)):
+            raise source.error(SelectionError, fdef, f"wrt entries must be parameter names or positions, not {item!r}")
+        if isinstance(item, int):
+            if not -len(names) <= item < len(names):
+                raise source.error(SelectionError, fdef, f"function '{fdef.name}' has no parameter at position {item}",
+                                   f"its parameters are: {', '.join(names)}")
+            index = item % len(names)
+        elif item in names:
+            index = names.index(item)
+        else:
+            raise source.error(SelectionError, fdef, f"function '{fdef.name}' has no parameter '{item}'",
+                               f"its parameters are: {', '.join(names)}")
+        if index in positions:
+            raise source.error(SelectionError, fdef, f"parameter '{names[index]}' is listed twice in wrt")
+        positions.append(index)
+    return positions, bare
+
+
+def compile_function(fdef: ast.FunctionDef, scope: Scope, source: Source, *, wrt=None, mode: str = "grad",
+                     comments: bool = False, name: str | None = None) -> tuple[CompiledFunction, set[str]]:
+    """Compile one function definition; returns its generated text and the globals it uses."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+    errors = fence.check(fdef, source)
+    if errors:
+        raise errors[0] if len(errors) == 1 else ErrorGroup(errors)
+    positions, bare = resolve_wrt(fdef, wrt, source)
+    fn = frontend.lower(fdef, scope, source)
+    wrt_vars = [fn.params[i] for i in positions]
+    forward = live_forward(fn)
+    bwd, grads = backward(fn, forward, wrt_vars)
+    grad_name = name or f"{fdef.name}_{mode}"
+    text, used = emit_function(
+        fn, grad_name, forward, bwd, grads, bare=bare, with_value=(mode == "value_and_grad"), scope=scope,
+        source_line=source.line if comments else None,
+    )
+    return CompiledFunction(fdef.name, grad_name, text, tuple(v.hint for v in wrt_vars), bare), used
+
+
+def _join(header, imports, bodies):
+    chunks = []
+    if header:
+        chunks.append(header)
+    if imports:
+        chunks.append("\n".join(imports))
+    head = "\n".join(chunks)
+    body = "\n\n".join(bodies)
+    return f"{head}\n\n\n{body}" if head else body
+
+
+def compile_source(text: str, filename: str = "<source>", *, functions=None, wrt=None, mode: str = "grad",
+                   comments: bool = False) -> CompiledModule:
+    """Compile every top-level function of a module (or those named in ``functions``).
+
+    Returns a :class:`CompiledModule` whose ``text`` is a standalone Python
+    module defining ``NAME_grad`` (or ``NAME_value_and_grad``) for each.
+    """
+    source = Source(text, filename)
+    tree = source.parse()
+    scope = Scope.from_module(tree)
+    defs = {n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    if functions is None:
+        selected = list(defs.values())
+        if not selected:
+            raise DiffcError("no top-level function to differentiate", filename=filename,
+                             hint="define a function with 'def' at the top level of the file")
+    else:
+        selected = []
+        for fname in [functions] if isinstance(functions, str) else functions:
+            if fname not in defs:
+                known = ", ".join(defs) or "none"
+                raise SelectionError(f"no top-level function named '{fname}'", filename=filename,
+                                     hint=f"functions in this file: {known}")
+            selected.append(defs[fname])
+    compiled, bodies, used, errors = [], [], set(), []
+    for fdef in selected:
+        try:
+            cf, names = compile_function(fdef, scope, source, wrt=wrt, mode=mode, comments=comments)
+        except DiffcError as exc:
+            errors.extend(flatten(exc))
+            continue
+        compiled.append(cf)
+        bodies.append(cf.text)
+        used |= names
+    if errors:
+        raise errors[0] if len(errors) == 1 else ErrorGroup(errors)
+    header = f"# Generated by diffc from {os.path.basename(filename)}: plain Python, edit freely."
+    return CompiledModule(_join(header, scope.import_lines(used), bodies), compiled)

@@ -1,0 +1,170 @@
+"""The emitter: IR to Python source text, through stdlib ``ast``.
+
+Each kept equation becomes one line ``name = expression``; single-use
+temporaries are written inline (see :mod:`diffc.optimize`). A few exact
+rewrites make the text read as a person would write it: ``-(a * b)``
+becomes ``-a * b`` and ``a + -b`` becomes ``a - b`` (negation is exact in
+floating point, so the values are bit-identical). Library functions are
+spelled through the user's own imports (:meth:`diffc.scope.Scope.reference`).
+The output is a pure function of the input: same IR, same text.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+
+from .ir import Const, Eqn, Function, Ref, Var
+from .naming import Namer
+from .optimize import plan
+from .primitives import BINOPS, COMPAREOPS, UNARYOPS
+from .scope import Scope
+
+_BINOP_NODES = {op: node for node, op in BINOPS.items()}
+_UNARY_NODES = {op: node for node, op in UNARYOPS.items()}
+_COMPARE_NODES = {op: node for node, op in COMPAREOPS.items()}
+
+
+class _Writer:
+    """Builds expression trees for equations, inlining single-use temporaries."""
+
+    def __init__(self, eqns: list[Eqn], inline: set[int], scope: Scope):
+        self.defs = {id(e.out): e for e in eqns}
+        self.inline = inline
+        self.scope = scope
+        self.names: list[tuple[ast.Name, Var]] = []
+        self.globals_used: set[str] = set()
+
+    def global_ref(self, text: str) -> ast.expr:
+        self.globals_used.add(text.split(".")[0])
+        return ast.parse(text, mode="eval").body
+
+    def atom(self, a) -> ast.expr:
+        if isinstance(a, Var):
+            if id(a) in self.inline:
+                return self.value(self.defs[id(a)])
+            node = ast.Name(id="?", ctx=ast.Load())
+            self.names.append((node, a))
+            return node
+        if isinstance(a, Const):
+            v = a.value
+            if not isinstance(v, bool) and (v < 0 or (isinstance(v, float) and math.copysign(1, v) < 0)):
+                return ast.UnaryOp(ast.USub(), ast.Constant(-v))
+            return ast.Constant(v)
+        if isinstance(a, Ref):
+            return self.global_ref(a.name if a.module is None else self.scope.reference(a.module, a.name))
+        raise TypeError(a)  # pragma: no cover
+
+    def value(self, eqn: Eqn) -> ast.expr:
+        op, args = eqn.op, [self.atom(a) for a in eqn.ins]
+        if op == "copy":
+            return args[0]
+        if op in _BINOP_NODES:
+            return ast.BinOp(args[0], _BINOP_NODES[op](), args[1])
+        if op in _UNARY_NODES:
+            return ast.UnaryOp(_UNARY_NODES[op](), args[0])
+        if op in _COMPARE_NODES:
+            return ast.Compare(args[0], [_COMPARE_NODES[op]()], [args[1]])
+        if op == "and":
+            return ast.BoolOp(ast.And(), args)
+        if op == "select":
+            return ast.IfExp(args[0], args[1], args[2])
+        if "." in op:
+            module, _, attr = op.rpartition(".")
+            func = self.global_ref(self.scope.reference(module, attr))
+        else:
+            func = ast.Name(id=op, ctx=ast.Load())
+        return ast.Call(func, args, [])
+
+
+class _Tidy(ast.NodeTransformer):
+    """Exact rewrites that make expressions read as a person writes them."""
+
+    def visit_UnaryOp(self, node):
+        self.generic_visit(node)
+        if isinstance(node.op, ast.USub):
+            inner = node.operand
+            if isinstance(inner, ast.BinOp) and isinstance(inner.op, (ast.Mult, ast.Div)):
+                inner.left = self.visit_UnaryOp(ast.UnaryOp(ast.USub(), inner.left))
+                return inner
+            if isinstance(inner, ast.UnaryOp) and isinstance(inner.op, ast.USub):
+                return inner.operand
+        return node
+
+    def visit_BinOp(self, node):
+        self.generic_visit(node)
+        right = node.right
+        if isinstance(node.op, (ast.Add, ast.Sub)) and isinstance(right, ast.UnaryOp) \
+                and isinstance(right.op, ast.USub) and not isinstance(right.operand, ast.Constant):
+            node.op = ast.Sub() if isinstance(node.op, ast.Add) else ast.Add()
+            node.right = right.operand
+        return node
+
+
+def signature(fn: Function) -> str:
+    parts = []
+    positional = len(fn.params) - len(fn.kwonly)
+    for index, p in enumerate(fn.params):
+        if index == positional and fn.kwonly:
+            parts.append("*")
+        text = p.hint if p.hint not in fn.defaults else f"{p.hint}={fn.defaults[p.hint]}"
+        parts.append(text)
+        if fn.posonly and index == fn.posonly - 1:
+            parts.append("/")
+    return ", ".join(parts)
+
+
+def emit_function(fn: Function, name: str, forward: list[Eqn], backward: list[Eqn], grads: list[Var],
+                  *, bare: bool, with_value: bool, scope: Scope, source_line=None) -> tuple[str, set[str]]:
+    """The text of one generated function and the global names it uses.
+
+    ``source_line(lineno)``, if given, turns on provenance comments.
+    """
+    roots = [fn.out, *grads]
+
+    eqns, inline = plan(forward, backward, fn.params, roots)
+    writer = _Writer(eqns, inline, scope)
+    statements = []
+    for eqn in eqns:
+        if id(eqn.out) in inline:
+            continue
+        start = len(writer.names)
+        value = writer.value(eqn)
+        statements.append((eqn, value, [v for _, v in writer.names[start:]]))
+    ret_start = len(writer.names)
+    returned = [writer.atom(g) for g in grads]
+    value_ret = writer.atom(fn.out) if with_value else None
+    ret_reads = [v for _, v in writer.names[ret_start:]]
+
+    namer = Namer(scope.reserved)
+    output = fn.out if isinstance(fn.out, Var) else None
+    names = namer.assign(fn.params, [(e.out, reads) for e, _, reads in statements], ret_reads, output)
+    for node, v in writer.names:
+        node.id = names[id(v)]
+
+    lines = [f"def {name}({signature(fn)}):"]
+    forward_ids = {id(e) for e in forward}
+    section = None
+    last_origin_line = None
+    for eqn, value, _ in statements:
+        here = "forward" if id(eqn) in forward_ids else "backward"
+        if here != section:
+            lines.append(f"    # {here}")
+            section = here
+        if source_line is not None and here == "backward" and eqn.origin is not None \
+                and eqn.origin.lineno != last_origin_line:
+            last_origin_line = eqn.origin.lineno
+            text = source_line(eqn.origin.lineno)
+            if text:
+                lines.append(f"    # grad of: {text.strip()}")
+        target = ast.Name(id=names[id(eqn.out)], ctx=ast.Store())
+        stmt = ast.Assign([target], _Tidy().visit(value), lineno=0)
+        lines.append("    " + ast.unparse(stmt))
+    grads_text = ", ".join(ast.unparse(_Tidy().visit(r)) for r in returned)
+    if not bare:
+        grads_text = f"({grads_text},)" if len(returned) == 1 else grads_text
+    if with_value:
+        grads_text = grads_text if bare or len(returned) == 1 else f"({grads_text})"
+        grads_text = f"{ast.unparse(value_ret)}, {grads_text}"
+    lines.append(f"    return {grads_text}")
+    return "\n".join(lines) + "\n", writer.globals_used

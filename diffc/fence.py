@@ -1,0 +1,199 @@
+"""The fence: reject syntax diffc cannot differentiate, before any transform.
+
+``check(fdef, source)`` walks one function definition and returns a located
+error for every construct outside the supported subset (straight-line code
+on numbers: assignments, arithmetic, calls), each with a hint on how to
+rewrite it. Name resolution (what a call refers to) is the frontend's job;
+the fence only looks at the shape of the syntax.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from .errors import DiffcError, UnsupportedError
+from .primitives import BINOPS, UNARYOPS
+from .source import Source
+
+_STATEMENT_HINTS = {
+    ast.If: ("'if' statements are not supported yet",
+             "express the choice with max(), min() or abs(), or split the function"),
+    ast.For: ("'for' loops are not supported yet", "unroll the loop by hand"),
+    ast.While: ("'while' loops are not supported yet", "unroll the loop by hand"),
+    ast.Try: ("'try' statements are not supported",
+              "handle errors outside the function you differentiate"),
+    ast.With: ("'with' statements are not supported",
+               "move the context manager outside the function you differentiate"),
+    ast.Global: ("'global' is not supported", "pass the value in as a parameter"),
+    ast.Nonlocal: ("'nonlocal' is not supported", "pass the value in as a parameter"),
+    ast.FunctionDef: ("nested function definitions are not supported",
+                      "define the helper at module level and inline its body here"),
+    ast.ClassDef: ("class definitions inside a function are not supported",
+                   "define the class at module level"),
+    ast.Import: ("imports inside a function are not supported", "move the import to the top of the module"),
+    ast.ImportFrom: ("imports inside a function are not supported", "move the import to the top of the module"),
+    ast.Delete: ("'del' is not supported", "remove the statement; diffc tracks values, not names"),
+    ast.Raise: ("'raise' is not supported", "validate inputs before calling the function"),
+    ast.Assert: ("'assert' is not supported", "check inputs before calling the function"),
+}
+_EXPR_HINTS = {
+    ast.Compare: ("comparisons are not supported yet", "use max(), min() or abs() to express the choice"),
+    ast.BoolOp: ("'and'/'or' are not supported yet", "use max() or min() for a choice between values"),
+    ast.IfExp: ("conditional expressions are not supported yet", "use max(), min() or abs() instead"),
+    ast.Lambda: ("'lambda' is not supported", "define the function at module level"),
+    ast.Subscript: ("indexing is not supported yet", "pass the elements as separate parameters"),
+    ast.List: ("lists are not supported yet", "pass the elements as separate parameters"),
+    ast.Dict: ("dicts are not supported yet", "pass the values as separate parameters"),
+    ast.Set: ("sets are not supported", "pass the values as separate parameters"),
+    ast.ListComp: ("comprehensions are not supported yet", "write the sum out term by term"),
+    ast.SetComp: ("comprehensions are not supported", "write the terms out one by one"),
+    ast.DictComp: ("comprehensions are not supported", "write the terms out one by one"),
+    ast.GeneratorExp: ("generator expressions are not supported", "write the sum out term by term"),
+    ast.Yield: ("generators are not supported", "return a single value"),
+    ast.YieldFrom: ("generators are not supported", "return a single value"),
+    ast.Await: ("'await' is not supported", "differentiate a plain (non-async) function"),
+    ast.NamedExpr: ("assignment expressions (:=) are not supported", "assign on a line of its own"),
+    ast.JoinedStr: ("strings are not supported in differentiated code", "remove the string"),
+    ast.Starred: ("starred expressions are not supported", "list the values explicitly"),
+    ast.Tuple: ("tuples are only supported in assignments like 'a, b = b, a'",
+                "assign the parts to separate names"),
+}
+
+
+def check(fdef: ast.AST, source: Source) -> list[DiffcError]:
+    errors: list[DiffcError] = []
+
+    def err(node, message, hint=None):
+        errors.append(source.error(UnsupportedError, node, message, hint))
+
+    if isinstance(fdef, ast.AsyncFunctionDef):
+        err(fdef, "async functions are not supported", "differentiate a plain 'def' function")
+    args = fdef.args
+    if args.vararg is not None:
+        err(args.vararg, f"'*{args.vararg.arg}' parameters are not supported", "list the parameters explicitly")
+    if args.kwarg is not None:
+        err(args.kwarg, f"'**{args.kwarg.arg}' parameters are not supported", "list the parameters explicitly")
+    for default in [*args.defaults, *(d for d in args.kw_defaults if d is not None)]:
+        try:
+            ast.literal_eval(default)
+        except ValueError:
+            err(default, "default values must be literal constants", "use a number such as 0.0 as the default")
+
+    body = list(fdef.body)
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
+            and isinstance(body[0].value.value, str):
+        body = body[1:]  # the docstring
+    returns = [s for s in body if isinstance(s, ast.Return)]
+    if not returns:
+        err(fdef, f"function '{fdef.name}' has no return statement",
+            "end the function with 'return <the value to differentiate>'")
+    elif body[-1] is not returns[0] or len(returns) > 1:
+        err(returns[0], "'return' must be the last statement (early returns are not supported yet)",
+            "compute the result into one variable and return it at the end")
+    for stmt in body:
+        _check_statement(stmt, err)
+    return errors
+
+
+def _check_statement(stmt: ast.stmt, err) -> None:
+    if isinstance(stmt, ast.Pass):
+        return
+    if isinstance(stmt, ast.Assign):
+        for target in stmt.targets:
+            _check_target(target, err)
+        if any(isinstance(t, ast.Tuple) for t in stmt.targets) and isinstance(stmt.value, ast.Tuple):
+            for elt in stmt.value.elts:
+                _check_expr(elt, err)
+        else:
+            _check_expr(stmt.value, err)
+        return
+    if isinstance(stmt, ast.AnnAssign):
+        if stmt.value is None:
+            err(stmt, "an annotation without a value does nothing here", "remove the line or assign a value")
+        else:
+            _check_target(stmt.target, err)
+            _check_expr(stmt.value, err)
+        return
+    if isinstance(stmt, ast.AugAssign):
+        if not isinstance(stmt.target, ast.Name):
+            _check_target(stmt.target, err)
+        elif type(stmt.op) not in BINOPS:
+            err(stmt, f"augmented assignment '{_op_text(stmt.op)}=' is not supported",
+                "use +=, -=, *=, /= or **=")
+        _check_expr(stmt.value, err)
+        return
+    if isinstance(stmt, ast.Return):
+        if stmt.value is None:
+            err(stmt, "'return' without a value", "return the value to differentiate")
+        elif isinstance(stmt.value, ast.Tuple):
+            err(stmt.value, "the function returns a tuple; diffc differentiates a single number",
+                "return one value (for example the sum of the parts), or one function per output")
+        else:
+            _check_expr(stmt.value, err)
+        return
+    if isinstance(stmt, ast.Expr):
+        if isinstance(stmt.value, ast.Call):
+            err(stmt, "calls made only for their side effects are not supported",
+                "remove the call (for example a print) from the function you differentiate")
+        else:
+            err(stmt, "this expression has no effect", "remove it, or assign it to a name")
+        return
+    message, hint = _STATEMENT_HINTS.get(type(stmt), (f"'{type(stmt).__name__}' statements are not supported", None))
+    err(stmt, message, hint)
+
+
+def _check_target(target: ast.expr, err) -> None:
+    if isinstance(target, ast.Name):
+        return
+    if isinstance(target, (ast.Tuple, ast.List)):
+        for elt in target.elts:
+            if not isinstance(elt, ast.Name):
+                err(elt, "only plain names can be unpacked into", "assign each part to a name")
+        return
+    what = {ast.Subscript: "an indexed element", ast.Attribute: "an attribute"}.get(type(target), "this target")
+    err(target, f"assignment to {what} is not supported yet", "assign to a plain name")
+
+
+def _check_expr(node: ast.expr, err) -> None:
+    if isinstance(node, (ast.Name, ast.Constant)):
+        if isinstance(node, ast.Constant) and type(node.value) not in (int, float, bool):
+            err(node, f"{type(node.value).__name__} constants are not supported in differentiated code",
+                "use numbers only")
+        return
+    if isinstance(node, ast.BinOp):
+        if type(node.op) not in BINOPS:
+            message = "the '@' operator needs NumPy support" if isinstance(node.op, ast.MatMult) else \
+                f"the operator '{_op_text(node.op)}' has no derivative"
+            err(node, message, "use +, -, *, /, ** or a math function")
+        _check_expr(node.left, err)
+        _check_expr(node.right, err)
+        return
+    if isinstance(node, ast.UnaryOp):
+        if type(node.op) not in UNARYOPS:
+            err(node, f"the operator '{_op_text(node.op)}' is not supported", "use arithmetic operators")
+        _check_expr(node.operand, err)
+        return
+    if isinstance(node, ast.Call):
+        if node.keywords:
+            err(node.keywords[0], "keyword arguments are not supported in calls", "pass arguments by position")
+        if not isinstance(node.func, (ast.Name, ast.Attribute)):
+            err(node.func, "only calls of named functions are supported", "call the function by its name")
+        elif isinstance(node.func, ast.Attribute):
+            _check_expr(node.func, err)
+        for arg in node.args:
+            _check_expr(arg, err)
+        return
+    if isinstance(node, ast.Attribute):
+        if not isinstance(node.value, ast.Name):
+            err(node, "only module attributes such as 'math.pi' are supported",
+                "assign the value to a name first")
+        return
+    message, hint = _EXPR_HINTS.get(type(node), (f"'{type(node).__name__}' expressions are not supported", None))
+    err(node, message, hint)
+
+
+def _op_text(op: ast.AST) -> str:
+    return {
+        ast.MatMult: "@", ast.BitAnd: "&", ast.BitOr: "|", ast.BitXor: "^", ast.LShift: "<<",
+        ast.RShift: ">>", ast.Not: "not", ast.Invert: "~", ast.Mod: "%", ast.FloorDiv: "//",
+    }.get(type(op), type(op).__name__)

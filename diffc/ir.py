@@ -1,0 +1,182 @@
+"""The intermediate representation: a flat list of equations in A-normal form.
+
+Modelled on JAX's ``Jaxpr``: every equation applies one primitive ``op`` to
+atoms (variables, constants or references to module constants) and binds one
+fresh :class:`Var`. Variables are single-assignment; a user's re-assignment of
+a name creates a new ``Var`` with the same ``hint``, and the namer decides at
+emission time whether the two can share the Python name. Each equation keeps
+the source line it came from.
+
+:class:`Builder` is how the frontend and the derivative rules append
+equations. It folds the algebra a person would never write (``x * 1``,
+``x / 1``, ``x ** 1``, ``-(-c)``, arithmetic on two literals), so rules can be
+written plainly and their output stays readable and differentiable again.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+
+class Var:
+    """A single-assignment variable.
+
+    ``hint`` is the user's name for it (None for a compiler temporary).
+    ``primal`` is set on gradient variables: the variable whose gradient
+    this is. Identity is object identity.
+    """
+
+    __slots__ = ("hint", "primal", "is_param")
+
+    def __init__(self, hint: str | None = None, *, primal: Var | None = None, is_param: bool = False):
+        self.hint = hint
+        self.primal = primal
+        self.is_param = is_param
+
+    def __repr__(self) -> str:
+        if self.primal is not None:
+            return f"grad({self.primal!r})"
+        return f"%{self.hint or 't'}{id(self) % 10000}"
+
+
+@dataclass(frozen=True)
+class Const:
+    """A literal number (int, float or bool)."""
+
+    value: int | float | bool
+
+
+@dataclass(frozen=True)
+class Ref:
+    """A constant referenced by name: ``math.pi`` (module='math', name='pi')
+    or a numeric constant defined at the top of the user's module
+    (module=None). ``value`` is its number, for folding and for checks."""
+
+    module: str | None
+    name: str
+    value: float | int | None = None
+
+
+Atom = Var | Const | Ref
+
+
+@dataclass(eq=False)
+class Eqn:
+    """``out = op(*ins, **params)``, from source line ``lineno``."""
+
+    op: str
+    ins: tuple
+    out: Var
+    params: dict = field(default_factory=dict)
+    lineno: int | None = None
+    col: int | None = None
+    # For backward equations: the forward equation whose rule made it.
+    origin: Eqn | None = None
+
+    def __repr__(self) -> str:
+        args = ", ".join(map(repr, self.ins))
+        extra = f", {self.params}" if self.params else ""
+        return f"{self.out!r} = {self.op}({args}{extra})"
+
+
+@dataclass(eq=False)
+class Function:
+    """One user function lowered to IR."""
+
+    name: str
+    params: list[Var]
+    eqns: list[Eqn]
+    out: Atom
+    lineno: int
+    # Parameter names with default values, as source text.
+    defaults: dict[str, str] = field(default_factory=dict)
+    kwonly: list[str] = field(default_factory=list)
+    posonly: int = 0
+
+
+def is_number(atom, value=None) -> bool:
+    """True if ``atom`` is a literal number (equal to ``value`` if given)."""
+    if not isinstance(atom, Const) or isinstance(atom.value, bool):
+        return False
+    return value is None or atom.value == value
+
+
+def _fold(fn, *values):
+    try:
+        result = fn(*values)
+    except (ArithmeticError, ValueError):
+        return None
+    if isinstance(result, float) and not math.isfinite(result):
+        return None
+    return Const(result)
+
+
+_FOLD = {
+    "add": lambda a, b: a + b,
+    "sub": lambda a, b: a - b,
+    "mul": lambda a, b: a * b,
+}
+
+
+class Builder:
+    """Appends equations to ``eqns``, simplifying as it goes."""
+
+    def __init__(self, eqns: list[Eqn], lineno: int | None = None, col: int | None = None,
+                 origin: Eqn | None = None):
+        self.eqns = eqns
+        self.lineno = lineno
+        self.col = col
+        self.origin = origin
+
+    def emit(self, op: str, *ins, out: Var | None = None, **params) -> Atom:
+        folded = self._simplify(op, ins)
+        if folded is not None and out is None:
+            return folded
+        out = out if out is not None else Var()
+        self.eqns.append(Eqn(op, tuple(ins), out, params, self.lineno, self.col, self.origin))
+        return out
+
+    @staticmethod
+    def _simplify(op: str, ins: tuple):
+        if op in _FOLD and len(ins) == 2 and all(is_number(a) for a in ins):
+            return _fold(_FOLD[op], ins[0].value, ins[1].value)
+        if op == "mul":
+            a, b = ins
+            if is_number(a, 1):
+                return b
+            if is_number(b, 1):
+                return a
+        if op in ("div", "pow") and is_number(ins[1], 1):
+            return ins[0]
+        if op == "neg" and is_number(ins[0]):
+            return Const(-ins[0].value)
+        return None
+
+    # Short names used by the rules.
+    def add(self, a, b):
+        return self.emit("add", a, b)
+
+    def sub(self, a, b):
+        return self.emit("sub", a, b)
+
+    def mul(self, a, b):
+        return self.emit("mul", a, b)
+
+    def div(self, a, b):
+        return self.emit("div", a, b)
+
+    def pow(self, a, b):
+        return self.emit("pow", a, b)
+
+    def neg(self, a):
+        return self.emit("neg", a)
+
+    def call(self, fn: str, *args):
+        return self.emit(fn, *args)
+
+    def select(self, cond, a, b):
+        return self.emit("select", cond, a, b)
+
+    def compare(self, op: str, a, b):
+        return self.emit(op, a, b)

@@ -1,0 +1,174 @@
+"""Local derivative rules: one short entry per primitive.
+
+Each entry maps an op to its vector-Jacobian product, one function per input:
+given the builder ``b``, the upstream gradient ``g``, the op's output
+``ans`` and its inputs, it returns the downstream gradient for that input
+(upstream x local), or None for a gradient that is identically zero.
+Rules build IR through the builder rather than text, so what they produce
+can itself be differentiated again.
+
+Ops listed in ``NONDIFF`` have a zero gradient almost everywhere
+(comparisons, rounding); they are not the same as an op with no rule, which
+the fence refuses.
+
+Tie convention for ``max``/``min``: the whole gradient goes to the argument
+that the call returned, which for Python's builtins is the first of equal
+arguments. ``abs`` has gradient 0 at 0.
+"""
+
+from __future__ import annotations
+
+from .ir import Builder, Const, Ref, is_number
+
+VJPS: dict = {}
+
+# Zero gradient almost everywhere: the output is piecewise constant.
+NONDIFF = frozenset({
+    "gt", "ge", "lt", "le", "eq", "ne", "and", "floordiv",
+    "round", "int", "math.floor", "math.ceil", "math.trunc",
+})
+
+ZERO = Const(0.0)
+ONE = Const(1)
+
+
+def defvjp(op: str, *per_input) -> None:
+    """Register one rule per positional input: ``rule(b, g, ans, *ins)``."""
+    VJPS[op] = lambda b, g, ans, ins, i: per_input[i](b, g, ans, *ins)
+
+
+def defvjp_n(op: str, rule) -> None:
+    """Register a rule for a variadic op: ``rule(b, g, ans, ins, i)``."""
+    VJPS[op] = rule
+
+
+def vjp(b: Builder, op: str, g, ans, ins: tuple, i: int):
+    """The gradient flowing into input ``i`` of ``op``, or None for zero."""
+    return VJPS[op](b, g, ans, ins, i)
+
+
+def has_rule(op: str) -> bool:
+    return op in VJPS or op in NONDIFF
+
+
+# ----------------------------------------------------------------------------
+# Python operators
+# ----------------------------------------------------------------------------
+# add distributes, mul switches, neg flips.
+defvjp("add", lambda b, g, ans, x, y: g, lambda b, g, ans, x, y: g)
+defvjp("sub", lambda b, g, ans, x, y: g, lambda b, g, ans, x, y: b.neg(g))
+defvjp("mul", lambda b, g, ans, x, y: b.mul(g, y), lambda b, g, ans, x, y: b.mul(g, x))
+defvjp(
+    "div",
+    lambda b, g, ans, x, y: b.div(g, y),
+    lambda b, g, ans, x, y: b.div(b.mul(b.neg(g), x), b.mul(y, y)),
+)
+defvjp("neg", lambda b, g, ans, x: b.neg(g))
+defvjp("pos", lambda b, g, ans, x: g)
+defvjp("copy", lambda b, g, ans, x: g)
+# x % y == x - y * floor(x / y)
+defvjp(
+    "mod",
+    lambda b, g, ans, x, y: g,
+    lambda b, g, ans, x, y: b.mul(b.neg(g), b.emit("floordiv", x, y)),
+)
+
+
+def _pow_base(b, g, ans, x, y):
+    if is_number(y, 0):
+        return None
+    return b.mul(b.mul(g, y), b.pow(x, b.sub(y, ONE)))
+
+
+def _pow_exponent(b, g, ans, x, y):
+    return b.mul(b.mul(g, ans), b.call("math.log", x))
+
+
+defvjp("pow", _pow_base, _pow_exponent)
+# A conditional expression routes the gradient into the branch it took.
+defvjp(
+    "select",
+    lambda b, g, ans, c, x, y: None,
+    lambda b, g, ans, c, x, y: b.select(c, g, ZERO),
+    lambda b, g, ans, c, x, y: b.select(c, ZERO, g),
+)
+
+# ----------------------------------------------------------------------------
+# Python builtins
+# ----------------------------------------------------------------------------
+
+
+def _sign(b, x):
+    # (x > 0) - (x < 0): -1, 0 or 1, and 0 at 0.
+    return b.sub(b.compare("gt", x, ZERO), b.compare("lt", x, ZERO))
+
+
+def _router(strict: str, loose: str):
+    """max/min: the argument the builtin returned (the first of ties) takes it all."""
+
+    def rule(b, g, ans, ins, i):
+        conds = [b.compare(strict if j < i else loose, ins[i], other)
+                 for j, other in enumerate(ins) if j != i]
+        cond = conds[0] if len(conds) == 1 else b.emit("and", *conds)
+        return b.select(cond, g, ZERO)
+
+    return rule
+
+
+defvjp("abs", lambda b, g, ans, x: b.mul(g, _sign(b, x)))
+defvjp_n("max", _router("gt", "ge"))
+defvjp_n("min", _router("lt", "le"))
+defvjp("float", lambda b, g, ans, x: g)
+
+# ----------------------------------------------------------------------------
+# math
+# ----------------------------------------------------------------------------
+
+
+def _log_rule(b, g, ans, ins, i):
+    if len(ins) == 1:
+        return b.div(g, ins[0])
+    x, base = ins
+    log_base = b.call("math.log", base)
+    if i == 0:
+        return b.div(g, b.mul(x, log_base))
+    return b.div(b.mul(b.neg(g), ans), b.mul(base, log_base))
+
+
+def _atan2_rule(b, g, ans, ins, i):
+    y, x = ins
+    r2 = b.add(b.mul(x, x), b.mul(y, y))
+    return b.div(b.mul(g, x), r2) if i == 0 else b.div(b.mul(b.neg(g), y), r2)
+
+
+def _sqrt_one_minus_square(b, x):
+    return b.call("math.sqrt", b.sub(ONE, b.mul(x, x)))
+
+
+def _erf_local(b, g, x):
+    two_over_sqrt_pi = b.div(Const(2), b.call("math.sqrt", Ref("math", "pi")))
+    return b.mul(b.mul(g, two_over_sqrt_pi), b.call("math.exp", b.neg(b.mul(x, x))))
+
+
+defvjp("math.exp", lambda b, g, ans, x: b.mul(g, ans))
+defvjp_n("math.log", _log_rule)
+defvjp("math.log2", lambda b, g, ans, x: b.div(g, b.mul(x, b.call("math.log", Const(2)))))
+defvjp("math.log10", lambda b, g, ans, x: b.div(g, b.mul(x, b.call("math.log", Const(10)))))
+defvjp("math.log1p", lambda b, g, ans, x: b.div(g, b.add(ONE, x)))
+defvjp("math.expm1", lambda b, g, ans, x: b.mul(g, b.add(ans, ONE)))
+defvjp("math.sqrt", lambda b, g, ans, x: b.div(g, b.mul(Const(2), ans)))
+defvjp("math.pow", _pow_base, _pow_exponent)
+defvjp("math.sin", lambda b, g, ans, x: b.mul(g, b.call("math.cos", x)))
+defvjp("math.cos", lambda b, g, ans, x: b.mul(b.neg(g), b.call("math.sin", x)))
+defvjp("math.tan", lambda b, g, ans, x: b.mul(g, b.add(ONE, b.mul(ans, ans))))
+defvjp("math.asin", lambda b, g, ans, x: b.div(g, _sqrt_one_minus_square(b, x)))
+defvjp("math.acos", lambda b, g, ans, x: b.div(b.neg(g), _sqrt_one_minus_square(b, x)))
+defvjp("math.atan", lambda b, g, ans, x: b.div(g, b.add(ONE, b.mul(x, x))))
+defvjp_n("math.atan2", _atan2_rule)
+defvjp("math.sinh", lambda b, g, ans, x: b.mul(g, b.call("math.cosh", x)))
+defvjp("math.cosh", lambda b, g, ans, x: b.mul(g, b.call("math.sinh", x)))
+defvjp("math.tanh", lambda b, g, ans, x: b.mul(g, b.sub(ONE, b.mul(ans, ans))))
+defvjp_n("math.hypot", lambda b, g, ans, ins, i: b.div(b.mul(g, ins[i]), ans))
+defvjp("math.erf", lambda b, g, ans, x: _erf_local(b, g, x))
+defvjp("math.erfc", lambda b, g, ans, x: _erf_local(b, b.neg(g), x))
+defvjp("math.fabs", lambda b, g, ans, x: b.mul(g, _sign(b, x)))

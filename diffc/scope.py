@@ -1,0 +1,193 @@
+"""What the names outside a function mean: imports, aliases and constants.
+
+A :class:`Scope` answers two questions: what does a global name used in the
+function refer to (``m`` is the module ``math``, ``ex`` is ``math.exp``,
+``EPS`` is the constant 1e-08), and how should generated code refer to a
+library function such as ``math.cos`` (through the user's own alias, adding
+an import only when the user has none).
+
+It is built either statically from a module's AST (the CLI never imports the
+user's file) or from a live function's ``__globals__`` (the decorator).
+"""
+
+from __future__ import annotations
+
+import ast
+import sys
+import types
+from dataclasses import dataclass
+
+# Libraries whose functions have derivative rules.
+KNOWN_MODULES = ("math", "numpy")
+
+
+@dataclass(frozen=True)
+class ModuleAlias:
+    module: str
+
+
+@dataclass(frozen=True)
+class FromImport:
+    module: str
+    attr: str
+
+
+@dataclass(frozen=True)
+class GlobalConst:
+    value: int | float
+    text: str
+
+
+@dataclass(frozen=True)
+class ModuleFunction:
+    name: str
+
+
+@dataclass(frozen=True)
+class OtherGlobal:
+    what: str
+
+
+Binding = ModuleAlias | FromImport | GlobalConst | ModuleFunction | OtherGlobal
+
+
+def _literal_number(node: ast.expr):
+    """The number a literal like ``1e-8`` or ``-3`` denotes, else None."""
+    sign = 1
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        sign = -1 if isinstance(node.op, ast.USub) else 1
+        node = node.operand
+    if isinstance(node, ast.Constant) and type(node.value) in (int, float):
+        return sign * node.value
+    return None
+
+
+def identifiers(tree: ast.AST) -> set[str]:
+    """Every identifier spelled in ``tree``: names, arguments, definitions, aliases."""
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            names.add(node.id)
+        elif isinstance(node, ast.arg):
+            names.add(node.arg)
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            names.add(node.name)
+        elif isinstance(node, ast.alias):
+            names.add(node.asname or node.name.split(".")[0])
+    return names
+
+
+class Scope:
+    def __init__(self, bindings: dict[str, Binding], reserved: set[str]):
+        # Insertion order is the order of the user's imports: generated
+        # files list their imports in that order.
+        self.bindings = bindings
+        self.reserved = set(reserved) | set(bindings)
+        self._added: dict[str, str] = {}  # name -> import line, for imports diffc adds
+
+    # -- construction -----------------------------------------------------
+    @classmethod
+    def from_module(cls, tree: ast.Module) -> Scope:
+        bindings: dict[str, Binding] = {}
+        for stmt in tree.body:
+            if isinstance(stmt, ast.Import):
+                for alias in stmt.names:
+                    if alias.asname:
+                        bindings[alias.asname] = ModuleAlias(alias.name)
+                    else:
+                        top = alias.name.split(".")[0]
+                        bindings[top] = ModuleAlias(top)
+            elif isinstance(stmt, ast.ImportFrom) and stmt.level == 0 and stmt.module:
+                for alias in stmt.names:
+                    if alias.name != "*":
+                        bindings[alias.asname or alias.name] = FromImport(stmt.module, alias.name)
+            elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                bindings[stmt.name] = ModuleFunction(stmt.name)
+            elif isinstance(stmt, ast.ClassDef):
+                bindings[stmt.name] = OtherGlobal("a class")
+            elif isinstance(stmt, (ast.Assign, ast.AnnAssign)) and stmt.value is not None:
+                targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+                value = _literal_number(stmt.value)
+                for target in targets:
+                    if isinstance(target, ast.Name):
+                        if value is not None and target.id not in bindings:
+                            bindings[target.id] = GlobalConst(value, ast.unparse(stmt.value))
+                        else:
+                            bindings[target.id] = OtherGlobal("a module-level variable")
+        return cls(bindings, identifiers(tree))
+
+    @classmethod
+    def from_globals(cls, globals_: dict, names: set[str]) -> Scope:
+        bindings: dict[str, Binding] = {}
+        for name in sorted(names):
+            if name not in globals_:
+                continue
+            binding = _classify(globals_[name], name)
+            if binding is not None:
+                bindings[name] = binding
+        return cls(bindings, names)
+
+    # -- queries ------------------------------------------------------------
+    def lookup(self, name: str) -> Binding | None:
+        return self.bindings.get(name)
+
+    def reference(self, module: str, attr: str) -> str:
+        """Source text that names ``module.attr`` in generated code."""
+        for name, binding in self.bindings.items():
+            if binding == FromImport(module, attr):
+                return name
+        for name, binding in self.bindings.items():
+            if binding == ModuleAlias(module):
+                return f"{name}.{attr}"
+        # The user has no way to spell it: add an import, in the user's style.
+        from_style = any(isinstance(b, FromImport) and b.module == module for b in self.bindings.values())
+        if from_style and attr not in self.reserved:
+            self.bindings[attr] = FromImport(module, attr)
+            return attr
+        alias = module if module not in self.reserved else f"{module}_"
+        self.bindings[alias] = ModuleAlias(module)
+        return f"{alias}.{attr}"
+
+    def import_lines(self, used: set[str]) -> list[str]:
+        """Import statements (and constant definitions) for the global names in ``used``."""
+        imports, constants = [], []
+        from_groups: dict[str, list[str]] = {}
+        for name, binding in self.bindings.items():
+            if name not in used:
+                continue
+            if isinstance(binding, ModuleAlias):
+                same = name == binding.module
+                imports.append(f"import {binding.module}" + ("" if same else f" as {name}"))
+            elif isinstance(binding, FromImport):
+                item = binding.attr if name == binding.attr else f"{binding.attr} as {name}"
+                if binding.module not in from_groups:
+                    from_groups[binding.module] = []
+                    imports.append(binding.module)  # placeholder keeps first-seen order
+                from_groups[binding.module].append(item)
+            elif isinstance(binding, GlobalConst):
+                constants.append(f"{name} = {binding.text}")
+        lines = [
+            f"from {line} import {', '.join(from_groups[line])}" if line in from_groups else line
+            for line in imports
+        ]
+        return lines + ([""] + constants if constants and lines else constants)
+
+
+def _classify(obj, name: str) -> Binding | None:
+    if isinstance(obj, types.ModuleType):
+        return ModuleAlias(obj.__name__)
+    for module in KNOWN_MODULES:
+        mod = sys.modules.get(module)
+        # `from math import pi` binds a float: recognise it by name.
+        if mod is not None and type(obj) is float and getattr(mod, name, None) == obj:
+            return FromImport(module, name)
+    if type(obj) in (int, float):
+        return GlobalConst(obj, repr(obj))
+    for module in KNOWN_MODULES:
+        mod = sys.modules.get(module)
+        attr = getattr(obj, "__name__", None)
+        if mod is not None and isinstance(attr, str) and getattr(mod, attr, None) is obj:
+            return FromImport(module, attr)
+    if isinstance(obj, types.FunctionType):
+        return ModuleFunction(name)
+    return OtherGlobal(type(obj).__name__)
