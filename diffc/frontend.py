@@ -66,7 +66,10 @@ class Frontend:
             try:
                 out = self.statement(stmt) or out
             except _Failed:
-                pass
+                # Bind what the statement assigns, so its later uses do not cascade into more errors.
+                for node in ast.walk(stmt):
+                    if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                        self.env.setdefault(node.id, Var(node.id))
         if self.errors:
             raise self.errors[0] if len(self.errors) == 1 else ErrorGroup(self.errors)
         return Function(
@@ -206,7 +209,8 @@ class Frontend:
         if n < low or (high is not None and n > high):
             expected = str(low) if low == high else f"at least {low}" if high is None else f"{low} to {high}"
             self.fail(UnsupportedError, node, f"'{text}' takes {expected} argument(s), got {n}",
-                      "max() and min() need their values listed, as in max(a, b)" if op in ("max", "min") else None)
+                      "max() and min() need their values listed, as in max(a, b)" if op in ("max", "min")
+                      else f"call it with {expected} argument(s)")
         return op
 
 

@@ -9,7 +9,7 @@ the source line it came from.
 
 :class:`Builder` is how the frontend and the derivative rules append
 equations. It folds the algebra a person would never write (``x * 1``,
-``x / 1``, ``x ** 1``, ``-(-c)``, arithmetic on two literals), so rules can be
+``x / 1``, ``x ** 1``, ``x ** 0``, ``-(-c)``, arithmetic on two literals), so rules can be
 written plainly and their output stays readable and differentiable again.
 """
 
@@ -149,6 +149,8 @@ class Builder:
                 return a
         if op in ("div", "pow") and is_number(ins[1], 1):
             return ins[0]
+        if op == "pow" and is_number(ins[1], 0):
+            return Const(1)  # x ** 0 == 1 for every x, nan and 0 included
         if op == "neg" and is_number(ins[0]):
             return Const(-ins[0].value)
         return None

@@ -87,7 +87,7 @@ class Scope:
 
     # -- construction -----------------------------------------------------
     @classmethod
-    def from_module(cls, tree: ast.Module) -> Scope:
+    def from_module(cls, tree: ast.Module, text: str | None = None) -> Scope:
         bindings: dict[str, Binding] = {}
         for stmt in tree.body:
             if isinstance(stmt, ast.Import):
@@ -111,7 +111,8 @@ class Scope:
                 for target in targets:
                     if isinstance(target, ast.Name):
                         if value is not None and target.id not in bindings:
-                            bindings[target.id] = GlobalConst(value, ast.unparse(stmt.value))
+                            spelled = ast.get_source_segment(text, stmt.value) if text else None
+                            bindings[target.id] = GlobalConst(value, spelled or ast.unparse(stmt.value))
                         else:
                             bindings[target.id] = OtherGlobal("a module-level variable")
         return cls(bindings, identifiers(tree))

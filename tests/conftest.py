@@ -1,0 +1,46 @@
+"""Shared helpers: load user code from real files (so the decorator can read
+its source) and run generated code."""
+
+from __future__ import annotations
+
+import importlib.util
+import itertools
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+_ids = itertools.count()
+
+
+def run_generated(text: str) -> dict:
+    """Execute a generated module's text; returns its namespace."""
+    namespace: dict = {}
+    exec(compile(text, "<generated>", "exec"), namespace)
+    return namespace
+
+
+def central_difference(fn, args, index, h=1e-6):
+    args = list(args)
+    plus = args[:index] + [args[index] + h] + args[index + 1:]
+    minus = args[:index] + [args[index] - h] + args[index + 1:]
+    return (fn(*plus) - fn(*minus)) / (2 * h)
+
+
+@pytest.fixture
+def make_module(tmp_path):
+    """Write ``source`` to a file and import it as a fresh module."""
+
+    def make(source: str):
+        name = f"user_module_{next(_ids)}"
+        path = tmp_path / f"{name}.py"
+        path.write_text(textwrap.dedent(source))
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        return module
+
+    return make
