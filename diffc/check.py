@@ -50,7 +50,8 @@ def _as_float64(value):
     import numpy as np
 
     if isinstance(value, np.ndarray):
-        return value.astype(np.float64)
+        # Integer arrays are labels or indices: they keep their type.
+        return value.astype(np.float64) if value.dtype.kind in "fc" else value
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
     return value

@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 
 from . import fence, frontend
 from .emit import emit_function
-from .errors import DiffcError, ErrorGroup, SelectionError, flatten
-from .reverse import backward, live_forward
+from .errors import DiffcError, ErrorGroup, SelectionError, UnsupportedError, flatten
+from .helpers import closure, helper_text
+from .reverse import ReverseError, backward, live_forward
 from .scope import Scope
+from .shapes import Sym, infer
 from .source import Source
 
 MODES = ("grad", "value_and_grad")
@@ -69,9 +71,30 @@ def resolve_wrt(fdef: ast.FunctionDef, wrt, source: Source) -> tuple[list[int], 
     return positions, bare
 
 
+def parse_shape(spec: str):
+    """A shape written as text: 'N,D' -> (N, D); '1,H' -> (1, H); '' or '()' -> (); '?' is an unknown size."""
+    spec = spec.strip().strip("()")
+    if not spec:
+        return ()
+    dims = []
+    for part in spec.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        dims.append(1 if part == "1" else None if part == "?" else Sym(part))
+    return tuple(dims)
+
+
 def compile_function(fdef: ast.FunctionDef, scope: Scope, source: Source, *, wrt=None, mode: str = "grad",
-                     comments: bool = False, name: str | None = None) -> tuple[CompiledFunction, set[str]]:
-    """Compile one function definition; returns its generated text and the globals it uses."""
+                     comments: bool = False, name: str | None = None,
+                     shapes: dict | None = None) -> tuple[CompiledFunction, set[str], set[str]]:
+    """Compile one function definition.
+
+    Returns the compiled function, the global names its text uses and the
+    helpers it calls. ``shapes`` maps parameter names to shapes (tuples of
+    1, :class:`~diffc.shapes.Sym` or None); parameters not in it are scalars
+    in a module that does not import numpy, and of unknown shape otherwise.
+    """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
     errors = fence.check(fdef, source)
@@ -81,28 +104,49 @@ def compile_function(fdef: ast.FunctionDef, scope: Scope, source: Source, *, wrt
     fn = frontend.lower(fdef, scope, source)
     wrt_vars = [fn.params[i] for i in positions]
     forward = live_forward(fn)
-    bwd, grads = backward(fn, forward, wrt_vars)
+    numpy = scope.uses_module("numpy")
+    default = None if numpy else ()
+    param_shapes = {p.hint: (shapes or {}).get(p.hint, default) for p in fn.params}
+    for pname in shapes or {}:
+        if pname not in param_shapes:
+            raise source.error(SelectionError, fdef, f"a shape was given for '{pname}', which is not a parameter "
+                               f"of '{fdef.name}'", f"its parameters are: {', '.join(param_shapes)}")
+    inferred = infer(fn, param_shapes)
+    try:
+        bwd, grads = backward(fn, forward, wrt_vars, numpy=numpy, shapes=inferred)
+    except ReverseError as exc:
+        node = ast.Module(body=[])
+        node.lineno, node.col_offset = (exc.eqn.lineno or fdef.lineno) - source.line_offset, exc.eqn.col or 0
+        raise source.error(UnsupportedError, node, exc.message, exc.hint) from None
     grad_name = name or f"{fdef.name}_{mode}"
-    text, used = emit_function(
+    text, used, helpers = emit_function(
         fn, grad_name, forward, bwd, grads, bare=bare, with_value=(mode == "value_and_grad"), scope=scope,
         source_line=source.line if comments else None,
     )
-    return CompiledFunction(fdef.name, grad_name, text, tuple(v.hint for v in wrt_vars), bare), used
+    return CompiledFunction(fdef.name, grad_name, text, tuple(v.hint for v in wrt_vars), bare), used, helpers
 
 
-def _join(header, imports, bodies):
-    chunks = []
-    if header:
-        chunks.append(header)
+def module_parts(scope: Scope, used: set[str], helpers: set[str]) -> list[str]:
+    """Import lines and helper definitions for a generated module."""
+    parts = []
+    helper_texts = []
+    if helpers:
+        alias = scope.module_alias("numpy")
+        used = used | {alias}
+        helper_texts = [helper_text(h, alias) for h in closure(helpers)]
+    imports = scope.import_lines(used)
     if imports:
-        chunks.append("\n".join(imports))
-    head = "\n".join(chunks)
-    body = "\n\n".join(bodies)
-    return f"{head}\n\n\n{body}" if head else body
+        parts.append("\n".join(imports))
+    return parts + helper_texts
+
+
+def join_module(header: str | None, parts: list[str], bodies: list[str]) -> str:
+    head = header + "\n" + parts[0] if header and parts else header or (parts[0] if parts else "")
+    return "\n\n\n".join([p for p in [head, *parts[1:]] if p] + [b.rstrip("\n") for b in bodies]) + "\n"
 
 
 def compile_source(text: str, filename: str = "<source>", *, functions=None, wrt=None, mode: str = "grad",
-                   comments: bool = False) -> CompiledModule:
+                   comments: bool = False, shapes: dict | None = None) -> CompiledModule:
     """Compile every top-level function of a module (or those named in ``functions``).
 
     Returns a :class:`CompiledModule` whose ``text`` is a standalone Python
@@ -125,17 +169,19 @@ def compile_source(text: str, filename: str = "<source>", *, functions=None, wrt
                 raise SelectionError(f"no top-level function named '{fname}'", filename=filename,
                                      hint=f"functions in this file: {known}")
             selected.append(defs[fname])
-    compiled, bodies, used, errors = [], [], set(), []
+    compiled, bodies, used, helpers, errors = [], [], set(), set(), []
     for fdef in selected:
         try:
-            cf, names = compile_function(fdef, scope, source, wrt=wrt, mode=mode, comments=comments)
+            cf, names, needs = compile_function(fdef, scope, source, wrt=wrt, mode=mode, comments=comments,
+                                                shapes=shapes)
         except DiffcError as exc:
             errors.extend(flatten(exc))
             continue
         compiled.append(cf)
         bodies.append(cf.text)
         used |= names
+        helpers |= needs
     if errors:
         raise errors[0] if len(errors) == 1 else ErrorGroup(errors)
     header = f"# Generated by diffc from {os.path.basename(filename)}: plain Python, edit freely."
-    return CompiledModule(_join(header, scope.import_lines(used), bodies), compiled)
+    return CompiledModule(join_module(header, module_parts(scope, used, helpers), bodies), compiled)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import ast
 import math
 
+from .frontend import VIEW_OPS
 from .ir import Const, Eqn, Function, Ref, Var
 from .naming import Namer
 from .optimize import plan
@@ -25,6 +26,34 @@ _UNARY_NODES = {op: node for node, op in UNARYOPS.items()}
 _COMPARE_NODES = {op: node for node, op in COMPAREOPS.items()}
 
 
+# Ops written as statements of their own rather than as an expression.
+STATEMENT_OPS = {"setitem", "scatter_add", "zero_at"}
+
+
+def index_ast(template, args: list[ast.expr]) -> ast.expr:
+    """The subscript of an indexing template (see the frontend) over argument nodes."""
+    kind = template[0]
+    if kind == "tuple":
+        return ast.Tuple([index_ast(t, args) for t in template[1]], ast.Load())
+    if kind == "slice":
+        return ast.Slice(*(None if p is None else args[p] for p in template[1:]))
+    if kind == "none":
+        return ast.Constant(None)
+    if kind == "ellipsis":
+        return ast.Constant(Ellipsis)
+    return args[template[1]]
+
+
+def _is_basic(template, ins) -> bool:
+    """True if the index can select no element twice (slices, None, literal integers)."""
+    kind = template[0]
+    if kind == "tuple":
+        return all(_is_basic(t, ins) for t in template[1])
+    if kind == "atom":
+        return isinstance(ins[template[1]], Const) and type(ins[template[1]].value) is int
+    return True
+
+
 class _Writer:
     """Builds expression trees for equations, inlining single-use temporaries."""
 
@@ -34,6 +63,10 @@ class _Writer:
         self.scope = scope
         self.names: list[tuple[ast.Name, Var]] = []
         self.globals_used: set[str] = set()
+        self.helpers: set[str] = set()
+
+    def numpy(self, attr: str) -> ast.expr:
+        return self.global_ref(self.scope.reference("numpy", attr))
 
     def global_ref(self, text: str) -> ast.expr:
         self.globals_used.add(text.split(".")[0])
@@ -57,6 +90,31 @@ class _Writer:
 
     def value(self, eqn: Eqn) -> ast.expr:
         op, args = eqn.op, [self.atom(a) for a in eqn.ins]
+        params = eqn.params
+        keywords = [ast.keyword(k, ast.Constant(v)) for k, v in params.items() if not k.startswith("_")
+                    and k != "index"]
+        style = params.get("_style")
+        if style is not None and style[0] == "attr":
+            return ast.Attribute(args[0], style[1], ast.Load())
+        if op == "astype":
+            raw = [ast.parse(text, mode="eval").body for text in params["_raw"]]
+            for node in raw:
+                self.globals_used.update(n.id for n in ast.walk(node) if isinstance(n, ast.Name))
+            return ast.Call(ast.Attribute(args[0], "astype", ast.Load()), raw, [])
+        if style is not None and style[0] == "method":
+            return ast.Call(ast.Attribute(args[0], style[1], ast.Load()), args[1:], keywords)
+        if "_seq" in params:
+            args = [(ast.List if params["_seq"] == "List" else ast.Tuple)(args, ast.Load())]
+        if op == "getitem":
+            return ast.Subscript(args[0], index_ast(params["index"], args), ast.Load())
+        if op == "tuple":
+            return ast.Tuple(args, ast.Load())
+        if op.startswith("_"):
+            self.helpers.add(op)
+            if op == "_first_mask":  # which extreme: np.argmax or np.argmin
+                args = [self.numpy("argmax" if params["pick"] == "max" else "argmin"), *args]
+                keywords = [k for k in keywords if k.arg != "pick"]
+            return ast.Call(ast.Name(op, ast.Load()), args, keywords)
         if op == "copy":
             return args[0]
         if op in _BINOP_NODES:
@@ -74,7 +132,32 @@ class _Writer:
             func = self.global_ref(self.scope.reference(module, attr))
         else:
             func = ast.Name(id=op, ctx=ast.Load())
-        return ast.Call(func, args, [])
+        return ast.Call(func, args, keywords)
+
+    def statements(self, eqn: Eqn, target: str, args: list[ast.expr]) -> list[ast.stmt]:
+        """The lines of a statement op (see STATEMENT_OPS), after naming."""
+        index = eqn.params["index"]
+        name = ast.Name(target, ast.Load())
+        store = ast.Subscript(ast.Name(target, ast.Load()), index_ast(index, args), ast.Store())
+        if eqn.op == "setitem":
+            lines = [] if isinstance(args[0], ast.Name) and args[0].id == target else [
+                ast.Assign([ast.Name(target, ast.Store())], _method(args[0], "copy"), lineno=0)]
+            return [*lines, ast.Assign([store], args[1], lineno=0)]
+        if eqn.op == "zero_at":
+            return [ast.Assign([ast.Name(target, ast.Store())], _method(args[0], "copy"), lineno=0),
+                    ast.Assign([store], ast.Constant(0.0), lineno=0)]
+        # scatter_add: the gradient of x[index] is zero but at index, where it adds up.
+        zeros = ast.Call(self.numpy("zeros_like"), [args[0]], [])
+        first = ast.Assign([ast.Name(target, ast.Store())], zeros, lineno=0)
+        if _is_basic(index, eqn.ins):
+            return [first, ast.Assign([store], args[1], lineno=0)]
+        add_at = ast.Call(ast.Attribute(self.numpy("add"), "at", ast.Load()),
+                          [name, index_ast(index, args), args[1]], [])
+        return [first, ast.Expr(add_at)]
+
+
+def _method(obj: ast.expr, name: str) -> ast.expr:
+    return ast.Call(ast.Attribute(obj, name, ast.Load()), [], [])
 
 
 class _Tidy(ast.NodeTransformer):
@@ -129,7 +212,10 @@ def emit_function(fn: Function, name: str, forward: list[Eqn], backward: list[Eq
         if id(eqn.out) in inline:
             continue
         start = len(writer.names)
-        value = writer.value(eqn)
+        if eqn.op in STATEMENT_OPS:
+            value = [writer.atom(a) for a in eqn.ins]  # built into lines once names are known
+        else:
+            value = writer.value(eqn)
         statements.append((eqn, value, [v for _, v in writer.names[start:]]))
     ret_start = len(writer.names)
     returned = [writer.atom(g) for g in grads]
@@ -138,7 +224,8 @@ def emit_function(fn: Function, name: str, forward: list[Eqn], backward: list[Eq
 
     namer = Namer(scope.reserved)
     output = fn.out if isinstance(fn.out, Var) else None
-    names = namer.assign(fn.params, [(e.out, reads) for e, _, reads in statements], ret_reads, output)
+    names = namer.assign(fn.params, [(e.out, reads) for e, _, reads in statements], ret_reads, output,
+                         floors=_inplace_floors(statements))
     for node, v in writer.names:
         node.id = names[id(v)]
 
@@ -157,6 +244,10 @@ def emit_function(fn: Function, name: str, forward: list[Eqn], backward: list[Eq
             text = source_line(eqn.origin.lineno)
             if text:
                 lines.append(f"    # grad of: {text.strip()}")
+        if eqn.op in STATEMENT_OPS:
+            for stmt in writer.statements(eqn, names[id(eqn.out)], value):
+                lines.append("    " + ast.unparse(_Tidy().visit(stmt)))
+            continue
         target = ast.Name(id=names[id(eqn.out)], ctx=ast.Store())
         stmt = ast.Assign([target], _Tidy().visit(value), lineno=0)
         lines.append("    " + ast.unparse(stmt))
@@ -167,4 +258,27 @@ def emit_function(fn: Function, name: str, forward: list[Eqn], backward: list[Eq
         grads_text = grads_text if bare or len(returned) == 1 else f"({grads_text})"
         grads_text = f"{ast.unparse(value_ret)}, {grads_text}"
     lines.append(f"    return {grads_text}")
-    return "\n".join(lines) + "\n", writer.globals_used
+    return "\n".join(lines) + "\n", writer.globals_used, writer.helpers
+
+
+def _inplace_floors(statements) -> dict[int, int]:
+    """For ``x[i] = v``: how long the old ``x`` (or an alias or view of it) is still read.
+
+    The namer lets the new ``x`` reuse the old one's name, and so change the
+    array in place, only after that point; before it, the emitter copies.
+    """
+    root: dict[int, int] = {}
+    last: dict[int, int] = {}
+    for index, (_, _, reads) in enumerate(statements):
+        for v in reads:
+            last[id(v)] = index
+    for eqn, _, _ in statements:
+        if eqn.op in VIEW_OPS and eqn.ins and isinstance(eqn.ins[0], Var):
+            root[id(eqn.out)] = root.get(id(eqn.ins[0]), id(eqn.ins[0]))
+    floors = {}
+    for eqn, _, _ in statements:
+        if eqn.op == "setitem" and isinstance(eqn.ins[0], Var):
+            group = root.get(id(eqn.ins[0]), id(eqn.ins[0]))
+            members = [v for v in last if root.get(v, v) == group]
+            floors[id(eqn.ins[0])] = max((last[v] for v in members), default=-1)
+    return floors

@@ -37,12 +37,9 @@ _STATEMENT_HINTS = {
     ast.Assert: ("'assert' is not supported", "check inputs before calling the function"),
 }
 _EXPR_HINTS = {
-    ast.Compare: ("comparisons are not supported yet", "use max(), min() or abs() to express the choice"),
     ast.BoolOp: ("'and'/'or' are not supported yet", "use max() or min() for a choice between values"),
     ast.IfExp: ("conditional expressions are not supported yet", "use max(), min() or abs() instead"),
     ast.Lambda: ("'lambda' is not supported", "define the function at module level"),
-    ast.Subscript: ("indexing is not supported yet", "pass the elements as separate parameters"),
-    ast.List: ("lists are not supported yet", "pass the elements as separate parameters"),
     ast.Dict: ("dicts are not supported yet", "pass the values as separate parameters"),
     ast.Set: ("sets are not supported", "pass the values as separate parameters"),
     ast.ListComp: ("comprehensions are not supported yet", "write the sum out term by term"),
@@ -55,8 +52,6 @@ _EXPR_HINTS = {
     ast.NamedExpr: ("assignment expressions (:=) are not supported", "assign on a line of its own"),
     ast.JoinedStr: ("strings are not supported in differentiated code", "remove the string"),
     ast.Starred: ("starred expressions are not supported", "list the values explicitly"),
-    ast.Tuple: ("tuples are only supported in assignments like 'a, b = b, a'",
-                "assign the parts to separate names"),
 }
 
 
@@ -115,9 +110,8 @@ def _check_statement(stmt: ast.stmt, err) -> None:
             _check_expr(stmt.value, err)
         return
     if isinstance(stmt, ast.AugAssign):
-        if not isinstance(stmt.target, ast.Name):
-            _check_target(stmt.target, err)
-        elif type(stmt.op) not in BINOPS:
+        _check_target(stmt.target, err, unpack=False)
+        if type(stmt.op) not in BINOPS:
             err(stmt, f"augmented assignment '{_op_text(stmt.op)}=' is not supported",
                 "use +=, -=, *=, /= or **=")
         _check_expr(stmt.value, err)
@@ -142,29 +136,33 @@ def _check_statement(stmt: ast.stmt, err) -> None:
     err(stmt, message, hint)
 
 
-def _check_target(target: ast.expr, err) -> None:
+def _check_target(target: ast.expr, err, unpack: bool = True) -> None:
     if isinstance(target, ast.Name):
         return
-    if isinstance(target, (ast.Tuple, ast.List)):
+    if isinstance(target, ast.Subscript):
+        if not isinstance(target.value, ast.Name):
+            err(target.value, "only a named array can be assigned into", "assign the array to a name first")
+        _check_expr(target.slice, err)
+        return
+    if unpack and isinstance(target, (ast.Tuple, ast.List)):
         for elt in target.elts:
             if not isinstance(elt, ast.Name):
                 err(elt, "only plain names can be unpacked into", "assign each part to a name")
         return
-    what = {ast.Subscript: "an indexed element", ast.Attribute: "an attribute"}.get(type(target), "this target")
-    err(target, f"assignment to {what} is not supported yet", "assign to a plain name")
+    what = {ast.Attribute: "an attribute"}.get(type(target), "this target")
+    err(target, f"assignment to {what} is not supported", "assign to a plain name")
 
 
 def _check_expr(node: ast.expr, err) -> None:
     if isinstance(node, (ast.Name, ast.Constant)):
-        if isinstance(node, ast.Constant) and type(node.value) not in (int, float, bool):
+        if isinstance(node, ast.Constant) and node.value is not None and node.value is not Ellipsis \
+                and type(node.value) not in (int, float, bool):
             err(node, f"{type(node.value).__name__} constants are not supported in differentiated code",
                 "use numbers only")
         return
     if isinstance(node, ast.BinOp):
         if type(node.op) not in BINOPS:
-            message = "the '@' operator needs NumPy support" if isinstance(node.op, ast.MatMult) else \
-                f"the operator '{_op_text(node.op)}' has no derivative"
-            err(node, message, "use +, -, *, /, ** or a math function")
+            err(node, f"the operator '{_op_text(node.op)}' has no derivative", "use +, -, *, /, ** or a math function")
         _check_expr(node.left, err)
         _check_expr(node.right, err)
         return
@@ -173,9 +171,31 @@ def _check_expr(node: ast.expr, err) -> None:
             err(node, f"the operator '{_op_text(node.op)}' is not supported", "use arithmetic operators")
         _check_expr(node.operand, err)
         return
+    if isinstance(node, ast.Compare):
+        if len(node.ops) > 1:
+            err(node, "chained comparisons are not supported", "split it: (a < b) & (b < c)")
+        for part in [node.left, *node.comparators]:
+            _check_expr(part, err)
+        return
+    if isinstance(node, (ast.Tuple, ast.List)):
+        for elt in node.elts:
+            _check_expr(elt, err)
+        return
+    if isinstance(node, ast.Subscript):
+        _check_expr(node.value, err)
+        _check_expr(node.slice, err)
+        return
+    if isinstance(node, ast.Slice):
+        for part in (node.lower, node.upper, node.step):
+            if part is not None:
+                _check_expr(part, err)
+        return
     if isinstance(node, ast.Call):
-        if node.keywords:
-            err(node.keywords[0], "keyword arguments are not supported in calls", "pass arguments by position")
+        for kw in node.keywords:
+            if kw.arg is None:
+                err(kw, "'**' arguments are not supported", "pass arguments by name")
+            else:
+                _check_expr(kw.value, err)
         if not isinstance(node.func, (ast.Name, ast.Attribute)):
             err(node.func, "only calls of named functions are supported", "call the function by its name")
         elif isinstance(node.func, ast.Attribute):
@@ -184,9 +204,7 @@ def _check_expr(node: ast.expr, err) -> None:
             _check_expr(arg, err)
         return
     if isinstance(node, ast.Attribute):
-        if not isinstance(node.value, ast.Name):
-            err(node, "only module attributes such as 'math.pi' are supported",
-                "assign the value to a name first")
+        _check_expr(node.value, err)
         return
     message, hint = _EXPR_HINTS.get(type(node), (f"'{type(node).__name__}' expressions are not supported", None))
     err(node, message, hint)

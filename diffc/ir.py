@@ -123,11 +123,29 @@ class Builder:
     """Appends equations to ``eqns``, simplifying as it goes."""
 
     def __init__(self, eqns: list[Eqn], lineno: int | None = None, col: int | None = None,
-                 origin: Eqn | None = None):
+                 origin: Eqn | None = None, *, numpy: bool = False, shapes=None):
         self.eqns = eqns
         self.lineno = lineno
         self.col = col
         self.origin = origin
+        self.numpy = numpy  # values may be arrays: rules use numpy, not math
+        self.shapes = shapes
+
+    def lib(self, name: str) -> str:
+        return f"numpy.{name}" if self.numpy else f"math.{name}"
+
+    def shape(self, atom):
+        return self.shapes.get(atom) if self.shapes is not None else None
+
+    def rank(self, atom):
+        shape = self.shape(atom)
+        return None if shape is None else len(shape)
+
+    def T(self, x):
+        return self.emit("numpy.transpose", x, _style=("attr", "T"))
+
+    def shape_of(self, x):
+        return self.emit("numpy.shape", x, _style=("attr", "shape"))
 
     def emit(self, op: str, *ins, out: Var | None = None, **params) -> Atom:
         folded = self._simplify(op, ins)
@@ -178,6 +196,8 @@ class Builder:
         return self.emit(fn, *args)
 
     def select(self, cond, a, b):
+        if self.numpy:
+            return self.emit("numpy.where", cond, a, b)
         return self.emit("select", cond, a, b)
 
     def compare(self, op: str, a, b):

@@ -21,11 +21,12 @@ class Namer:
         self.reserved = reserved
 
     def assign(self, params: list[Var], statements: list[tuple[Var, list[Var]]], returned: list,
-               output: Var | None) -> dict[int, str]:
+               output: Var | None, floors: dict[int, int] | None = None) -> dict[int, str]:
         """Names for every parameter and statement target, keyed by ``id(var)``.
 
         ``statements`` lists each line's target and the variables it reads,
-        in order; ``returned`` are read by the final return.
+        in order; ``returned`` are read by the final return; ``floors``
+        keeps a variable's name taken at least until the given line.
         """
         end = len(statements)
         last_use: dict[int, int] = {}
@@ -35,6 +36,8 @@ class Namer:
         for v in returned:
             if isinstance(v, Var):
                 last_use[id(v)] = end
+        for key, floor in (floors or {}).items():
+            last_use[key] = max(last_use.get(key, -1), floor)
 
         names: dict[int, str] = {}
         holder: dict[str, Var] = {}  # name -> the variable that last took it

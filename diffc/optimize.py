@@ -55,7 +55,9 @@ def plan(forward: list[Eqn], backward: list[Eqn], params: list[Var], roots: list
     named = {id(p) for p in params} | root_ids
     for eqn in eqns:
         v = eqn.out
-        if v.primal is None:
+        if eqn.op in ("setitem", "scatter_add", "zero_at"):
+            named.add(id(v))  # written as statements of their own
+        elif v.primal is None:
             if v.hint is not None or counts.get(id(v), 0) > 1 or id(v) in root_ids:
                 named.add(id(v))
         elif id(v.primal) in named:

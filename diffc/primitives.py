@@ -12,7 +12,12 @@ from __future__ import annotations
 import ast
 import math
 
+from . import shapes as S
+
 BINOPS = {
+    ast.MatMult: "matmul",
+    ast.BitAnd: "bitand",
+    ast.BitOr: "bitor",
     ast.Add: "add",
     ast.Sub: "sub",
     ast.Mult: "mul",
@@ -21,7 +26,7 @@ BINOPS = {
     ast.Mod: "mod",
     ast.FloorDiv: "floordiv",
 }
-UNARYOPS = {ast.USub: "neg", ast.UAdd: "pos"}
+UNARYOPS = {ast.USub: "neg", ast.UAdd: "pos", ast.Invert: "invert"}
 COMPAREOPS = {ast.Gt: "gt", ast.GtE: "ge", ast.Lt: "lt", ast.LtE: "le", ast.Eq: "eq", ast.NotEq: "ne"}
 
 # Arity of each supported callable: (fewest, most) arguments; None = no limit.
@@ -35,13 +40,58 @@ MATH_FUNCTIONS = {
     "floor": (1, 1), "ceil": (1, 1), "trunc": (1, 1),
 }
 MATH_CONSTANTS = {name: getattr(math, name) for name in ("pi", "e", "tau", "inf", "nan")}
-BUILTINS = {"abs": (1, 1), "max": (2, None), "min": (2, None), "float": (1, 1), "round": (1, 1), "int": (1, 1)}
+BUILTINS = {"abs": (1, 1), "max": (2, None), "min": (2, None), "float": (1, 1), "round": (1, 1), "int": (1, 1),
+            "len": (1, 1)}
+
+# ---------------------------------------------------------------------------
+# numpy: name -> (fewest, most positional arguments, keywords, shape rule)
+# ---------------------------------------------------------------------------
+_E, _R, _S, _U, _F = S.elementwise, S.reduction, S.scalar, S.unknown, S.same_as_first
+_UNARY = ("exp log log1p expm1 sqrt square abs absolute sign sin cos tan tanh arcsin arccos arctan sinh cosh "
+          "exp2 log2 log10 reciprocal negative floor ceil rint isnan isfinite logical_not copy").split()
+_BINARY = "add subtract multiply divide true_divide power maximum minimum logical_and logical_or".split()
+NUMPY_FUNCTIONS = {name: (1, 1, (), _F) for name in _UNARY}
+NUMPY_FUNCTIONS.update({name: (2, 2, (), _E) for name in _BINARY})
+NUMPY_FUNCTIONS.update({name: (1, 2, ("axis", "keepdims"), _R) for name in "sum mean max min amax amin prod".split()})
+NUMPY_FUNCTIONS.update({
+    "where": (3, 3, (), _E), "clip": (3, 3, (), _F),
+    "dot": (2, 2, (), S.matmul), "matmul": (2, 2, (), S.matmul), "outer": (2, 2, (), S.outer),
+    "inner": (2, 2, (), _U), "trace": (1, 1, (), _S), "linalg.norm": (1, 1, (), _S),
+    "transpose": (1, 2, ("axes",), S.transpose), "reshape": (2, 2, (), _U), "ravel": (1, 1, (), _U),
+    "expand_dims": (2, 2, ("axis",), S.expand_dims), "squeeze": (1, 2, ("axis",), _U),
+    "concatenate": (1, 2, ("axis",), _U), "stack": (1, 2, ("axis",), _U), "hstack": (1, 1, (), _U),
+    "vstack": (1, 1, (), _U),
+    # No gradient: shapes, constructors, indices.
+    "arange": (1, 3, ("dtype",), _U), "zeros": (1, 1, ("dtype",), _U), "ones": (1, 1, ("dtype",), _U),
+    "full": (2, 2, ("dtype",), _U), "eye": (1, 2, ("dtype",), _U), "zeros_like": (1, 1, ("dtype",), _F),
+    "ones_like": (1, 1, ("dtype",), _F), "full_like": (2, 2, ("dtype",), _F),
+    "argmax": (1, 2, ("axis",), _U), "argmin": (1, 2, ("axis",), _U),
+    "shape": (1, 1, (), lambda shapes, eqn, in_shapes: (None,)),  # a tuple of ints: x.shape[0] is a scalar
+    "ndim": (1, 1, (), _S), "size": (1, 1, (), _S),
+})
+# Functions whose first argument is a sequence of arrays.
+SEQUENCE_FUNCTIONS = {"concatenate", "stack", "hstack", "vstack"}
+NUMPY_CONSTANTS = {"pi": math.pi, "e": math.e, "inf": math.inf, "nan": math.nan}
+
+# Array methods and attributes: name -> the numpy function they stand for.
+METHODS = {
+    "sum": "sum", "mean": "mean", "max": "max", "min": "min", "prod": "prod", "dot": "dot",
+    "reshape": "reshape", "transpose": "transpose", "copy": "copy", "ravel": "ravel", "flatten": "ravel",
+    "squeeze": "squeeze", "clip": "clip", "argmax": "argmax", "argmin": "argmin", "astype": "astype",
+}
+ATTRIBUTES = {"T": "transpose", "shape": "shape", "ndim": "ndim", "size": "size"}
 
 LIBRARIES = {"math": (MATH_FUNCTIONS, MATH_CONSTANTS)}
 
 
 def library_function(module: str, name: str):
     """(op, arity) for ``module.name``, or None if diffc has no such function."""
+    if module.split(".")[0] == "numpy":
+        name = f"{module[len('numpy.'):]}.{name}" if "." in module else name
+        if name in NUMPY_FUNCTIONS:
+            low, high, _, _ = NUMPY_FUNCTIONS[name]
+            return f"numpy.{name}", (low, high)
+        return None
     functions, _ = LIBRARIES.get(module, ({}, {}))
     if name in functions:
         return f"{module}.{name}", functions[name]
@@ -50,5 +100,66 @@ def library_function(module: str, name: str):
 
 def library_constant(module: str, name: str):
     """The value of ``module.name`` if it is a known constant, else None."""
+    if module == "numpy":
+        return NUMPY_CONSTANTS.get(name)
     _, constants = LIBRARIES.get(module, ({}, {}))
     return constants.get(name)
+
+
+def numpy_keywords(op: str) -> tuple:
+    return NUMPY_FUNCTIONS[op[len("numpy."):]][2] if op.startswith("numpy.") else ()
+
+
+def call_arg(eqn, position: int, keyword: str, default=None):
+    """A literal argument of a call, given by position or by keyword."""
+    if keyword in eqn.params:
+        return eqn.params[keyword]
+    if 0 < position < len(eqn.ins):
+        atom = eqn.ins[position]
+        return getattr(atom, "value", default)
+    return default
+
+
+def _getitem_shape(shapes, eqn, in_shapes):
+    from .ir import Const
+
+    shape, index = in_shapes[0], eqn.params["index"]
+    if shape is None:
+        return None
+    items = index[1] if index[0] == "tuple" else [index]
+    out, dim = [], 0
+    for item in items:
+        kind = item[0]
+        if kind == "none":
+            out.append(1)
+            continue
+        if dim >= len(shape) or kind == "ellipsis":
+            return None
+        if kind == "slice":
+            out.append(shape[dim] if item[1:] == (None, None, None) else None)
+        elif kind == "atom" and isinstance(eqn.ins[item[1]], Const) and type(eqn.ins[item[1]].value) is int:
+            pass  # an integer index drops the dim
+        elif kind == "atom" and in_shapes[item[1]] == () and not isinstance(eqn.ins[item[1]], Const):
+            pass  # a scalar variable used as an index
+        else:
+            return None  # fancy or boolean indexing
+        dim += 1
+    return tuple(out) + tuple(shape[dim:])
+
+
+_OP_SHAPES = {
+    "matmul": S.matmul, "getitem": _getitem_shape, "setitem": _F, "copy": _F, "neg": _F, "pos": _F,
+    "abs": _F, "float": _F, "invert": _F, "round": _F, "int": _S, "len": _S, "tuple": _U, "astype": _F,
+}
+
+
+def shape_rule(op: str):
+    if op in _OP_SHAPES:
+        return _OP_SHAPES[op]
+    if op in BINOPS.values() or op in COMPAREOPS.values() or op in ("select", "and"):
+        return _E
+    if op.startswith("numpy."):
+        return NUMPY_FUNCTIONS[op[len("numpy."):]][3] if op[len("numpy."):] in NUMPY_FUNCTIONS else _U
+    if op.startswith("math.") or op in ("max", "min"):
+        return _S
+    return _U

@@ -12,7 +12,21 @@ that depend on the parameters asked for (``wrt``) get gradients at all.
 from __future__ import annotations
 
 from .ir import Builder, Const, Eqn, Function, Var
-from .rules import NONDIFF, vjp
+from .primitives import UNARYOPS
+from .rules import NONDIFF, NeedsShapes, vjp
+from .rules_numpy import BROADCASTING, unbroadcast
+
+# Elementwise ops whose input has the output's shape: a where-mask on the
+# output's gradient can be applied to the input's too (see backward()).
+_SHAPE_PRESERVING_UNARY = {*UNARYOPS.values(), "abs", "float"}
+
+
+class ReverseError(Exception):
+    """A rule could not be applied; carries the forward equation for locating it."""
+
+    def __init__(self, eqn: Eqn, message: str, hint: str):
+        super().__init__(message)
+        self.eqn, self.message, self.hint = eqn, message, hint
 
 
 def active_vars(fn: Function, wrt: list[Var]) -> set[int]:
@@ -35,9 +49,26 @@ def live_forward(fn: Function) -> list[Eqn]:
     return kept[::-1]
 
 
-def backward(fn: Function, forward: list[Eqn], wrt: list[Var]) -> tuple[list[Eqn], list[Var]]:
-    """Backward equations and, for each parameter in ``wrt``, its gradient variable."""
+def _preserves_shape(eqn: Eqn, shapes) -> bool:
+    if eqn.op in _SHAPE_PRESERVING_UNARY or (eqn.op.startswith(("numpy.", "math.")) and len(eqn.ins) == 1):
+        return True
+    out = shapes.get(eqn.out) if shapes is not None else None
+    return out is not None and all(
+        not isinstance(a, Var) or shapes.get(a) == out for a in eqn.ins[:2])
+
+
+def backward(fn: Function, forward: list[Eqn], wrt: list[Var], *, numpy: bool = False,
+             shapes=None) -> tuple[list[Eqn], list[Var]]:
+    """Backward equations and, for each parameter in ``wrt``, its gradient variable.
+
+    A gradient that comes out of one branch of ``np.where(c, a, b)`` is zero
+    where the branch was not taken. Upstream of it, through ops that keep
+    the shape, each local gradient is masked the same way, so an inf or NaN
+    in the branch not taken (``np.where(x > 0, np.sqrt(x), 0)``) cannot leak
+    into the result.
+    """
     active = active_vars(fn, wrt)
+    masks: dict[int, tuple] = {}  # id(gradient var) -> (condition, taken when true)
     eqns: list[Eqn] = []
     grads: dict[int, Var] = {}
     contributions: dict[int, list] = {}
@@ -56,6 +87,8 @@ def backward(fn: Function, forward: list[Eqn], wrt: list[Var]) -> tuple[list[Eqn
         out = Var(primal=v)
         if len(parts) == 1:
             builder.emit("copy", first, out=out)
+            if id(first) in masks:
+                masks[id(out)] = masks[id(first)]
         else:
             total = first
             for part in parts[1:-1]:
@@ -74,17 +107,33 @@ def backward(fn: Function, forward: list[Eqn], wrt: list[Var]) -> tuple[list[Eqn
 
     if isinstance(fn.out, Var) and id(fn.out) in active:
         contributions[id(fn.out)] = [Const(1.0)]
-        materialize(fn.out, Builder(eqns, fn.lineno))
+        materialize(fn.out, Builder(eqns, fn.lineno, numpy=numpy, shapes=shapes))
 
     for index in range(len(forward) - 1, -1, -1):
         eqn = forward[index]
-        b = Builder(eqns, eqn.lineno, eqn.col, origin=eqn)
+        b = Builder(eqns, eqn.lineno, eqn.col, origin=eqn, numpy=numpy, shapes=shapes)
         g = grads.get(id(eqn.out))
+        if g is not None and eqn.op == "tuple":
+            raise ReverseError(eqn, "a tuple of values that depend on the parameters cannot be differentiated here",
+                               "use the values directly instead of packing them in a tuple")
         if g is not None and eqn.op not in NONDIFF:
             for i, a in enumerate(eqn.ins):
                 if isinstance(a, Var) and id(a) in active:
                     start = len(eqns)
-                    part = vjp(b, eqn.op, g, eqn.out, eqn.ins, i)
+                    try:
+                        part = vjp(b, eqn, g, i)
+                        if part is not None and eqn.op in BROADCASTING:
+                            part = unbroadcast(b, part, a, shapes.get(eqn.out) if shapes is not None else None)
+                        if part is not None and eqn.op == "numpy.where":
+                            masks[id(part)] = (eqn.ins[0], i == 1)
+                        elif part is not None and id(g) in masks and _preserves_shape(eqn, shapes):
+                            cond, taken = masks[id(g)]
+                            part = b.call("numpy.where", cond, part, Const(0.0)) if taken else \
+                                b.call("numpy.where", cond, Const(0.0), part)
+                            masks[id(part)] = (cond, taken)
+                    except NeedsShapes as exc:
+                        raise ReverseError(eqn, str(exc), "give the parameters' shapes (CLI: --shape NAME=N,D; "
+                                                          "the decorator knows them from the call)") from None
                     track(start)
                     if part is not None:
                         contributions.setdefault(id(a), []).append(part)
@@ -95,12 +144,16 @@ def backward(fn: Function, forward: list[Eqn], wrt: list[Var]) -> tuple[list[Eqn
                 materialize(a, b)
 
     result = []
-    tail = Builder(eqns, fn.lineno)
+    tail = Builder(eqns, fn.lineno, numpy=numpy, shapes=shapes)
     for p in wrt:
         materialize(p, tail)
         if id(p) not in grads:
             # Not reached by the output: a zero of its type, written once.
             grads[id(p)] = Var(primal=p)
-            tail.emit("copy", Const(0.0), out=grads[id(p)])
+            scalar = shapes is not None and shapes.get(p) == ()
+            if numpy and not scalar:
+                tail.emit("numpy.zeros_like", p, out=grads[id(p)])
+            else:
+                tail.emit("copy", Const(0.0), out=grads[id(p)])
         result.append(grads[id(p)])
     return eqns, result

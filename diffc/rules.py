@@ -24,27 +24,40 @@ VJPS: dict = {}
 
 # Zero gradient almost everywhere: the output is piecewise constant.
 NONDIFF = frozenset({
-    "gt", "ge", "lt", "le", "eq", "ne", "and", "floordiv",
-    "round", "int", "math.floor", "math.ceil", "math.trunc",
+    "gt", "ge", "lt", "le", "eq", "ne", "and", "floordiv", "bitand", "bitor", "invert",
+    "round", "int", "len", "math.floor", "math.ceil", "math.trunc", "astype",
+    "numpy.sign", "numpy.floor", "numpy.ceil", "numpy.rint", "numpy.isnan", "numpy.isfinite",
+    "numpy.logical_not", "numpy.logical_and", "numpy.logical_or", "numpy.arange", "numpy.zeros",
+    "numpy.ones", "numpy.full", "numpy.eye", "numpy.zeros_like", "numpy.ones_like", "numpy.full_like",
+    "numpy.argmax", "numpy.argmin", "numpy.shape", "numpy.ndim", "numpy.size",
 })
 
 ZERO = Const(0.0)
 ONE = Const(1)
 
 
+class NeedsShapes(Exception):
+    """A rule cannot be written without knowing its operands' ranks."""
+
+
 def defvjp(op: str, *per_input) -> None:
     """Register one rule per positional input: ``rule(b, g, ans, *ins)``."""
-    VJPS[op] = lambda b, g, ans, ins, i: per_input[i](b, g, ans, *ins)
+    VJPS[op] = lambda b, g, ans, ins, i, params: per_input[i](b, g, ans, *ins)
 
 
 def defvjp_n(op: str, rule) -> None:
     """Register a rule for a variadic op: ``rule(b, g, ans, ins, i)``."""
+    VJPS[op] = lambda b, g, ans, ins, i, params: rule(b, g, ans, ins, i)
+
+
+def defvjp_full(op: str, rule) -> None:
+    """Register a rule that also needs the call's literal arguments: ``rule(b, g, ans, ins, i, params)``."""
     VJPS[op] = rule
 
 
-def vjp(b: Builder, op: str, g, ans, ins: tuple, i: int):
-    """The gradient flowing into input ``i`` of ``op``, or None for zero."""
-    return VJPS[op](b, g, ans, ins, i)
+def vjp(b: Builder, eqn, g, i: int):
+    """The gradient flowing into input ``i`` of ``eqn``, or None for zero."""
+    return VJPS[eqn.op](b, g, eqn.out, eqn.ins, i, eqn.params)
 
 
 def has_rule(op: str) -> bool:
@@ -81,7 +94,7 @@ def _pow_base(b, g, ans, x, y):
 
 
 def _pow_exponent(b, g, ans, x, y):
-    return b.mul(b.mul(g, ans), b.call("math.log", x))
+    return b.mul(b.mul(g, ans), b.call(b.lib("log"), x))
 
 
 defvjp("pow", _pow_base, _pow_exponent)
@@ -92,6 +105,23 @@ defvjp(
     lambda b, g, ans, c, x, y: b.select(c, g, ZERO),
     lambda b, g, ans, c, x, y: b.select(c, ZERO, g),
 )
+defvjp("matmul", lambda b, g, ans, x, y: _matmul(b, g, x, y, 0), lambda b, g, ans, x, y: _matmul(b, g, x, y, 1))
+
+
+def _matmul(b, g, x, y, i):
+    """x @ y. Written for the operands' ranks when known, else by a helper that checks them at run time."""
+    rx, ry = b.rank(x), b.rank(y)
+    if rx == 0 or ry == 0:
+        return b.mul(g, y if i == 0 else x)
+    if rx is None or ry is None or rx > 2 or ry > 2:
+        return b.emit("_matmul_grad", g, x, y, Const(i))
+    if i == 0:
+        if ry == 1:
+            return b.call("numpy.outer", g, y) if rx == 2 else b.mul(g, y)
+        return b.emit("matmul", g, b.T(y)) if rx == 2 else b.emit("matmul", y, g)
+    if rx == 1:
+        return b.call("numpy.outer", x, g) if ry == 2 else b.mul(g, x)
+    return b.emit("matmul", b.T(x), g)
 
 # ----------------------------------------------------------------------------
 # Python builtins
@@ -99,6 +129,8 @@ defvjp(
 
 
 def _sign(b, x):
+    if b.numpy:
+        return b.call("numpy.sign", x)
     # (x > 0) - (x < 0): -1, 0 or 1, and 0 at 0.
     return b.sub(b.compare("gt", x, ZERO), b.compare("lt", x, ZERO))
 
@@ -172,3 +204,6 @@ defvjp_n("math.hypot", lambda b, g, ans, ins, i: b.div(b.mul(g, ins[i]), ans))
 defvjp("math.erf", lambda b, g, ans, x: _erf_local(b, g, x))
 defvjp("math.erfc", lambda b, g, ans, x: _erf_local(b, b.neg(g), x))
 defvjp("math.fabs", lambda b, g, ans, x: b.mul(g, _sign(b, x)))
+
+
+from . import rules_numpy  # noqa: E402,F401  (registers the numpy section of the table)

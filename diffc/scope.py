@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 # Libraries whose functions have derivative rules.
 KNOWN_MODULES = ("math", "numpy")
+_CONVENTIONAL = {"numpy": "np"}
 
 
 @dataclass(frozen=True)
@@ -140,14 +141,33 @@ class Scope:
         for name, binding in self.bindings.items():
             if binding == ModuleAlias(module):
                 return f"{name}.{attr}"
+            if isinstance(binding, ModuleAlias) and module.startswith(binding.module + "."):
+                return f"{name}{module[len(binding.module):]}.{attr}"  # np.linalg.norm
         # The user has no way to spell it: add an import, in the user's style.
         from_style = any(isinstance(b, FromImport) and b.module == module for b in self.bindings.values())
-        if from_style and attr not in self.reserved:
+        if from_style and attr not in self.reserved and "." not in attr:
             self.bindings[attr] = FromImport(module, attr)
             return attr
-        alias = module if module not in self.reserved else f"{module}_"
+        return f"{self._add_module(module)}.{attr}"
+
+    def uses_module(self, module: str) -> bool:
+        """True if the user imported ``module`` or something from it."""
+        return any(isinstance(b, (ModuleAlias, FromImport)) and b.module.split(".")[0] == module
+                   for b in self.bindings.values())
+
+    def module_alias(self, module: str) -> str:
+        """The name generated code uses for ``module`` itself (imported if the user has none)."""
+        for name, binding in self.bindings.items():
+            if binding == ModuleAlias(module):
+                return name
+        return self._add_module(module)
+
+    def _add_module(self, module: str) -> str:
+        alias = _CONVENTIONAL.get(module, module)
+        while alias in self.reserved or alias in self.bindings:
+            alias += "_"
         self.bindings[alias] = ModuleAlias(module)
-        return f"{alias}.{attr}"
+        return alias
 
     def import_lines(self, used: set[str]) -> list[str]:
         """Import statements (and constant definitions) for the global names in ``used``."""

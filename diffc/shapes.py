@@ -1,0 +1,185 @@
+"""Symbolic shapes, so that the backward pass can be written exactly.
+
+A shape is a tuple of dims or None (unknown). A dim is the literal ``1``,
+a :class:`Sym` (a named size known not to be 1, such as ``N`` or ``W1.0``),
+or None (a size nothing is known about). Parameter shapes come from the
+decorator's first call (size-1 dims stay ``1``, every other dim gets its own
+symbol, and the compiled function is cached per pattern) or from the CLI's
+``--shape X=N,D``. Without them shapes are unknown and the generated code
+falls back on small run-time helpers that are right for every shape.
+
+Broadcasting two symbols that are both known not to be 1 proves them equal
+(NumPy would raise otherwise), so they are unified; this is what turns
+``X @ W + b`` into ``grad_b = np.sum(grad_scores, axis=0)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .ir import Const, Function, Ref, Var
+
+
+@dataclass(frozen=True)
+class Sym:
+    name: str
+
+
+class Shapes:
+    def __init__(self):
+        self.parent: dict[Sym, Sym] = {}
+        self.of: dict[int, tuple | None] = {}
+
+    # -- dims -------------------------------------------------------------------
+    def find(self, d):
+        while isinstance(d, Sym) and d in self.parent:
+            d = self.parent[d]
+        return d
+
+    def same(self, a, b) -> bool:
+        a, b = self.find(a), self.find(b)
+        return a is not None and a == b
+
+    def broadcast_dim(self, a, b):
+        a, b = self.find(a), self.find(b)
+        if a == 1:
+            return b
+        if b == 1:
+            return a
+        if isinstance(a, Sym) and isinstance(b, Sym):
+            if a != b:
+                self.parent[b] = a  # both are not 1, so NumPy needs them equal
+            return a
+        return None
+
+    def broadcast(self, *shapes):
+        if any(s is None for s in shapes):
+            return None
+        rank = max(len(s) for s in shapes)
+        out = []
+        for i in range(rank):
+            dims = [s[i - rank + len(s)] for s in shapes if i - rank + len(s) >= 0]
+            d = dims[0]
+            for other in dims[1:]:
+                d = self.broadcast_dim(d, other)
+            out.append(d)
+        return tuple(out)
+
+    def resolve(self, shape):
+        return None if shape is None else tuple(self.find(d) for d in shape)
+
+    # -- atoms ------------------------------------------------------------------
+    def get(self, atom):
+        if isinstance(atom, (Const, Ref)):
+            return () if isinstance(getattr(atom, "value", None), (int, float, bool)) else None
+        return self.resolve(self.of.get(id(atom)))
+
+    def set(self, var: Var, shape) -> None:
+        self.of[id(var)] = shape
+
+
+def _axes(axis, rank):
+    if axis is None:
+        return tuple(range(rank))
+    axes = axis if isinstance(axis, tuple) else (axis,)
+    if not all(isinstance(a, int) and -rank <= a < rank for a in axes):
+        return None
+    return tuple(sorted(a % rank for a in axes))
+
+
+def reduce_shape(shape, axis, keepdims):
+    if axis is None and not keepdims:
+        return ()
+    if shape is None:
+        return None
+    axes = _axes(axis, len(shape))
+    if axes is None:
+        return None
+    if keepdims:
+        return tuple(1 if i in axes else d for i, d in enumerate(shape))
+    return tuple(d for i, d in enumerate(shape) if i not in axes)
+
+
+def _matmul(S: Shapes, a, b):
+    if a is None or b is None or not a or not b or len(a) > 2 or len(b) > 2:
+        return None
+    S.broadcast_dim(a[-1], b[0])  # the contracted sizes agree
+    return tuple(a[:-1]) + tuple(b[1:])
+
+
+def infer(fn: Function, param_shapes: dict[str, tuple | None], S: Shapes | None = None) -> Shapes:
+    """Shapes of every variable of ``fn`` given its parameters' shapes."""
+    from .primitives import shape_rule
+
+    S = S or Shapes()
+    for p in fn.params:
+        S.set(p, param_shapes.get(p.hint))
+    for eqn in fn.eqns:
+        S.set(eqn.out, shape_rule(eqn.op)(S, eqn, [S.get(a) for a in eqn.ins]))
+    return S
+
+
+ELEMENTWISE = "elementwise"
+
+
+def elementwise(S: Shapes, eqn, shapes):
+    return S.broadcast(*shapes)
+
+
+def same_as_first(S, eqn, shapes):
+    return shapes[0]
+
+
+def scalar(S, eqn, shapes):
+    return ()
+
+
+def unknown(S, eqn, shapes):
+    return None
+
+
+def matmul(S, eqn, shapes):
+    a, b = shapes[:2]
+    if a == () or b == ():
+        return S.broadcast(a, b)
+    return _matmul(S, a, b)
+
+
+def reduction(S, eqn, shapes):
+    from .primitives import call_arg
+
+    return reduce_shape(shapes[0], call_arg(eqn, 1, "axis", None), call_arg(eqn, -1, "keepdims", False))
+
+
+def transpose(S, eqn, shapes):
+    from .primitives import call_arg
+
+    shape = shapes[0]
+    if shape is None:
+        return None
+    axes = call_arg(eqn, 1, "axes", None)
+    if axes is None:
+        return tuple(reversed(shape))
+    if isinstance(axes, tuple) and sorted(a % len(shape) for a in axes) == list(range(len(shape))):
+        return tuple(shape[a] for a in axes)
+    return None
+
+
+def expand_dims(S, eqn, shapes):
+    from .primitives import call_arg
+
+    shape, axis = shapes[0], call_arg(eqn, 1, "axis", None)
+    if shape is None:
+        return None
+    axes = _axes(axis, len(shape) + (len(axis) if isinstance(axis, tuple) else 1))
+    if axes is None:
+        return None
+    dims = iter(shape)
+    return tuple(1 if i in axes else next(dims) for i in range(len(shape) + len(axes)))
+
+
+def outer(S, eqn, shapes):
+    a, b = shapes[:2]
+    if a is not None and b is not None and len(a) == 1 and len(b) == 1:
+        return (a[0], b[0])
+    return None
