@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 
 from . import fence, frontend
 from .emit import emit_function
-from .errors import DiffcError, ErrorGroup, SelectionError, UnsupportedError, flatten
+from .errors import DiffcError, ErrorGroup, SelectionError, ShapesNeededError, UnsupportedError, flatten
 from .helpers import closure, helper_text
 from .reverse import ReverseError, backward, live_forward
 from .scope import Scope
-from .shapes import Sym, infer
+from .shapes import Opaque, Sym, infer
 from .source import Source
 
 MODES = ("grad", "value_and_grad")
@@ -72,7 +72,16 @@ def resolve_wrt(fdef: ast.FunctionDef, wrt, source: Source) -> tuple[list[int], 
 
 
 def parse_shape(spec: str):
-    """A shape written as text: 'N,D' -> (N, D); '1,H' -> (1, H); '' or '()' -> (); '?' is an unknown size."""
+    """A shape written as text: 'N,D' -> (N, D); '1,H' -> (1, H); '' or '()' -> (); '?' is an unknown size.
+
+    A suffix ':int', ':bool' or ':float' gives the dtype kind: ``(shape, kind)`` is returned then.
+    """
+    spec, _, kind = spec.partition(":")
+    if kind:
+        kinds = {"int": "i", "bool": "b", "float": "f"}
+        if kind.strip() not in kinds:
+            raise ValueError(f"unknown dtype kind {kind!r}: use int, bool or float")
+        return parse_shape(spec), kinds[kind.strip()]
     spec = spec.strip().strip("()")
     if not spec:
         return ()
@@ -105,19 +114,22 @@ def compile_function(fdef: ast.FunctionDef, scope: Scope, source: Source, *, wrt
     wrt_vars = [fn.params[i] for i in positions]
     forward = live_forward(fn)
     numpy = scope.uses_module("numpy")
-    default = None if numpy else ()
-    param_shapes = {p.hint: (shapes or {}).get(p.hint, default) for p in fn.params}
+    shapes = dict(shapes or {})
+    kinds = {k: v[1] for k, v in shapes.items() if isinstance(v, tuple) and len(v) == 2 and isinstance(v[1], str)}
+    shapes.update({k: shapes[k][0] for k in kinds})
+    param_shapes = {p.hint: shapes.get(p.hint, Opaque(p.hint) if numpy else ()) for p in fn.params}
     for pname in shapes or {}:
         if pname not in param_shapes:
             raise source.error(SelectionError, fdef, f"a shape was given for '{pname}', which is not a parameter "
                                f"of '{fdef.name}'", f"its parameters are: {', '.join(param_shapes)}")
-    inferred = infer(fn, param_shapes)
+    inferred = infer(fn, param_shapes, kinds)
     try:
         bwd, grads = backward(fn, forward, wrt_vars, numpy=numpy, shapes=inferred)
     except ReverseError as exc:
         node = ast.Module(body=[])
         node.lineno, node.col_offset = (exc.eqn.lineno or fdef.lineno) - source.line_offset, exc.eqn.col or 0
-        raise source.error(UnsupportedError, node, exc.message, exc.hint) from None
+        cls = ShapesNeededError if exc.needs_shapes else UnsupportedError
+        raise source.error(cls, node, exc.message, exc.hint) from None
     grad_name = name or f"{fdef.name}_{mode}"
     text, used, helpers = emit_function(
         fn, grad_name, forward, bwd, grads, bare=bare, with_value=(mode == "value_and_grad"), scope=scope,

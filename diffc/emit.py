@@ -81,7 +81,7 @@ class _Writer:
             return node
         if isinstance(a, Const):
             v = a.value
-            if not isinstance(v, bool) and (v < 0 or (isinstance(v, float) and math.copysign(1, v) < 0)):
+            if type(v) in (int, float) and (v < 0 or math.copysign(1, v) < 0):
                 return ast.UnaryOp(ast.USub(), ast.Constant(-v))
             return ast.Constant(v)
         if isinstance(a, Ref):
@@ -109,6 +109,8 @@ class _Writer:
             return ast.Subscript(args[0], index_ast(params["index"], args), ast.Load())
         if op == "tuple":
             return ast.Tuple(args, ast.Load())
+        if op == "list":
+            return ast.List(args, ast.Load())
         if op.startswith("_"):
             self.helpers.add(op)
             if op == "_first_mask":  # which extreme: np.argmax or np.argmin
@@ -269,16 +271,19 @@ def _inplace_floors(statements) -> dict[int, int]:
     """
     root: dict[int, int] = {}
     last: dict[int, int] = {}
-    for index, (_, _, reads) in enumerate(statements):
+    defined: dict[int, int] = {}
+    for index, (eqn, _, reads) in enumerate(statements):
+        defined[id(eqn.out)] = index
         for v in reads:
             last[id(v)] = index
     for eqn, _, _ in statements:
         if eqn.op in VIEW_OPS and eqn.ins and isinstance(eqn.ins[0], Var):
             root[id(eqn.out)] = root.get(id(eqn.ins[0]), id(eqn.ins[0]))
     floors = {}
-    for eqn, _, _ in statements:
+    for index, (eqn, _, _) in enumerate(statements):
         if eqn.op == "setitem" and isinstance(eqn.ins[0], Var):
             group = root.get(id(eqn.ins[0]), id(eqn.ins[0]))
-            members = [v for v in last if root.get(v, v) == group]
+            # Only what existed before this line can see the old array change.
+            members = [v for v in last if root.get(v, v) == group and defined.get(v, -1) < index]
             floors[id(eqn.ins[0])] = max((last[v] for v in members), default=-1)
     return floors

@@ -70,6 +70,10 @@ class UnknownCallError(UnsupportedError):
     """A call to a function that has no derivative rule."""
 
 
+class ShapesNeededError(UnsupportedError):
+    """The gradient can only be written once the parameters' ranks are known."""
+
+
 class NameResolutionError(DiffcError):
     """A name that is not defined where it is used."""
 

@@ -202,11 +202,13 @@ class Frontend:
         if isinstance(node, ast.Subscript):
             ins, index = self.index([self.expr(node.value)], node.slice)
             return self.emit("getitem", ins, node, index=index)
-        if isinstance(node, (ast.Tuple, ast.List)):
+        if isinstance(node, ast.Tuple):
             items = [self.expr(e) for e in node.elts]
             if all(isinstance(a, Const) for a in items):
                 return Const(tuple(a.value for a in items))
             return self.emit("tuple", items, node)
+        if isinstance(node, ast.List):  # a list stays a list: as an index it means fancy indexing
+            return self.emit("list", [self.expr(e) for e in node.elts], node)
         raise AssertionError(f"fence let through {type(node).__name__}")  # pragma: no cover
 
     def index(self, ins: list, node: ast.expr):

@@ -139,7 +139,7 @@ class Builder:
 
     def rank(self, atom):
         shape = self.shape(atom)
-        return None if shape is None else len(shape)
+        return len(shape) if isinstance(shape, tuple) else None
 
     def T(self, x):
         return self.emit("numpy.transpose", x, _style=("attr", "T"))

@@ -123,10 +123,16 @@ def call_arg(eqn, position: int, keyword: str, default=None):
 def _getitem_shape(shapes, eqn, in_shapes):
     from .ir import Const
 
-    shape, index = in_shapes[0], eqn.params["index"]
+    shape, index = S.known(in_shapes[0]), eqn.params["index"]
     if shape is None:
         return None
     items = index[1] if index[0] == "tuple" else [index]
+    if all(item[0] == "atom" and shapes.kind(eqn.ins[item[1]]) == "i" for item in items) \
+            and len(items) <= len(shape):
+        # Integer-array ("fancy") indexing of the leading axes: the index arrays broadcast together.
+        index_shapes = [S.known(in_shapes[item[1]]) for item in items]
+        joined = shapes.broadcast(*index_shapes)
+        return None if joined is None else joined + tuple(shape[len(items):])
     out, dim = [], 0
     for item in items:
         kind = item[0]
@@ -150,6 +156,8 @@ def _getitem_shape(shapes, eqn, in_shapes):
 _OP_SHAPES = {
     "matmul": S.matmul, "getitem": _getitem_shape, "setitem": _F, "copy": _F, "neg": _F, "pos": _F,
     "abs": _F, "float": _F, "invert": _F, "round": _F, "int": _S, "len": _S, "tuple": _U, "astype": _F,
+    "list": lambda shapes, eqn, in_shapes: (1 if len(eqn.ins) == 1 else S.Sym(f"len{len(eqn.ins)}"),)
+    if all(s == () for s in in_shapes) else None,
 }
 
 

@@ -12,21 +12,16 @@ that depend on the parameters asked for (``wrt``) get gradients at all.
 from __future__ import annotations
 
 from .ir import Builder, Const, Eqn, Function, Var
-from .primitives import UNARYOPS
 from .rules import NONDIFF, NeedsShapes, vjp
 from .rules_numpy import BROADCASTING, unbroadcast
-
-# Elementwise ops whose input has the output's shape: a where-mask on the
-# output's gradient can be applied to the input's too (see backward()).
-_SHAPE_PRESERVING_UNARY = {*UNARYOPS.values(), "abs", "float"}
 
 
 class ReverseError(Exception):
     """A rule could not be applied; carries the forward equation for locating it."""
 
-    def __init__(self, eqn: Eqn, message: str, hint: str):
+    def __init__(self, eqn: Eqn, message: str, hint: str, needs_shapes: bool = False):
         super().__init__(message)
-        self.eqn, self.message, self.hint = eqn, message, hint
+        self.eqn, self.message, self.hint, self.needs_shapes = eqn, message, hint, needs_shapes
 
 
 def active_vars(fn: Function, wrt: list[Var]) -> set[int]:
@@ -50,11 +45,9 @@ def live_forward(fn: Function) -> list[Eqn]:
 
 
 def _preserves_shape(eqn: Eqn, shapes) -> bool:
-    if eqn.op in _SHAPE_PRESERVING_UNARY or (eqn.op.startswith(("numpy.", "math.")) and len(eqn.ins) == 1):
-        return True
+    """True if every array input of ``eqn`` provably has its output's shape."""
     out = shapes.get(eqn.out) if shapes is not None else None
-    return out is not None and all(
-        not isinstance(a, Var) or shapes.get(a) == out for a in eqn.ins[:2])
+    return out is not None and all(not isinstance(a, Var) or shapes.get(a) == out for a in eqn.ins)
 
 
 def backward(fn: Function, forward: list[Eqn], wrt: list[Var], *, numpy: bool = False,
@@ -113,7 +106,7 @@ def backward(fn: Function, forward: list[Eqn], wrt: list[Var], *, numpy: bool = 
         eqn = forward[index]
         b = Builder(eqns, eqn.lineno, eqn.col, origin=eqn, numpy=numpy, shapes=shapes)
         g = grads.get(id(eqn.out))
-        if g is not None and eqn.op == "tuple":
+        if g is not None and eqn.op in ("tuple", "list"):
             raise ReverseError(eqn, "a tuple of values that depend on the parameters cannot be differentiated here",
                                "use the values directly instead of packing them in a tuple")
         if g is not None and eqn.op not in NONDIFF:
@@ -124,7 +117,9 @@ def backward(fn: Function, forward: list[Eqn], wrt: list[Var], *, numpy: bool = 
                         part = vjp(b, eqn, g, i)
                         if part is not None and eqn.op in BROADCASTING:
                             part = unbroadcast(b, part, a, shapes.get(eqn.out) if shapes is not None else None)
-                        if part is not None and eqn.op == "numpy.where":
+                        same_shape = shapes is not None and shapes.get(a) is not None and \
+                            shapes.get(a) == shapes.get(eqn.out)
+                        if part is not None and eqn.op == "numpy.where" and same_shape:
                             masks[id(part)] = (eqn.ins[0], i == 1)
                         elif part is not None and id(g) in masks and _preserves_shape(eqn, shapes):
                             cond, taken = masks[id(g)]
@@ -133,7 +128,8 @@ def backward(fn: Function, forward: list[Eqn], wrt: list[Var], *, numpy: bool = 
                             masks[id(part)] = (cond, taken)
                     except NeedsShapes as exc:
                         raise ReverseError(eqn, str(exc), "give the parameters' shapes (CLI: --shape NAME=N,D; "
-                                                          "the decorator knows them from the call)") from None
+                                                          "the decorator knows them from the call)",
+                                           needs_shapes=True) from None
                     track(start)
                     if part is not None:
                         contributions.setdefault(id(a), []).append(part)

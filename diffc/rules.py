@@ -24,7 +24,7 @@ VJPS: dict = {}
 
 # Zero gradient almost everywhere: the output is piecewise constant.
 NONDIFF = frozenset({
-    "gt", "ge", "lt", "le", "eq", "ne", "and", "floordiv", "bitand", "bitor", "invert",
+    "gt", "ge", "lt", "le", "eq", "ne", "and", "floordiv", "bitand", "bitor", "invert", "tuple", "list",
     "round", "int", "len", "math.floor", "math.ceil", "math.trunc", "astype",
     "numpy.sign", "numpy.floor", "numpy.ceil", "numpy.rint", "numpy.isnan", "numpy.isfinite",
     "numpy.logical_not", "numpy.logical_and", "numpy.logical_or", "numpy.arange", "numpy.zeros",
@@ -70,7 +70,9 @@ def has_rule(op: str) -> bool:
 # add distributes, mul switches, neg flips.
 defvjp("add", lambda b, g, ans, x, y: g, lambda b, g, ans, x, y: g)
 defvjp("sub", lambda b, g, ans, x, y: g, lambda b, g, ans, x, y: b.neg(g))
-defvjp("mul", lambda b, g, ans, x, y: b.mul(g, y), lambda b, g, ans, x, y: b.mul(g, x))
+# x * x: one term, g * 2 * x, rather than the same product twice.
+defvjp("mul", lambda b, g, ans, x, y: b.mul(b.mul(g, Const(2)), x) if x is y else b.mul(g, y),
+       lambda b, g, ans, x, y: None if x is y else b.mul(g, x))
 defvjp(
     "div",
     lambda b, g, ans, x, y: b.div(g, y),
@@ -111,8 +113,9 @@ defvjp("matmul", lambda b, g, ans, x, y: _matmul(b, g, x, y, 0), lambda b, g, an
 def _matmul(b, g, x, y, i):
     """x @ y. Written for the operands' ranks when known, else by a helper that checks them at run time."""
     rx, ry = b.rank(x), b.rank(y)
-    if rx == 0 or ry == 0:
-        return b.mul(g, y if i == 0 else x)
+    if rx == 0 or ry == 0:  # a scalar operand: elementwise, summed back into the scalar
+        part = b.mul(g, y if i == 0 else x)
+        return b.call("numpy.sum", part) if (rx if i == 0 else ry) == 0 else part
     if rx is None or ry is None or rx > 2 or ry > 2:
         return b.emit("_matmul_grad", g, x, y, Const(i))
     if i == 0:

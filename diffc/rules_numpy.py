@@ -14,7 +14,7 @@ from __future__ import annotations
 from .ir import Const
 from .primitives import call_arg
 from .rules import ONE, VJPS, ZERO, NeedsShapes, defvjp, defvjp_full
-from .shapes import Sym
+from .shapes import Sym, known
 
 # Ops whose inputs broadcast against each other: the reverse pass sums each
 # input's gradient back to that input's shape.
@@ -28,6 +28,9 @@ BROADCASTING = {
 def unbroadcast(b, g, x, out_shape):
     """``g`` (of shape ``out_shape``) summed back to the shape of ``x``."""
     sx, S = b.shape(x), b.shapes
+    if sx is not None and sx == out_shape:
+        return g
+    sx, out_shape = known(sx), known(out_shape)
     if sx is not None and out_shape is not None and len(sx) <= len(out_shape):
         lead = len(out_shape) - len(sx)
         kept, exact = [], True

@@ -25,10 +25,31 @@ class Sym:
     name: str
 
 
+@dataclass(frozen=True)
+class Opaque:
+    """The unknown shape of a parameter: equal only to itself, so ``x * np.exp(x)`` still
+    provably has the shape of ``x`` when nothing else is known."""
+
+    name: str
+
+
+def known(shape):
+    """``shape`` if it is a tuple of dims, else None."""
+    return shape if isinstance(shape, tuple) else None
+
+
 class Shapes:
     def __init__(self):
         self.parent: dict[Sym, Sym] = {}
         self.of: dict[int, tuple | None] = {}
+        self.kinds: dict[int, str] = {}  # id(var) -> numpy dtype kind ('b', 'i', 'f') where known
+        self.shape_values: dict[int, tuple] = {}  # id(var) -> the shape it holds (x.shape)
+        self.dim_values: dict[int, object] = {}  # id(var) -> the dim it holds (x.shape[0])
+
+    def kind(self, atom) -> str | None:
+        if isinstance(atom, Const):
+            return {bool: "b", int: "i", float: "f"}.get(type(atom.value))
+        return self.kinds.get(id(atom))
 
     # -- dims -------------------------------------------------------------------
     def find(self, d):
@@ -50,11 +71,15 @@ class Shapes:
             if a != b:
                 self.parent[b] = a  # both are not 1, so NumPy needs them equal
             return a
-        return None
+        # An unknown size against one known not to be 1: it is 1 or equal, the result is the known one.
+        return a if isinstance(a, Sym) else b if isinstance(b, Sym) else None
 
     def broadcast(self, *shapes):
         if any(s is None for s in shapes):
             return None
+        opaque = {s for s in shapes if isinstance(s, Opaque)}
+        if opaque:
+            return opaque.pop() if len(opaque) == 1 and all(s == () or s in opaque for s in shapes) else None
         rank = max(len(s) for s in shapes)
         out = []
         for i in range(rank):
@@ -66,7 +91,7 @@ class Shapes:
         return tuple(out)
 
     def resolve(self, shape):
-        return None if shape is None else tuple(self.find(d) for d in shape)
+        return tuple(self.find(d) for d in shape) if isinstance(shape, tuple) else shape
 
     # -- atoms ------------------------------------------------------------------
     def get(self, atom):
@@ -90,7 +115,7 @@ def _axes(axis, rank):
 def reduce_shape(shape, axis, keepdims):
     if axis is None and not keepdims:
         return ()
-    if shape is None:
+    if not isinstance(shape, tuple):
         return None
     axes = _axes(axis, len(shape))
     if axes is None:
@@ -101,21 +126,47 @@ def reduce_shape(shape, axis, keepdims):
 
 
 def _matmul(S: Shapes, a, b):
+    a, b = known(a), known(b)
     if a is None or b is None or not a or not b or len(a) > 2 or len(b) > 2:
         return None
     S.broadcast_dim(a[-1], b[0])  # the contracted sizes agree
     return tuple(a[:-1]) + tuple(b[1:])
 
 
-def infer(fn: Function, param_shapes: dict[str, tuple | None], S: Shapes | None = None) -> Shapes:
-    """Shapes of every variable of ``fn`` given its parameters' shapes."""
+_INT_OPS = {"numpy.arange", "numpy.argmax", "numpy.argmin", "numpy.shape", "numpy.size", "numpy.ndim", "len"}
+_BOOL_OPS = {"gt", "ge", "lt", "le", "eq", "ne", "numpy.logical_and", "numpy.logical_or", "numpy.logical_not",
+             "numpy.isnan", "numpy.isfinite", "bitand", "bitor", "invert"}
+
+
+def infer(fn: Function, param_shapes: dict[str, tuple | None], param_kinds: dict[str, str] | None = None) -> Shapes:
+    """Shapes (and, where known, dtype kinds) of every variable of ``fn`` given its parameters'."""
     from .primitives import shape_rule
 
-    S = S or Shapes()
+    S = Shapes()
     for p in fn.params:
         S.set(p, param_shapes.get(p.hint))
+        if (param_kinds or {}).get(p.hint):
+            S.kinds[id(p)] = param_kinds[p.hint]
     for eqn in fn.eqns:
         S.set(eqn.out, shape_rule(eqn.op)(S, eqn, [S.get(a) for a in eqn.ins]))
+        first = eqn.ins[0] if eqn.ins else None
+        if eqn.op == "numpy.shape" and known(S.get(first)) is not None:
+            S.shape_values[id(eqn.out)] = S.get(first)
+        elif eqn.op == "getitem" and id(first) in S.shape_values and eqn.params["index"][0] == "atom":
+            index = eqn.ins[eqn.params["index"][1]]
+            dims = S.shape_values[id(first)]
+            if isinstance(index, Const) and type(index.value) is int and -len(dims) <= index.value < len(dims):
+                S.dim_values[id(eqn.out)] = dims[index.value]
+        elif eqn.op == "numpy.arange" and len(eqn.ins) == 1:
+            S.set(eqn.out, (S.dim_values.get(id(first)),))
+        if eqn.op in _INT_OPS:
+            S.kinds[id(eqn.out)] = "i"
+        elif eqn.op in _BOOL_OPS or eqn.op in ("bitand", "bitor") and all(S.kind(a) == "b" for a in eqn.ins):
+            S.kinds[id(eqn.out)] = "b"
+        elif eqn.op == "list" and eqn.ins and all(S.kind(a) == "i" for a in eqn.ins):
+            S.kinds[id(eqn.out)] = "i"
+        elif eqn.op in ("copy", "getitem", "setitem") and S.kind(eqn.ins[0]):
+            S.kinds[id(eqn.out)] = S.kind(eqn.ins[0])
     return S
 
 
@@ -154,7 +205,7 @@ def reduction(S, eqn, shapes):
 def transpose(S, eqn, shapes):
     from .primitives import call_arg
 
-    shape = shapes[0]
+    shape = known(shapes[0])
     if shape is None:
         return None
     axes = call_arg(eqn, 1, "axes", None)
@@ -168,7 +219,7 @@ def transpose(S, eqn, shapes):
 def expand_dims(S, eqn, shapes):
     from .primitives import call_arg
 
-    shape, axis = shapes[0], call_arg(eqn, 1, "axis", None)
+    shape, axis = known(shapes[0]), call_arg(eqn, 1, "axis", None)
     if shape is None:
         return None
     axes = _axes(axis, len(shape) + (len(axis) if isinstance(axis, tuple) else 1))
@@ -179,7 +230,7 @@ def expand_dims(S, eqn, shapes):
 
 
 def outer(S, eqn, shapes):
-    a, b = shapes[:2]
+    a, b = known(shapes[0]), known(shapes[1])
     if a is not None and b is not None and len(a) == 1 and len(b) == 1:
         return (a[0], b[0])
     return None

@@ -149,9 +149,11 @@ def test_docstring_comments_and_bare_return_expression():
 
 
 def test_fan_out_adds():
-    src = "def f(x):\n    y = x * x\n    return y + x\n"
+    src = "def f(x):\n    y = x * 3.0\n    z = y * x\n    return z + x\n"
     text = diffc.compile_source(src).text
-    assert "grad_x = grad_out + grad_y * x + grad_y * x" in text
+    assert "grad_x = grad_out + grad_z * y + grad_y * 3.0" in text
+    square = diffc.compile_source("def f(x):\n    return x * x\n").text
+    assert "grad_x = grad_out * 2 * x" in square
     assert_matches_numeric(src, 1.5)
 
 
