@@ -25,6 +25,7 @@ example:
   $ diffc f.py              # writes f_grad.py with f_grad(x, y, z)
   $ diffc f.py --stdout     # prints it instead
   $ diffc f.py -f f --wrt x # only df/dx, returned bare
+  $ diffc net.py --shape X=N,D --shape W=D,C --shape y=N:int   # NumPy, exact shapes
 
 The generated file imports what f.py imported and nothing of diffc.
 """
@@ -49,6 +50,12 @@ def _compile_parser() -> argparse.ArgumentParser:
     out = parser.add_mutually_exclusive_group()
     out.add_argument("-o", "--output", metavar="PATH", help="where to write (default: FILE_grad.py beside FILE)")
     out.add_argument("--stdout", action="store_true", help="print the generated code instead of writing a file")
+    parser.add_argument("--shape", action="append", metavar="NAME=DIMS", default=[],
+                        help="the shape of a NumPy parameter, as sizes or symbols: --shape X=N,D --shape b=H "
+                             "--shape y=N:int (1 for a size-1 dim, ? for unknown, nothing for a scalar). "
+                             "With shapes the gradient is written exactly (np.sum(g, axis=0) rather than a "
+                             "run-time helper); it is then right for every call whose arrays have those ranks "
+                             "and size-1 dims")
     parser.add_argument("--value-and-grad", action="store_true",
                         help="generate NAME_value_and_grad returning (value, gradients) instead of NAME_grad")
     parser.add_argument("--comments", action="store_true",
@@ -74,6 +81,21 @@ def read_source(path: str) -> str:
         raise DiffcError(f"cannot read '{path}': {exc}", filename=path) from None
 
 
+def parse_shapes(items: list[str]) -> dict | None:
+    from .compiler import parse_shape
+
+    shapes = {}
+    for item in items:
+        name, eq, spec = item.partition("=")
+        if not eq or not name.strip().isidentifier():
+            raise DiffcError(f"--shape takes NAME=DIMS, as in --shape X=N,D; got {item!r}")
+        try:
+            shapes[name.strip()] = parse_shape(spec)
+        except ValueError as exc:
+            raise DiffcError(f"--shape {item}: {exc}") from None
+    return shapes or None
+
+
 def compile_command(argv: list[str]) -> int:
     from .compiler import compile_source
 
@@ -82,7 +104,7 @@ def compile_command(argv: list[str]) -> int:
     wrt = None if not args.wrt else args.wrt[0] if len(args.wrt) == 1 else args.wrt
     mode = "value_and_grad" if args.value_and_grad else "grad"
     module = compile_source(text, args.file, functions=args.function, wrt=wrt, mode=mode,
-                            comments=args.comments)
+                            comments=args.comments, shapes=parse_shapes(args.shape))
     if args.stdout:
         sys.stdout.write(module.text)
         return 0

@@ -145,9 +145,10 @@ class _Writer:
             lines = [] if isinstance(args[0], ast.Name) and args[0].id == target else [
                 ast.Assign([ast.Name(target, ast.Store())], _method(args[0], "copy"), lineno=0)]
             return [*lines, ast.Assign([store], args[1], lineno=0)]
-        if eqn.op == "zero_at":
-            return [ast.Assign([ast.Name(target, ast.Store())], _method(args[0], "copy"), lineno=0),
-                    ast.Assign([store], ast.Constant(0.0), lineno=0)]
+        if eqn.op == "zero_at":  # in place when nothing reads the old gradient any more
+            same = isinstance(args[0], ast.Name) and args[0].id == target
+            copy = [] if same else [ast.Assign([ast.Name(target, ast.Store())], _method(args[0], "copy"), lineno=0)]
+            return [*copy, ast.Assign([store], ast.Constant(0.0), lineno=0)]
         # scatter_add: the gradient of x[index] is zero but at index, where it adds up.
         zeros = ast.Call(self.numpy("zeros_like"), [args[0]], [])
         first = ast.Assign([ast.Name(target, ast.Store())], zeros, lineno=0)
@@ -264,7 +265,8 @@ def emit_function(fn: Function, name: str, forward: list[Eqn], backward: list[Eq
 
 
 def _inplace_floors(statements) -> dict[int, int]:
-    """For ``x[i] = v``: how long the old ``x`` (or an alias or view of it) is still read.
+    """For ``x[i] = v`` (and zeroing part of a gradient): how long the old ``x``, or an alias
+    or view of it, is still read.
 
     The namer lets the new ``x`` reuse the old one's name, and so change the
     array in place, only after that point; before it, the emitter copies.
@@ -281,7 +283,7 @@ def _inplace_floors(statements) -> dict[int, int]:
             root[id(eqn.out)] = root.get(id(eqn.ins[0]), id(eqn.ins[0]))
     floors = {}
     for index, (eqn, _, _) in enumerate(statements):
-        if eqn.op == "setitem" and isinstance(eqn.ins[0], Var):
+        if eqn.op in ("setitem", "zero_at") and isinstance(eqn.ins[0], Var):
             group = root.get(id(eqn.ins[0]), id(eqn.ins[0]))
             # Only what existed before this line can see the old array change.
             members = [v for v in last if root.get(v, v) == group and defined.get(v, -1) < index]

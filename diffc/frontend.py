@@ -26,7 +26,7 @@ from .scope import FromImport, GlobalConst, ModuleAlias, ModuleFunction, Scope
 from .source import Source
 
 # Ops whose result shares memory with their first input.
-VIEW_OPS = {"copy", "getitem", "setitem", "numpy.transpose", "numpy.reshape", "numpy.ravel",
+VIEW_OPS = {"copy", "getitem", "setitem", "zero_at", "numpy.transpose", "numpy.reshape", "numpy.ravel",
             "numpy.expand_dims", "numpy.squeeze"}
 
 

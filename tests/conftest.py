@@ -29,6 +29,21 @@ def central_difference(fn, args, index, h=1e-6):
     return (fn(*plus) - fn(*minus)) / (2 * h)
 
 
+def numeric_gradient(fn, args, index, h=1e-6):
+    """Central differences of ``fn(*args)`` in ``args[index]`` (a float or an array), in float64."""
+    import numpy as np
+
+    x = np.array(args[index], dtype=float)
+    grad = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        plus, minus = x.copy(), x.copy()
+        plus[i] += h
+        minus[i] -= h
+        at = lambda value: fn(*args[:index], value if x.shape else float(value), *args[index + 1:])  # noqa: E731
+        grad[i] = (at(plus) - at(minus)) / (2 * h)
+    return grad
+
+
 @pytest.fixture
 def make_module(tmp_path):
     """Write ``source`` to a file and import it as a fresh module."""

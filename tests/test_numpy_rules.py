@@ -9,7 +9,7 @@ would hide a transposed or permuted gradient).
 
 import numpy as np
 import pytest
-from conftest import run_generated
+from conftest import numeric_gradient, run_generated
 
 import diffc
 from diffc.compiler import parse_shape
@@ -78,21 +78,6 @@ def make_source(expr, n):
     return f"import numpy as np\n\n\ndef f({', '.join(names)}, r):\n    return np.sum(({expr}) * r)\n"
 
 
-def numeric(fn, args, index, h=1e-6):
-    x = np.array(args[index], dtype=float)
-    grad = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        plus, minus = x.copy(), x.copy()
-        plus[i] += h
-        minus[i] -= h
-        a_plus = list(args)
-        a_plus[index] = plus if x.shape else float(plus)
-        a_minus = list(args)
-        a_minus[index] = minus if x.shape else float(minus)
-        grad[i] = (fn(*a_plus) - fn(*a_minus)) / (2 * h)
-    return grad
-
-
 def inputs(shapes, value_range):
     low, high = value_range or (-1.5, 1.5)
     return [arr(s, low, high) for s in shapes]
@@ -100,7 +85,7 @@ def inputs(shapes, value_range):
 
 def check(grads, user, args):
     for i, g in enumerate(grads):
-        expected = numeric(user, args, i)
+        expected = numeric_gradient(user, args, i)
         assert np.shape(g) == np.shape(args[i]), f"gradient {i} has shape {np.shape(g)}, not {np.shape(args[i])}"
         np.testing.assert_allclose(g, expected, rtol=1e-6, atol=1e-8, err_msg=f"gradient {i}")
 
