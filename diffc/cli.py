@@ -58,6 +58,10 @@ def _compile_parser() -> argparse.ArgumentParser:
                              "and size-1 dims")
     parser.add_argument("--value-and-grad", action="store_true",
                         help="generate NAME_value_and_grad returning (value, gradients) instead of NAME_grad")
+    parser.add_argument("--no-fuse", action="store_true",
+                        help="keep composite gates apart: the sigmoid 1 / (1 + exp(-x)) is then differentiated "
+                             "through its exp chain, one line per small gate, instead of as one gate whose "
+                             "local gradient is (1 - s) * s")
     parser.add_argument("--comments", action="store_true",
                         help="add a '# grad of: <source line>' comment above each group of backward lines")
     parser.add_argument("--version", action="version", version=f"diffc {__version__}")
@@ -104,7 +108,7 @@ def compile_command(argv: list[str]) -> int:
     wrt = None if not args.wrt else args.wrt[0] if len(args.wrt) == 1 else args.wrt
     mode = "value_and_grad" if args.value_and_grad else "grad"
     module = compile_source(text, args.file, functions=args.function, wrt=wrt, mode=mode,
-                            comments=args.comments, shapes=parse_shapes(args.shape))
+                            comments=args.comments, shapes=parse_shapes(args.shape), fuse=not args.no_fuse)
     if args.stdout:
         sys.stdout.write(module.text)
         return 0

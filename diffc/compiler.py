@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from . import fence, frontend
 from .emit import emit_function
 from .errors import DiffcError, ErrorGroup, SelectionError, ShapesNeededError, UnsupportedError, flatten
+from .fuse import fuse_sigmoids
 from .helpers import closure, helper_text
 from .reverse import ReverseError, backward, live_forward
 from .scope import Scope
@@ -95,14 +96,15 @@ def parse_shape(spec: str):
 
 
 def compile_function(fdef: ast.FunctionDef, scope: Scope, source: Source, *, wrt=None, mode: str = "grad",
-                     comments: bool = False, name: str | None = None,
-                     shapes: dict | None = None) -> tuple[CompiledFunction, set[str], set[str]]:
+                     comments: bool = False, name: str | None = None, shapes: dict | None = None,
+                     fuse: bool = True) -> tuple[CompiledFunction, set[str], set[str]]:
     """Compile one function definition.
 
     Returns the compiled function, the global names its text uses and the
     helpers it calls. ``shapes`` maps parameter names to shapes (tuples of
     1, :class:`~diffc.shapes.Sym` or None); parameters not in it are scalars
     in a module that does not import numpy, and of unknown shape otherwise.
+    ``fuse`` recognises composite gates such as the sigmoid (:mod:`diffc.fuse`).
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
@@ -111,6 +113,8 @@ def compile_function(fdef: ast.FunctionDef, scope: Scope, source: Source, *, wrt
         raise errors[0] if len(errors) == 1 else ErrorGroup(errors)
     positions, bare = resolve_wrt(fdef, wrt, source)
     fn = frontend.lower(fdef, scope, source)
+    if fuse:
+        fuse_sigmoids(fn)
     wrt_vars = [fn.params[i] for i in positions]
     forward = live_forward(fn)
     numpy = scope.uses_module("numpy")
@@ -158,7 +162,7 @@ def join_module(header: str | None, parts: list[str], bodies: list[str]) -> str:
 
 
 def compile_source(text: str, filename: str = "<source>", *, functions=None, wrt=None, mode: str = "grad",
-                   comments: bool = False, shapes: dict | None = None) -> CompiledModule:
+                   comments: bool = False, shapes: dict | None = None, fuse: bool = True) -> CompiledModule:
     """Compile every top-level function of a module (or those named in ``functions``).
 
     Returns a :class:`CompiledModule` whose ``text`` is a standalone Python
@@ -185,7 +189,7 @@ def compile_source(text: str, filename: str = "<source>", *, functions=None, wrt
     for fdef in selected:
         try:
             cf, names, needs = compile_function(fdef, scope, source, wrt=wrt, mode=mode, comments=comments,
-                                                shapes=shapes)
+                                                shapes=shapes, fuse=fuse)
         except DiffcError as exc:
             errors.extend(flatten(exc))
             continue

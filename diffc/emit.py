@@ -15,6 +15,7 @@ import ast
 import math
 
 from .frontend import VIEW_OPS
+from .fuse import sigmoid_expression
 from .ir import Const, Eqn, Function, Ref, Var
 from .naming import Namer
 from .optimize import plan
@@ -119,6 +120,9 @@ class _Writer:
             return ast.Call(ast.Name(op, ast.Load()), args, keywords)
         if op == "copy":
             return args[0]
+        if op == "sigmoid":
+            return sigmoid_expression(eqn, args[0], self.atom,
+                                      lambda module, attr: self.global_ref(self.scope.reference(module, attr)))
         if op in _BINOP_NODES:
             return ast.BinOp(args[0], _BINOP_NODES[op](), args[1])
         if op in _UNARY_NODES:

@@ -150,6 +150,8 @@ def _router(strict: str, loose: str):
     return rule
 
 
+# The fused sigmoid gate (see diffc.fuse): local gradient (1 - s) * s.
+defvjp("sigmoid", lambda b, g, ans, x: b.mul(b.mul(g, b.sub(ONE, ans)), ans))
 defvjp("abs", lambda b, g, ans, x: b.mul(g, _sign(b, x)))
 defvjp_n("max", _router("gt", "ge"))
 defvjp_n("min", _router("lt", "le"))

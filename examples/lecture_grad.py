@@ -21,14 +21,10 @@ def neuron_grad(w0, x0, w1, x1, w2):
     s1 = w1 * x1
     s2 = s0 + s1
     s3 = s2 + w2
-    t1 = math.exp(-s3)
-    t2 = 1.0 + t1
-    L = 1.0 / t2
+    L = 1.0 / (1.0 + math.exp(-s3))
     # backward
     grad_L = 1.0
-    grad_t2 = -grad_L / (t2 * t2)
-    grad_t1 = grad_t2
-    grad_s3 = -grad_t1 * t1
+    grad_s3 = grad_L * (1 - L) * L
     grad_s2 = grad_s3
     grad_w2 = grad_s3
     grad_s0 = grad_s2

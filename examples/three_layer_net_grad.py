@@ -16,41 +16,33 @@ def _first_mask(pick, x, axis=None):
 def three_layer_loss_grad(W1, b1, W2, b2, W3, b3, X, y):
     # forward
     N = X.shape[0]
-    t1 = np.exp(-(X @ W1 + b1))
-    t2 = 1.0 + t1
-    h1 = 1.0 / t2
-    t3 = np.exp(-(h1 @ W2 + b2))
-    t4 = 1.0 + t3
-    h2 = 1.0 / t4
+    h1 = 1.0 / (1.0 + np.exp(-(X @ W1 + b1)))
+    h2 = 1.0 / (1.0 + np.exp(-(h1 @ W2 + b2)))
     scores = h2 @ W3 + b3
     scores_1 = scores - np.max(scores, axis=1, keepdims=True)
-    t5 = np.exp(scores_1)
-    t6 = np.sum(t5, axis=1, keepdims=True)
-    log_probs = scores_1 - np.log(t6)
-    t7 = np.arange(N)
-    t8 = log_probs[t7, y]
-    out = -np.sum(t8) / N
+    t1 = np.exp(scores_1)
+    t2 = np.sum(t1, axis=1, keepdims=True)
+    log_probs = scores_1 - np.log(t2)
+    t3 = np.arange(N)
+    t4 = log_probs[t3, y]
+    out = -np.sum(t4) / N
     # backward
     grad_out = 1.0
-    grad_t8 = np.full_like(t8, -grad_out / N)
+    grad_t4 = np.full_like(t4, -grad_out / N)
     grad_log_probs = np.zeros_like(log_probs)
-    np.add.at(grad_log_probs, (t7, y), grad_t8)
-    grad_t6 = np.sum(-grad_log_probs, axis=1, keepdims=True) / t6
-    grad_t5 = np.full_like(t5, grad_t6)
-    grad_scores_1 = grad_log_probs + grad_t5 * t5
+    np.add.at(grad_log_probs, (t3, y), grad_t4)
+    grad_t2 = np.sum(-grad_log_probs, axis=1, keepdims=True) / t2
+    grad_t1 = np.full_like(t1, grad_t2)
+    grad_scores_1 = grad_log_probs + grad_t1 * t1
     grad_scores = grad_scores_1 + _first_mask(np.argmax, scores, axis=1) * np.sum(-grad_scores_1, axis=1, keepdims=True)
     grad_b3 = np.sum(grad_scores, axis=0)
     grad_h2 = grad_scores @ W3.T
     grad_W3 = h2.T @ grad_scores
-    grad_t4 = -grad_h2 / (t4 * t4)
-    grad_t3 = grad_t4
-    t9 = -grad_t3 * t3
-    grad_b2 = np.sum(t9, axis=0)
-    grad_h1 = t9 @ W2.T
-    grad_W2 = h1.T @ t9
-    grad_t2 = -grad_h1 / (t2 * t2)
-    grad_t1 = grad_t2
-    t10 = -grad_t1 * t1
-    grad_b1 = np.sum(t10, axis=0)
-    grad_W1 = X.T @ t10
+    t5 = grad_h2 * (1 - h2) * h2
+    grad_b2 = np.sum(t5, axis=0)
+    grad_h1 = t5 @ W2.T
+    grad_W2 = h1.T @ t5
+    t6 = grad_h1 * (1 - h1) * h1
+    grad_b1 = np.sum(t6, axis=0)
+    grad_W1 = X.T @ t6
     return grad_W1, grad_b1, grad_W2, grad_b2, grad_W3, grad_b3
