@@ -12,7 +12,7 @@ person would write them by hand (CS231n lecture 4).
     (-4.0, -4.0, 3.0)
 """
 
-from .api import grad, value_and_grad
+from .api import GradFunction, grad, value_and_grad
 from .check import CheckReport, check_grad
 from .compiler import CompiledModule, compile_source
 from .errors import (
@@ -29,6 +29,30 @@ from .errors import (
 
 __version__ = "0.1.0"
 
+
+def draw(fn, *args, **kwargs):
+    """The computational graph of ``fn`` at these arguments, with values and gradients on every edge.
+
+    Returns a :class:`diffc.graph.Graph`: it shows as SVG in Jupyter (with
+    Graphviz installed), ``.dot`` is its DOT text, ``.save("f.svg")`` writes it.
+    """
+    from .graph import Graph
+    from .trace import trace_live
+
+    return Graph(trace_live(fn, args, kwargs))
+
+
+def explain(fn, *args, **kwargs):
+    """The backward pass of ``fn`` at these arguments, gate by gate.
+
+    Returns a :class:`diffc.explainer.Explanation`: ``print()`` it for the
+    table; ``.rows`` has the same as data.
+    """
+    from .explainer import explain_trace
+    from .trace import trace_live
+
+    return explain_trace(trace_live(fn, args, kwargs))
+
 __all__ = [
     "CheckReport",
     "CompiledModule",
@@ -41,7 +65,10 @@ __all__ = [
     "SourceSyntaxError",
     "UnknownCallError",
     "UnsupportedError",
+    "GradFunction",
     "check_grad",
+    "draw",
+    "explain",
     "compile_source",
     "grad",
     "value_and_grad",

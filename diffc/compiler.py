@@ -95,19 +95,30 @@ def parse_shape(spec: str):
     return tuple(dims)
 
 
-def compile_function(fdef: ast.FunctionDef, scope: Scope, source: Source, *, wrt=None, mode: str = "grad",
-                     comments: bool = False, name: str | None = None, shapes: dict | None = None,
-                     fuse: bool = True) -> tuple[CompiledFunction, set[str], set[str]]:
-    """Compile one function definition.
+@dataclass
+class Prepared:
+    """A function taken through the pipeline up to, not including, the emitter."""
 
-    Returns the compiled function, the global names its text uses and the
-    helpers it calls. ``shapes`` maps parameter names to shapes (tuples of
-    1, :class:`~diffc.shapes.Sym` or None); parameters not in it are scalars
-    in a module that does not import numpy, and of unknown shape otherwise.
-    ``fuse`` recognises composite gates such as the sigmoid (:mod:`diffc.fuse`).
+    fdef: ast.FunctionDef
+    fn: object
+    wrt: list
+    bare: bool
+    forward: list
+    backward: list
+    grads: list
+    shapes: object
+
+
+def prepare(fdef: ast.FunctionDef, scope: Scope, source: Source, *, wrt=None, shapes: dict | None = None,
+            fuse: bool = True, record: dict | None = None) -> Prepared:
+    """Fence, lower, fuse, infer shapes and run the reverse pass on one function.
+
+    ``shapes`` maps parameter names to shapes (tuples of 1,
+    :class:`~diffc.shapes.Sym` or None, optionally paired with a dtype kind);
+    parameters not in it are scalars in a module that does not import numpy,
+    and of unknown shape otherwise. ``fuse`` recognises composite gates such
+    as the sigmoid (:mod:`diffc.fuse`); ``record`` is passed to the reverse pass.
     """
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
     errors = fence.check(fdef, source)
     if errors:
         raise errors[0] if len(errors) == 1 else ErrorGroup(errors)
@@ -122,24 +133,38 @@ def compile_function(fdef: ast.FunctionDef, scope: Scope, source: Source, *, wrt
     kinds = {k: v[1] for k, v in shapes.items() if isinstance(v, tuple) and len(v) == 2 and isinstance(v[1], str)}
     shapes.update({k: shapes[k][0] for k in kinds})
     param_shapes = {p.hint: shapes.get(p.hint, Opaque(p.hint) if numpy else ()) for p in fn.params}
-    for pname in shapes or {}:
+    for pname in shapes:
         if pname not in param_shapes:
             raise source.error(SelectionError, fdef, f"a shape was given for '{pname}', which is not a parameter "
                                f"of '{fdef.name}'", f"its parameters are: {', '.join(param_shapes)}")
     inferred = infer(fn, param_shapes, kinds)
     try:
-        bwd, grads = backward(fn, forward, wrt_vars, numpy=numpy, shapes=inferred)
+        bwd, grads = backward(fn, forward, wrt_vars, numpy=numpy, shapes=inferred, record=record)
     except ReverseError as exc:
         node = ast.Module(body=[])
         node.lineno, node.col_offset = (exc.eqn.lineno or fdef.lineno) - source.line_offset, exc.eqn.col or 0
         cls = ShapesNeededError if exc.needs_shapes else UnsupportedError
         raise source.error(cls, node, exc.message, exc.hint) from None
+    return Prepared(fdef, fn, wrt_vars, bare, forward, bwd, grads, inferred)
+
+
+def compile_function(fdef: ast.FunctionDef, scope: Scope, source: Source, *, wrt=None, mode: str = "grad",
+                     comments: bool = False, name: str | None = None, shapes: dict | None = None,
+                     fuse: bool = True) -> tuple[CompiledFunction, set[str], set[str]]:
+    """Compile one function definition (see :func:`prepare` for the arguments).
+
+    Returns the compiled function, the global names its text uses and the
+    helpers it calls.
+    """
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+    p = prepare(fdef, scope, source, wrt=wrt, shapes=shapes, fuse=fuse)
     grad_name = name or f"{fdef.name}_{mode}"
     text, used, helpers = emit_function(
-        fn, grad_name, forward, bwd, grads, bare=bare, with_value=(mode == "value_and_grad"), scope=scope,
-        source_line=source.line if comments else None,
+        p.fn, grad_name, p.forward, p.backward, p.grads, bare=p.bare, with_value=(mode == "value_and_grad"),
+        scope=scope, source_line=source.line if comments else None,
     )
-    return CompiledFunction(fdef.name, grad_name, text, tuple(v.hint for v in wrt_vars), bare), used, helpers
+    return CompiledFunction(fdef.name, grad_name, text, tuple(v.hint for v in p.wrt), p.bare), used, helpers
 
 
 def module_parts(scope: Scope, used: set[str], helpers: set[str]) -> list[str]:

@@ -205,14 +205,20 @@ def signature(fn: Function) -> str:
 
 
 def emit_function(fn: Function, name: str, forward: list[Eqn], backward: list[Eqn], grads: list[Var],
-                  *, bare: bool, with_value: bool, scope: Scope, source_line=None) -> tuple[str, set[str]]:
-    """The text of one generated function and the global names it uses.
+                  *, bare: bool, with_value: bool, scope: Scope, source_line=None,
+                  trace: dict | None = None) -> tuple[str, set[str], set[str]]:
+    """The text of one generated function, the global names and the helpers it uses.
 
     ``source_line(lineno)``, if given, turns on provenance comments.
+    ``trace``, if given, asks for a function that keeps every value under a
+    name of its own and returns ``locals()``; ``trace`` receives the names.
     """
     roots = [fn.out, *grads]
 
-    eqns, inline = plan(forward, backward, fn.params, roots)
+    if trace is None:
+        eqns, inline = plan(forward, backward, fn.params, roots)
+    else:
+        eqns, inline = forward + backward, set()
     writer = _Writer(eqns, inline, scope)
     statements = []
     for eqn in eqns:
@@ -229,7 +235,7 @@ def emit_function(fn: Function, name: str, forward: list[Eqn], backward: list[Eq
     value_ret = writer.atom(fn.out) if with_value else None
     ret_reads = [v for _, v in writer.names[ret_start:]]
 
-    namer = Namer(scope.reserved)
+    namer = Namer(scope.reserved, unique=trace is not None)
     output = fn.out if isinstance(fn.out, Var) else None
     names = namer.assign(fn.params, [(e.out, reads) for e, _, reads in statements], ret_reads, output,
                          floors=_inplace_floors(statements))
@@ -258,6 +264,10 @@ def emit_function(fn: Function, name: str, forward: list[Eqn], backward: list[Eq
         target = ast.Name(id=names[id(eqn.out)], ctx=ast.Store())
         stmt = ast.Assign([target], _Tidy().visit(value), lineno=0)
         lines.append("    " + ast.unparse(stmt))
+    if trace is not None:
+        trace.update(names)
+        lines.append("    return locals()")
+        return "\n".join(lines) + "\n", writer.globals_used, writer.helpers
     grads_text = ", ".join(ast.unparse(_Tidy().visit(r)) for r in returned)
     if not bare:
         grads_text = f"({grads_text},)" if len(returned) == 1 else grads_text

@@ -17,8 +17,9 @@ from .ir import Var
 
 
 class Namer:
-    def __init__(self, reserved: set[str]):
+    def __init__(self, reserved: set[str], unique: bool = False):
         self.reserved = reserved
+        self.unique = unique  # never reuse a name (to keep every value, for tracing)
 
     def assign(self, params: list[Var], statements: list[tuple[Var, list[Var]]], returned: list,
                output: Var | None, floors: dict[int, int] | None = None) -> dict[int, str]:
@@ -47,7 +48,7 @@ class Namer:
             if candidate in self.reserved and candidate != own:
                 return False
             h = holder.get(candidate)
-            return h is None or last_use.get(id(h), -1) <= index
+            return h is None or (not self.unique and last_use.get(id(h), -1) <= index)
 
         for p in params:
             names[id(p)] = p.hint

@@ -51,7 +51,7 @@ def _preserves_shape(eqn: Eqn, shapes) -> bool:
 
 
 def backward(fn: Function, forward: list[Eqn], wrt: list[Var], *, numpy: bool = False,
-             shapes=None) -> tuple[list[Eqn], list[Var]]:
+             shapes=None, record: dict | None = None) -> tuple[list[Eqn], list[Var]]:
     """Backward equations and, for each parameter in ``wrt``, its gradient variable.
 
     A gradient that comes out of one branch of ``np.where(c, a, b)`` is zero
@@ -59,6 +59,9 @@ def backward(fn: Function, forward: list[Eqn], wrt: list[Var], *, numpy: bool = 
     the shape, each local gradient is masked the same way, so an inf or NaN
     in the branch not taken (``np.where(x > 0, np.sqrt(x), 0)``) cannot leak
     into the result.
+
+    ``record``, if given, receives the gradient sent along each edge of the
+    graph: ``record[(id(eqn), i)]`` is what input ``i`` of ``eqn`` received.
     """
     active = active_vars(fn, wrt)
     masks: dict[int, tuple] = {}  # id(gradient var) -> (condition, taken when true)
@@ -133,12 +136,16 @@ def backward(fn: Function, forward: list[Eqn], wrt: list[Var], *, numpy: bool = 
                     track(start)
                     if part is not None:
                         contributions.setdefault(id(a), []).append(part)
+                        if record is not None:
+                            record[(id(eqn), i)] = part
         seen = set()
         for a in eqn.ins:
             if isinstance(a, Var) and first_use[id(a)] == index and id(a) not in seen:
                 seen.add(id(a))
                 materialize(a, b)
 
+    if record is not None:
+        record["grads"] = grads
     result = []
     tail = Builder(eqns, fn.lineno, numpy=numpy, shapes=shapes)
     for p in wrt:
