@@ -195,7 +195,7 @@ def compile_source(text: str, filename: str = "<source>", *, functions=None, wrt
     """
     source = Source(text, filename)
     tree = source.parse()
-    scope = Scope.from_module(tree, source.text)
+    scope = Scope.from_module(tree, source.text, source)
     defs = {n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
     if functions is None:
         selected = list(defs.values())

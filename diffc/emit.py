@@ -16,9 +16,9 @@ import math
 
 from .frontend import VIEW_OPS
 from .fuse import sigmoid_expression
-from .ir import Const, Eqn, Function, Ref, Var
+from .ir import Const, Eqn, Function, If, Ref, Var, walk
 from .naming import Namer
-from .optimize import plan
+from .optimize import each_item, groups, normalize, plan
 from .primitives import BINOPS, COMPAREOPS, UNARYOPS
 from .scope import Scope
 
@@ -129,8 +129,10 @@ class _Writer:
             return ast.UnaryOp(_UNARY_NODES[op](), args[0])
         if op in _COMPARE_NODES:
             return ast.Compare(args[0], [_COMPARE_NODES[op]()], [args[1]])
-        if op == "and":
-            return ast.BoolOp(ast.And(), args)
+        if op in ("and", "or"):
+            return ast.BoolOp(ast.And() if op == "and" else ast.Or(), args)
+        if op == "not":
+            return ast.UnaryOp(ast.Not(), args[0])
         if op == "select":
             return ast.IfExp(args[0], args[1], args[2])
         if "." in op:
@@ -204,7 +206,7 @@ def signature(fn: Function) -> str:
     return ", ".join(parts)
 
 
-def emit_function(fn: Function, name: str, forward: list[Eqn], backward: list[Eqn], grads: list[Var],
+def emit_function(fn: Function, name: str, forward: list, backward: list, grads: list[Var],
                   *, bare: bool, with_value: bool, scope: Scope, source_line=None,
                   trace: dict | None = None) -> tuple[str, set[str], set[str]]:
     """The text of one generated function, the global names and the helpers it uses.
@@ -214,56 +216,29 @@ def emit_function(fn: Function, name: str, forward: list[Eqn], backward: list[Eq
     name of its own and returns ``locals()``; ``trace`` receives the names.
     """
     roots = [fn.out, *grads]
-
     if trace is None:
-        eqns, inline = plan(forward, backward, fn.params, roots)
+        items, inline, group = plan(forward, backward, fn.params, roots)
     else:
-        eqns, inline = forward + backward, set()
-    writer = _Writer(eqns, inline, scope)
-    statements = []
-    for eqn in eqns:
-        if id(eqn.out) in inline:
-            continue
-        start = len(writer.names)
-        if eqn.op in STATEMENT_OPS:
-            value = [writer.atom(a) for a in eqn.ins]  # built into lines once names are known
-        else:
-            value = writer.value(eqn)
-        statements.append((eqn, value, [v for _, v in writer.names[start:]]))
+        items = forward + backward
+        normalize(items)
+        items, inline, group = items, set(), groups(items)
+    writer = _Writer([e for e in walk(items)], inline, scope)
+    layout = _Layout(writer, inline)
+    layout.backward_ids = {id(i) for i in backward}
+    layout.flatten(items, 1)
     ret_start = len(writer.names)
     returned = [writer.atom(g) for g in grads]
     value_ret = writer.atom(fn.out) if with_value else None
     ret_reads = [v for _, v in writer.names[ret_start:]]
-
     namer = Namer(scope.reserved, unique=trace is not None)
     output = fn.out if isinstance(fn.out, Var) else None
-    names = namer.assign(fn.params, [(e.out, reads) for e, _, reads in statements], ret_reads, output,
-                         floors=_inplace_floors(statements))
+    members = [v for item in each_item(items) for v in _group_members(item)]
+    names = namer.assign(fn.params, layout.events, layout.last_use(ret_reads), group, output, members)
     for node, v in writer.names:
         node.id = names[id(v)]
 
     lines = [f"def {name}({signature(fn)}):"]
-    forward_ids = {id(e) for e in forward}
-    section = None
-    last_origin_line = None
-    for eqn, value, _ in statements:
-        here = "forward" if id(eqn) in forward_ids else "backward"
-        if here != section:
-            lines.append(f"    # {here}")
-            section = here
-        if source_line is not None and here == "backward" and eqn.origin is not None \
-                and eqn.origin.lineno != last_origin_line:
-            last_origin_line = eqn.origin.lineno
-            text = source_line(eqn.origin.lineno)
-            if text:
-                lines.append(f"    # grad of: {text.strip()}")
-        if eqn.op in STATEMENT_OPS:
-            for stmt in writer.statements(eqn, names[id(eqn.out)], value):
-                lines.append("    " + ast.unparse(_Tidy().visit(stmt)))
-            continue
-        target = ast.Name(id=names[id(eqn.out)], ctx=ast.Store())
-        stmt = ast.Assign([target], _Tidy().visit(value), lineno=0)
-        lines.append("    " + ast.unparse(stmt))
+    layout.write(items, 1, lines, names, source_line)
     if trace is not None:
         trace.update(names)
         lines.append("    return locals()")
@@ -278,28 +253,141 @@ def emit_function(fn: Function, name: str, forward: list[Eqn], backward: list[Eq
     return "\n".join(lines) + "\n", writer.globals_used, writer.helpers
 
 
-def _inplace_floors(statements) -> dict[int, int]:
-    """For ``x[i] = v`` (and zeroing part of a gradient): how long the old ``x``, or an alias
-    or view of it, is still read.
+def _group_members(item) -> list:
+    if isinstance(item, If):
+        return [m for p in item.phis for m in (p.out, p.then, p.orelse) if isinstance(m, Var)]
+    if isinstance(item, Eqn) or not hasattr(item, "carried"):
+        return []
+    return [m for c in item.carried for m in (c.init, c.start, c.end, c.final) if isinstance(m, Var)]
 
-    The namer lets the new ``x`` reuse the old one's name, and so change the
-    array in place, only after that point; before it, the emitter copies.
-    """
-    root: dict[int, int] = {}
-    last: dict[int, int] = {}
-    defined: dict[int, int] = {}
-    for index, (eqn, _, reads) in enumerate(statements):
-        defined[id(eqn.out)] = index
-        for v in reads:
-            last[id(v)] = index
-    for eqn, _, _ in statements:
-        if eqn.op in VIEW_OPS and eqn.ins and isinstance(eqn.ins[0], Var):
-            root[id(eqn.out)] = root.get(id(eqn.ins[0]), id(eqn.ins[0]))
-    floors = {}
-    for index, (eqn, _, _) in enumerate(statements):
-        if eqn.op in ("setitem", "zero_at") and isinstance(eqn.ins[0], Var):
-            group = root.get(id(eqn.ins[0]), id(eqn.ins[0]))
-            # Only what existed before this line can see the old array change.
-            members = [v for v in last if root.get(v, v) == group and defined.get(v, -1) < index]
-            floors[id(eqn.ins[0])] = max((last[v] for v in members), default=-1)
-    return floors
+
+class _Layout:
+    """Blocks as lines: first flattened (for naming, with each loop's extent), then written out."""
+
+    def __init__(self, writer: _Writer, inline: set[int]):
+        self.writer, self.inline = writer, inline
+        self.values: dict[int, object] = {}  # id(item) -> its expression(s), built before naming
+        self.reads: list[list[Var]] = []  # per line: the variables it reads
+        self.events: list[tuple[int, Var]] = []  # (line, variable defined there)
+        self.loops: list[tuple[int, int]] = []  # (first line, last line) of each loop
+        self.setitems: list[tuple[int, Eqn]] = []
+
+    def _line(self, build, defines=()):
+        start = len(self.writer.names)
+        value = build()
+        self.reads.append([v for _, v in self.writer.names[start:]])
+        index = len(self.reads) - 1
+        self.events.extend((index, v) for v in defines)
+        return value, index
+
+    def flatten(self, items, depth):
+        w = self.writer
+        for item in items:
+            if isinstance(item, Eqn):
+                if id(item.out) in self.inline:
+                    continue
+                if item.op in STATEMENT_OPS or item.op in ("push", "pop", "new_stack"):
+                    value, index = self._line(lambda item=item: [w.atom(a) for a in item.ins], [item.out])
+                    if item.op in ("setitem", "zero_at"):
+                        self.setitems.append((index, item))
+                else:
+                    value, _ = self._line(lambda item=item: w.value(item), [item.out])
+                self.values[id(item)] = value
+            elif isinstance(item, If):
+                self.values[id(item)], _ = self._line(lambda item=item: w.atom(item.cond))
+                self.flatten(item.then, depth + 1)
+                self._line(lambda: None)
+                self.flatten(item.orelse, depth + 1)
+            else:
+                def header(item=item):
+                    if item.kind == "while":
+                        return [w.atom(item.test)]
+                    return [w.atom(a) for a in item.args]
+                self.values[id(item)], first = self._line(header, [item.target] if item.target else [])
+                self.flatten(item.body, depth + 1)
+                self.loops.append((first, len(self.reads) - 1))
+
+    def last_use(self, returned: list[Var]) -> dict[int, int]:
+        last: dict[int, int] = {}
+        defined: dict[int, int] = {id(v): i for i, v in self.events}
+        for index, reads in enumerate(self.reads):
+            for v in reads:
+                last[id(v)] = index
+        end = len(self.reads)
+        for v in returned:
+            last[id(v)] = end
+        for first, final in self.loops:  # read in a loop, made before it: needed until the loop ends
+            for index in range(first, final + 1):
+                for v in self.reads[index]:
+                    if defined.get(id(v), -1) < first:
+                        last[id(v)] = max(last[id(v)], final)
+        # x[i] = v writes in place only when nothing reads the old x, or an alias or view of it, later.
+        root: dict[int, int] = {}
+        for eqn in self.writer.defs.values():
+            if eqn.op in VIEW_OPS and eqn.ins and isinstance(eqn.ins[0], Var):
+                root[id(eqn.out)] = root.get(id(eqn.ins[0]), id(eqn.ins[0]))
+        for index, eqn in self.setitems:
+            old = eqn.ins[0]
+            if isinstance(old, Var):
+                group = root.get(id(old), id(old))
+                members = [v for v in last if root.get(v, v) == group and defined.get(v, -1) < index]
+                last[id(old)] = max([last.get(id(old), -1)] + [last[v] for v in members])
+        return last
+
+    section = None
+
+    def write(self, items, depth, lines, names, source_line):
+        pad = "    " * depth
+        w = self.writer
+        start = len(lines)
+        last_origin = None
+        for item in items:
+            if depth == 1:
+                here = "backward" if id(item) in self.backward_ids or self.section == "backward" else "forward"
+                if here != self.section:
+                    lines.append(f"    # {here}")
+                    self.section = here
+            if isinstance(item, Eqn):
+                if id(item.out) in self.inline:
+                    continue
+                value, target = self.values[id(item)], names.get(id(item.out))
+                if source_line is not None and depth == 1 and item.origin is not None and \
+                        item.origin.lineno != last_origin:
+                    last_origin = item.origin.lineno
+                    text = source_line(item.origin.lineno)
+                    if text:
+                        lines.append(f"{pad}# grad of: {text.strip()}")
+                if item.op == "push":
+                    lines.append(f"{pad}{ast.unparse(value[0])}.append({ast.unparse(value[1])})")
+                elif item.op == "pop":
+                    lines.append(f"{pad}{target} = {ast.unparse(value[0])}.pop()")
+                elif item.op == "new_stack":
+                    lines.append(f"{pad}{target} = []")
+                elif item.op in STATEMENT_OPS:
+                    lines.extend(pad + ast.unparse(_Tidy().visit(s)) for s in w.statements(item, target, value))
+                else:
+                    text = ast.unparse(_Tidy().visit(value))
+                    if item.op != "copy" or text != target:  # x = x says nothing
+                        lines.append(f"{pad}{target} = {text}")
+            elif isinstance(item, If):
+                lines.append(f"{pad}if {ast.unparse(self.values[id(item)])}:")
+                self.write(item.then, depth + 1, lines, names, source_line)
+                mark = len(lines)
+                lines.append(f"{pad}else:")
+                self.write(item.orelse, depth + 1, lines, names, source_line)
+                if lines[-1] == f"{pad}    pass":
+                    del lines[mark:]  # no else branch to write
+            else:
+                header = [ast.unparse(a) for a in self.values[id(item)]]
+                target = names[id(item.target)] if item.target is not None else "_"
+                if item.kind == "while":
+                    lines.append(f"{pad}while {header[0]}:")
+                elif item.kind == "reverse" and item.mirror.kind == "while":
+                    lines.append(f"{pad}for {target} in range({header[0]}):")
+                elif item.kind == "reverse":
+                    lines.append(f"{pad}for {target} in reversed(range({', '.join(header)})):")
+                else:
+                    lines.append(f"{pad}for {target} in range({', '.join(header)}):")
+                self.write(item.body, depth + 1, lines, names, source_line)
+        if depth > 1 and len(lines) == start:
+            lines.append(f"{pad}pass")

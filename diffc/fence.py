@@ -16,10 +16,9 @@ from .primitives import BINOPS, UNARYOPS
 from .source import Source
 
 _STATEMENT_HINTS = {
-    ast.If: ("'if' statements are not supported yet",
-             "express the choice with max(), min() or abs(), or split the function"),
-    ast.For: ("'for' loops are not supported yet", "unroll the loop by hand"),
-    ast.While: ("'while' loops are not supported yet", "unroll the loop by hand"),
+    ast.Break: ("'break' is not supported yet", "put the exit test in a while condition instead"),
+    ast.Continue: ("'continue' is not supported yet", "put the rest of the loop body under an 'if'"),
+    ast.AsyncFor: ("'async for' is not supported", "use a plain 'for' loop"),
     ast.Try: ("'try' statements are not supported",
               "handle errors outside the function you differentiate"),
     ast.With: ("'with' statements are not supported",
@@ -37,8 +36,6 @@ _STATEMENT_HINTS = {
     ast.Assert: ("'assert' is not supported", "check inputs before calling the function"),
 }
 _EXPR_HINTS = {
-    ast.BoolOp: ("'and'/'or' are not supported yet", "use max() or min() for a choice between values"),
-    ast.IfExp: ("conditional expressions are not supported yet", "use max(), min() or abs() instead"),
     ast.Lambda: ("'lambda' is not supported", "define the function at module level"),
     ast.Dict: ("dicts are not supported yet", "pass the values as separate parameters"),
     ast.Set: ("sets are not supported", "pass the values as separate parameters"),
@@ -78,20 +75,46 @@ def check(fdef: ast.AST, source: Source) -> list[DiffcError]:
     if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
             and isinstance(body[0].value.value, str):
         body = body[1:]  # the docstring
-    returns = [s for s in body if isinstance(s, ast.Return)]
-    if not returns:
+    from .frontend import _ends_in_return, single_exit
+
+    early = next((i for i, stmt in enumerate(body[:-1]) if isinstance(stmt, ast.Return)), None)
+    if not any(isinstance(n, ast.Return) for n in ast.walk(fdef)):
         err(fdef, f"function '{fdef.name}' has no return statement",
             "end the function with 'return <the value to differentiate>'")
-    elif body[-1] is not returns[0] or len(returns) > 1:
-        err(returns[0], "'return' must be the last statement (early returns are not supported yet)",
-            "compute the result into one variable and return it at the end")
+    elif early is not None:
+        err(body[early + 1], "this code comes after 'return' and never runs", "remove it")
+    elif not _ends_in_return(single_exit(list(body))):
+        err(fdef, f"not every path through '{fdef.name}' ends in a return",
+            "add a return at the end of the function")
     for stmt in body:
         _check_statement(stmt, err)
     return errors
 
 
-def _check_statement(stmt: ast.stmt, err) -> None:
+def _check_statement(stmt: ast.stmt, err, in_loop: bool = False) -> None:
     if isinstance(stmt, ast.Pass):
+        return
+    if isinstance(stmt, ast.If):
+        _check_expr(stmt.test, err)
+        for inner in [*stmt.body, *stmt.orelse]:
+            _check_statement(inner, err, in_loop)
+        return
+    if isinstance(stmt, (ast.For, ast.While)):
+        if stmt.orelse:
+            err(stmt.orelse[0], f"'{'for' if isinstance(stmt, ast.For) else 'while'} ... else' is not supported",
+                "set a flag in the loop and test it after")
+        if isinstance(stmt, ast.For):
+            if not isinstance(stmt.target, ast.Name):
+                err(stmt.target, "only a plain name can be the loop variable", "unpack inside the loop body")
+            _check_expr(stmt.iter, err)
+        else:
+            _check_expr(stmt.test, err)
+        for inner in stmt.body:
+            _check_statement(inner, err, True)
+        return
+    if isinstance(stmt, ast.Return) and in_loop:
+        err(stmt, "'return' inside a loop is not supported", "assign the result to a variable and return it "
+            "after the loop")
         return
     if isinstance(stmt, ast.Assign):
         for target in stmt.targets:
@@ -165,6 +188,17 @@ def _check_expr(node: ast.expr, err) -> None:
             err(node, f"the operator '{_op_text(node.op)}' has no derivative", "use +, -, *, /, ** or a math function")
         _check_expr(node.left, err)
         _check_expr(node.right, err)
+        return
+    if isinstance(node, ast.BoolOp):
+        for value in node.values:
+            _check_expr(value, err)
+        return
+    if isinstance(node, ast.IfExp):
+        for part in (node.test, node.body, node.orelse):
+            _check_expr(part, err)
+        return
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+        _check_expr(node.operand, err)
         return
     if isinstance(node, ast.UnaryOp):
         if type(node.op) not in UNARYOPS:

@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import ast
 
+from . import fence
 from . import primitives as P
 from .errors import DiffcError, ErrorGroup, NameResolutionError, UnknownCallError, UnsupportedError
-from .ir import Builder, Const, Function, Ref, Var
+from .ir import Builder, Carry, Const, Function, If, Loop, Phi, Ref, Var, item_defs
 from .rules import has_rule
 from .scope import FromImport, GlobalConst, ModuleAlias, ModuleFunction, Scope
 from .source import Source
@@ -34,26 +35,71 @@ class _Failed(Exception):
     """Unwinds the current statement after an error has been recorded."""
 
 
+RETURN = "<return>"  # the environment's name for the value being returned
+LOOP_LOCAL = object()  # marks a name assigned only inside a loop
+
+
+def _ends_in_return(stmts) -> bool:
+    if not stmts:
+        return False
+    last = stmts[-1]
+    return isinstance(last, ast.Return) or (
+        isinstance(last, ast.If) and _ends_in_return(last.body) and _ends_in_return(last.orelse))
+
+
+def _has_return(node) -> bool:
+    return any(isinstance(n, ast.Return) for n in ast.walk(node))
+
+
+def single_exit(stmts: list) -> list:
+    """Rewrite early returns inside ``if`` so that every path ends in a return:
+    what follows an ``if`` whose branch returns moves into the branch that does not."""
+    for index, stmt in enumerate(stmts):
+        if isinstance(stmt, ast.If) and _has_return(stmt):
+            rest = stmts[index + 1:]
+            body = stmt.body if _ends_in_return(stmt.body) else stmt.body + rest
+            orelse = stmt.orelse if _ends_in_return(stmt.orelse) else stmt.orelse + rest
+            new = ast.If(test=stmt.test, body=single_exit(body), orelse=single_exit(orelse))
+            return stmts[:index] + [ast.copy_location(new, stmt)]
+    return stmts
+
+
+def _stored_names(stmts) -> list[str]:
+    names = []
+    for stmt in stmts:
+        for node in ast.walk(stmt):
+            target = None
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                target = node.id
+            elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store) and \
+                    isinstance(node.value, ast.Name):
+                target = node.value.id
+            if target is not None and target not in names:
+                names.append(target)
+    return names
+
+
 def _reads(node: ast.AST) -> set[str]:
     return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
 
 
 class Frontend:
-    def __init__(self, fdef: ast.FunctionDef, scope: Scope, source: Source):
+    def __init__(self, fdef: ast.FunctionDef, scope: Scope, source: Source, parent: Frontend | None = None):
         self.fdef = fdef
         self.scope = scope
         self.source = source
         self.env: dict[str, object] = {}
-        self.eqns = []
-        self.errors: list[DiffcError] = []
-        self.fresh: set[int] = set()
-        self.group: dict[int, int] = {}  # id(var) -> id of the array it shares memory with
+        # An inlined helper writes into its caller's equations and shares its bookkeeping.
+        self.eqns = parent.eqns if parent else []
+        self.errors: list[DiffcError] = parent.errors if parent else []
+        self.fresh: set[int] = parent.fresh if parent else set()
+        self.group: dict[int, int] = parent.group if parent else {}  # id(var) -> id of the array it shares memory with
+        self.calls: tuple[str, ...] = (*parent.calls, fdef.name) if parent else (fdef.name,)
+        self.borrowed: set[int] = set()  # a helper's parameters: the caller's values
         self.assigned_later: set[str] = {
             t.id for node in ast.walk(fdef) for t in [getattr(node, "target", None), *getattr(node, "targets", [])]
             if isinstance(t, ast.Name)
         }
-        body = fdef.body
-        self.read_after = [set().union(*(_reads(s) for s in body[i + 1:])) for i in range(len(body))]
         self.uses_numpy = any(isinstance(b, ModuleAlias) and b.module.split(".")[0] == "numpy"
                               or isinstance(b, FromImport) and b.module.split(".")[0] == "numpy"
                               for b in scope.bindings.values())
@@ -82,17 +128,7 @@ class Frontend:
         defaults = {a.arg: ast.unparse(d) for a, d in zip(positional[len(positional) - len(args.defaults):],
                                                          args.defaults)}
         defaults.update({a.arg: ast.unparse(d) for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None})
-        out = None
-        for index, stmt in enumerate(self.fdef.body):
-            self.fresh = set()
-            self.stmt_index = index
-            try:
-                out = self.statement(stmt) or out
-            except _Failed:
-                # Bind what the statement assigns, so its later uses do not cascade into more errors.
-                for node in ast.walk(stmt):
-                    if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-                        self.env.setdefault(node.id, Var(node.id))
+        out = self.body()
         if self.errors:
             raise self.errors[0] if len(self.errors) == 1 else ErrorGroup(self.errors)
         return Function(
@@ -100,11 +136,189 @@ class Frontend:
             [a.arg for a in args.kwonlyargs], len(args.posonlyargs),
         )
 
+    def body(self):
+        """Lower the function's statements; returns the atom it returns."""
+        out = None
+        statements = single_exit(list(self.fdef.body))
+        self.read_after = [set().union(*(_reads(s) for s in statements[i + 1:])) for i in range(len(statements))]
+        for index, stmt in enumerate(statements):
+            if self.parent_statement is None:
+                self.fresh.clear()
+            self.stmt_index = index
+            self.read_within = _reads(stmt)
+            try:
+                out = self.statement(stmt) or out
+            except _Failed:
+                if self.parent_statement is not None:
+                    raise
+                # Bind what the statement assigns, so its later uses do not cascade into more errors.
+                for node in ast.walk(stmt):
+                    if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                        self.env.setdefault(node.id, Var(node.id))
+        return self.env.get(RETURN, out)
+
+    parent_statement = None
+
+    def inline(self, node: ast.Call, name: str):
+        """A call to a function of the same module: its body, lowered in place."""
+        if name in self.calls:
+            self.fail(UnsupportedError, node, f"recursive call to '{name}' cannot be differentiated",
+                      "rewrite the recursion as a loop")
+        fdef, source, scope = self.scope.helper(name)
+        problems = fence.check(fdef, source)
+        if problems:
+            self.errors.extend(problems)
+            raise _Failed
+        args = fdef.args
+        params = [a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]]
+        values = dict(zip(params, (self.expr(a) for a in node.args)))
+        if len(node.args) > len(params):
+            self.fail(UnsupportedError, node, f"'{name}' takes {len(params)} argument(s), got {len(node.args)}",
+                      f"call it as {name}({', '.join(params)})")
+        for kw in node.keywords:
+            if kw.arg not in params or kw.arg in values:
+                self.fail(UnsupportedError, kw, f"'{name}' has no parameter '{kw.arg}' to pass here",
+                          f"its parameters are: {', '.join(params)}")
+            values[kw.arg] = self.expr(kw.value)
+        positional = [*args.posonlyargs, *args.args]
+        defaults = dict(zip([a.arg for a in positional[len(positional) - len(args.defaults):]], args.defaults))
+        defaults.update({a.arg: d for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None})
+        for param in params:
+            if param not in values:
+                if param not in defaults:
+                    self.fail(UnsupportedError, node, f"missing argument '{param}' in the call to '{name}'",
+                              f"call it as {name}({', '.join(params)})")
+                values[param] = Const(ast.literal_eval(defaults[param]))
+        sub = Frontend(fdef, scope, source, parent=self)
+        sub.parent_statement = self.stmt_index
+        sub.env = dict(values)
+        sub.borrowed = {id(v) for v in values.values() if isinstance(v, Var)}
+        sub.borrowed |= {self.group.get(i, i) for i in sub.borrowed}
+        return sub.body()
+
+    def block(self, stmts: list, env: dict) -> tuple[list, dict]:
+        """Lower ``stmts`` into a new block starting from ``env``; returns the block and the env after it."""
+        outer_eqns, outer_env = self.eqns, self.env
+        self.eqns, self.env = [], env
+        try:
+            for stmt in stmts:
+                self.statement(stmt)
+            return self.eqns, self.env
+        finally:
+            self.eqns, self.env = outer_eqns, outer_env
+
+    def merge(self, name, value, block, node):
+        """``value`` as a variable assigned in ``block`` (a phi or loop member), copying if need be."""
+        if isinstance(value, Var) and any(value is d for item in block for d in item_defs(item)):
+            return value
+        builder = Builder(block, self.source.lineno(node), getattr(node, "col_offset", 0))
+        return builder.emit("copy", value, out=Var(None if name.startswith("<") else name))
+
+    def if_statement(self, test, body, orelse, node):
+        cond = self.expr(test) if isinstance(test, ast.expr) else test
+        if isinstance(cond, Var) and cond.hint is None:
+            cond.label = "took_if"  # the name of the recorded branch, if the backward pass needs it
+        before = dict(self.env)
+        then_block, then_env = self.block(body, dict(before))
+        else_block, else_env = self.block(orelse, dict(before))
+        phis = []
+        for name in dict.fromkeys([*then_env, *else_env]):
+            a, b = then_env.get(name), else_env.get(name)
+            if a is None or b is None or a is LOOP_LOCAL or b is LOOP_LOCAL:
+                self.env.pop(name, None)  # assigned on one path only
+                continue
+            if a is b:
+                self.env[name] = a
+                continue
+            out = Var(None if name.startswith("<") else name)
+            self.fresh.add(id(out))
+            phis.append(Phi(out, self.merge(name, a, then_block, node), self.merge(name, b, else_block, node)))
+            self.env[name] = out
+        self.eqns.append(If(cond, then_block, else_block, phis, self.source.lineno(node), node.col_offset))
+
+    def loop(self, kind, node, target, args, body, test=None):
+        names = [n for n in _stored_names(body) if n != target]
+        carried = [n for n in names if n in self.env and self.env[n] is not LOOP_LOCAL]
+        carries = {}
+        for name in carried:
+            init = Builder(self.eqns, self.source.lineno(node), node.col_offset).emit(
+                "copy", self.env[name], out=Var(name), _carry=True)
+            carries[name] = (init, Var(name))
+        env = dict(self.env)
+        env.update({name: start for name, (_, start) in carries.items()})
+        target_var = None
+        if target is not None:
+            target_var = Var(target)
+            env[target] = target_var
+        cond, test_atom = [], None
+        if test is not None:
+            outer_eqns, outer_env = self.eqns, self.env
+            self.eqns, self.env = cond, env
+            try:
+                test_atom = self.expr(test)
+            finally:
+                self.eqns, self.env = outer_eqns, outer_env
+        prefix = []
+        if kind == "sequence":  # for row in X: a loop over the indices, row = X[k] first in the body
+            sequence = args[0]
+            length = self.emit("len", (sequence,), node)
+            index = target_var
+            target_var = Var("k")
+            env[target] = index
+            prefix = [("getitem", (sequence, target_var), index)]
+            args, kind = (length,), "range"
+        body_block, body_env = self.block(body, env)
+        for op, ins, out in prefix:
+            body_block.insert(0, self._eqn(op, ins, out, node))
+        items = []
+        for name, (init, start) in carries.items():
+            end = body_env.get(name)
+            if end is start or end is None or end is LOOP_LOCAL:
+                self.env[name] = init
+                continue
+            final = Var(name)
+            items.append(Carry(init, start, self.merge(name, end, body_block, node), final))
+            self.env[name] = final
+        for name in names:
+            if name not in carries:
+                self.env[name] = LOOP_LOCAL
+        if target is not None:
+            self.env[target] = LOOP_LOCAL
+        self.eqns.append(Loop(kind, target_var, tuple(args), cond, test_atom, items, body_block,
+                              self.source.lineno(node), node.col_offset))
+
+    def _eqn(self, op, ins, out, node):
+        from .ir import Eqn
+
+        return Eqn(op, tuple(ins), out, {"index": ("atom", 1)}, self.source.lineno(node), node.col_offset)
+
+    def for_statement(self, stmt: ast.For):
+        it = stmt.iter
+        if isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "range" and \
+                "range" not in self.env and self.scope.lookup("range") is None:
+            if not 1 <= len(it.args) <= 3 or it.keywords:
+                self.fail(UnsupportedError, it, "range() takes 1 to 3 arguments here", "write range(stop) or "
+                          "range(start, stop, step)")
+            args = [self.expr(a) for a in it.args]
+            self.loop("range", stmt, stmt.target.id, args, stmt.body)
+        else:
+            self.loop("sequence", stmt, stmt.target.id, [self.expr(it)], stmt.body)
+
     def statement(self, stmt: ast.stmt):
         if isinstance(stmt, (ast.Expr, ast.Pass)):
             return None  # the docstring (the fence refused every other bare expression)
         if isinstance(stmt, ast.Return):
-            return self.expr(stmt.value)
+            self.env[RETURN] = value = self.expr(stmt.value)
+            return value
+        if isinstance(stmt, ast.If):
+            self.if_statement(stmt.test, stmt.body, stmt.orelse, stmt)
+            return None
+        if isinstance(stmt, ast.For):
+            self.for_statement(stmt)
+            return None
+        if isinstance(stmt, ast.While):
+            self.loop("while", stmt, None, (), stmt.body, test=stmt.test)
+            return None
         if isinstance(stmt, ast.AugAssign):
             op = P.BINOPS[type(stmt.op)]
             if isinstance(stmt.target, ast.Subscript):
@@ -149,6 +363,10 @@ class Frontend:
         if var is None:
             return
         group = self.group.get(id(var), id(var))
+        if group in self.borrowed or id(var) in self.borrowed:
+            self.fail(UnsupportedError, stmt, f"'{target.id}' is the caller's array: changing it in place inside "
+                      f"'{self.fdef.name}' is not supported", f"copy it first, for example "
+                      f"'{target.id} = {target.id}.copy()'")
         later = self.read_after[self.stmt_index]
         for name, other in self.env.items():
             if name != target.id and isinstance(other, Var) and name in later and \
@@ -171,11 +389,12 @@ class Frontend:
             self.bind(name, value, value_node)
 
     def bind(self, name: str, value, node: ast.AST) -> Var:
+        hint = None if name.startswith("<") else name
         if isinstance(value, Var) and value.hint is None and id(value) in self.fresh:
-            value.hint = name  # the equation that made it now carries the user's name
+            value.hint = hint  # the equation that made it now carries the user's name
             var = value
         else:
-            var = self.emit("copy", (value,), node, Var(name))
+            var = self.emit("copy", (value,), node, Var(hint))
         self.env[name] = var
         return var
 
@@ -187,7 +406,7 @@ class Frontend:
             return self.name(node)
         if isinstance(node, ast.Attribute):
             return self.attribute(node)
-        if isinstance(node, ast.UnaryOp):
+        if isinstance(node, ast.UnaryOp) and not isinstance(node.op, ast.Not):
             if isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant):
                 return Const(-node.operand.value)  # a negative literal
             return self.emit(P.UNARYOPS[type(node.op)], (self.expr(node.operand),), node)
@@ -197,6 +416,23 @@ class Frontend:
         if isinstance(node, ast.Compare):
             left, right = self.expr(node.left), self.expr(node.comparators[0])
             return self.emit(P.COMPAREOPS[type(node.ops[0])], (left, right), node)
+        if isinstance(node, ast.BoolOp):
+            op = "and" if isinstance(node.op, ast.And) else "or"
+            return self.emit(op, tuple(self.expr(v) for v in node.values), node)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+            return self.emit("not", (self.expr(node.operand),), node)
+        if isinstance(node, ast.IfExp):
+            cond = self.expr(node.test)
+            if all(isinstance(b, (ast.Name, ast.Constant)) for b in (node.body, node.orelse)):
+                return self.emit("select", (cond, self.expr(node.body), self.expr(node.orelse)), node)
+            # Only the chosen branch may run (the other could fail): a real if.
+            key = f"<ifexp {id(node)}>"
+            branches = [ast.copy_location(ast.Assign([ast.Name(key, ast.Store())], b, lineno=b.lineno), b)
+                        for b in (node.body, node.orelse)]
+            self.if_statement(cond, [branches[0]], [branches[1]], node)
+            value = self.env.pop(key)
+            value.hint = None
+            return value
         if isinstance(node, ast.Call):
             return self.call(node)
         if isinstance(node, ast.Subscript):
@@ -238,6 +474,9 @@ class Frontend:
             self._module_of(node.value) == "numpy"
 
     def name(self, node: ast.Name):
+        if self.env.get(node.id) is LOOP_LOCAL:
+            self.fail(UnsupportedError, node, f"'{node.id}' is assigned only inside a loop and used after it",
+                      f"give '{node.id}' a value before the loop too")
         if node.id in self.env:
             return self.env[node.id]
         if node.id in self.assigned_later:
@@ -286,6 +525,8 @@ class Frontend:
                 and not (isinstance(func.value, ast.Name) and func.value.id not in self.env):
             return self.method(node)
         op, params = self.callee(node)
+        if op.startswith("call:"):
+            return self.inline(node, op[len("call:"):])
         args = node.args
         if op[len("numpy."):] in P.SEQUENCE_FUNCTIONS and op.startswith("numpy."):
             if not isinstance(args[0], (ast.Tuple, ast.List)):
@@ -352,9 +593,8 @@ class Frontend:
             if isinstance(binding, FromImport):
                 qualified = f"{binding.module}.{binding.attr}"
                 found = P.library_function(binding.module, binding.attr)
-            elif isinstance(binding, ModuleFunction):
-                self.fail(UnsupportedError, func, f"calls to other functions ('{func.id}') are not supported yet",
-                          f"inline the body of '{func.id}' here")
+            elif isinstance(binding, ModuleFunction) and self.scope.helper(func.id) is not None:
+                return f"call:{func.id}", {}
             elif binding is None and func.id in P.BUILTINS:
                 qualified, found = func.id, (func.id, P.BUILTINS[func.id])
             else:

@@ -9,22 +9,34 @@ chain. The forward line is written exactly as the user wrote it.
 
 from __future__ import annotations
 
-from .ir import Eqn, Function, Var, is_number
+from .ir import Eqn, Function, If, Loop, Var, is_number, item_reads
 
 EXPS = ("math.exp", "numpy.exp")
 
 
 def _uses(fn: Function) -> dict[int, int]:
     counts: dict[int, int] = {}
-    for a in [*(a for e in fn.eqns for a in e.ins), fn.out]:
+    for a in [*(a for item in fn.eqns for a in item_reads(item)), fn.out]:
         if isinstance(a, Var):
             counts[id(a)] = counts.get(id(a), 0) + 1
     return counts
 
 
 def fuse_sigmoids(fn: Function) -> Function:
-    defs = {id(e.out): e for e in fn.eqns}
+    """Fuse sigmoids in every block (nested blocks included)."""
     uses = _uses(fn)
+    _fuse_block(fn.eqns, uses)
+    return fn
+
+
+def _fuse_block(items: list, uses: dict) -> None:
+    defs = {id(e.out): e for e in items if isinstance(e, Eqn)}
+    for item in items:
+        if isinstance(item, If):
+            _fuse_block(item.then, uses)
+            _fuse_block(item.orelse, uses)
+        elif isinstance(item, Loop):
+            _fuse_block(item.body, uses)
 
     def temp_def(atom, op_ok):
         """The equation defining ``atom`` if it is an unnamed, single-use temporary made by an allowed op."""
@@ -34,8 +46,8 @@ def fuse_sigmoids(fn: Function) -> Function:
         return eqn if eqn is not None and op_ok(eqn.op) else None
 
     removed: set[int] = set()
-    for eqn in fn.eqns:
-        if eqn.op != "div" or not is_number(eqn.ins[0], 1):
+    for eqn in items:
+        if not isinstance(eqn, Eqn) or eqn.op != "div" or not is_number(eqn.ins[0], 1):
             continue
         add = temp_def(eqn.ins[1], lambda op: op == "add")
         if add is None:
@@ -51,8 +63,7 @@ def fuse_sigmoids(fn: Function) -> Function:
         eqn.params = {"_form": (eqn.ins[0], add.ins[position], position, exp.op)}
         eqn.op, eqn.ins = "sigmoid", (neg.ins[0],)
     if removed:
-        fn.eqns = [e for e in fn.eqns if id(e) not in removed]
-    return fn
+        items[:] = [e for e in items if id(e) not in removed]
 
 
 def sigmoid_expression(eqn: Eqn, x, atom, ref):

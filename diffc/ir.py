@@ -27,12 +27,14 @@ class Var:
     this is. Identity is object identity.
     """
 
-    __slots__ = ("hint", "primal", "is_param")
+    __slots__ = ("hint", "primal", "is_param", "label")
 
-    def __init__(self, hint: str | None = None, *, primal: Var | None = None, is_param: bool = False):
+    def __init__(self, hint: str | None = None, *, primal: Var | None = None, is_param: bool = False,
+                 label: str | None = None):
         self.hint = hint
         self.primal = primal
         self.is_param = is_param
+        self.label = label  # a name to use if it gets a line, without forcing one (a branch's flag)
 
     def __repr__(self) -> str:
         if self.primal is not None:
@@ -202,3 +204,92 @@ class Builder:
 
     def compare(self, op: str, a, b):
         return self.emit(op, a, b)
+
+
+# ----------------------------------------------------------------------------
+# Structured control flow. A block is a list of items: Eqn, If or Loop.
+# ----------------------------------------------------------------------------
+@dataclass(eq=False)
+class Phi:
+    """After an ``if``: ``out`` is ``then`` if the branch was taken, else ``orelse``."""
+
+    out: Var
+    then: Atom
+    orelse: Atom
+
+
+@dataclass(eq=False)
+class If:
+    cond: Atom
+    then: list
+    orelse: list
+    phis: list
+    lineno: int | None = None
+    col: int | None = None
+
+
+@dataclass(eq=False)
+class Carry:
+    """A value a loop updates: ``init`` before it, ``start``/``end`` in each iteration, ``final`` after."""
+
+    init: Atom
+    start: Var
+    end: Atom
+    final: Var
+
+
+@dataclass(eq=False)
+class Loop:
+    """``for target in range(*args)`` (kind "range") or ``while test`` (kind "while", with the
+    items computing ``test`` in ``cond``). ``reverse`` marks the backward loop, which mirrors
+    ``mirror`` and starts each iteration by popping ``restores`` ((value, stack) pairs)."""
+
+    kind: str
+    target: Var | None
+    args: tuple
+    cond: list
+    test: Atom | None
+    carried: list
+    body: list
+    lineno: int | None = None
+    col: int | None = None
+    saves: list = field(default_factory=list)  # forward: (stack, value) pushed each iteration
+    counter: Var | None = None  # forward while loops: the trip count, for the backward loop
+    mirror: Loop | None = None
+    restores: list = field(default_factory=list)
+
+
+def walk(items):
+    """Every Eqn in a block, nested blocks included, in order."""
+    for item in items:
+        if isinstance(item, Eqn):
+            yield item
+        elif isinstance(item, If):
+            yield from walk(item.then)
+            yield from walk(item.orelse)
+        else:
+            yield from walk(item.cond)
+            yield from walk(item.body)
+
+
+def item_reads(item) -> list:
+    """The atoms an item reads from outside itself (for an If or a Loop: all reads inside it too)."""
+    if isinstance(item, Eqn):
+        return list(item.ins)
+    if isinstance(item, If):
+        reads = [item.cond, *(p.then for p in item.phis), *(p.orelse for p in item.phis)]
+        return reads + [a for sub in (item.then, item.orelse) for i in sub for a in item_reads(i)]
+    reads = [*item.args, *(c.init for c in item.carried), *(c.end for c in item.carried)]
+    if item.test is not None:
+        reads.append(item.test)
+    reads += [v for _, v in item.saves] + [v for _, v in item.restores]
+    return reads + [a for sub in (item.cond, item.body) for i in sub for a in item_reads(i)]
+
+
+def item_defs(item) -> list:
+    """The variables an item makes visible after it."""
+    if isinstance(item, Eqn):
+        return [item.out]
+    if isinstance(item, If):
+        return [p.out for p in item.phis]
+    return [c.final for c in item.carried]

@@ -1,12 +1,14 @@
 """Deterministic names for generated code.
 
 The user's names are kept: a parameter keeps its name, an intermediate keeps
-the name it was assigned to, a gradient is ``grad_<name>``, and a compiler
-temporary is ``t1``, ``t2``, ... in order of appearance. When the user
-re-assigns a name whose old value is still needed later (by the backward
-pass), the new value gets ``<name>_1``, ``<name>_2`` ... instead; otherwise
-it reuses the plain name, as the user wrote it. No generated name ever
-equals another identifier of the user's module. No randomness anywhere.
+the name it was assigned to, a gradient is ``grad_<name>``, a loop's stack
+is ``saved_<name>`` and a compiler temporary is ``t1``, ``t2``, ... in order
+of appearance. When the user re-assigns a name whose old value is still
+needed later (by the backward pass), the new value gets ``<name>_1``,
+``<name>_2`` ... instead; otherwise it reuses the plain name, as the user
+wrote it. Values that control flow merges (an ``if``'s branches, a loop's
+iterations) form a group that shares one name. No generated name ever equals
+another identifier of the user's module. No randomness anywhere.
 """
 
 from __future__ import annotations
@@ -21,49 +23,95 @@ class Namer:
         self.reserved = reserved
         self.unique = unique  # never reuse a name (to keep every value, for tracing)
 
-    def assign(self, params: list[Var], statements: list[tuple[Var, list[Var]]], returned: list,
-               output: Var | None, floors: dict[int, int] | None = None) -> dict[int, str]:
-        """Names for every parameter and statement target, keyed by ``id(var)``.
+    def assign(self, params: list[Var], events: list[tuple[int, Var]], last_use: dict[int, int],
+               groups: dict[int, int], output: Var | None, extra_members=None) -> dict[int, str]:
+        """Names for every parameter and defined variable, keyed by ``id(var)``.
 
-        ``statements`` lists each line's target and the variables it reads,
-        in order; ``returned`` are read by the final return; ``floors``
-        keeps a variable's name taken at least until the given line.
+        ``events`` lists (line index, variable) for each definition, in
+        order; ``last_use`` gives the last line that reads each variable;
+        ``groups`` maps a variable to the group whose members share a name.
         """
-        end = len(statements)
-        last_use: dict[int, int] = {}
-        for index, (_, reads) in enumerate(statements):
-            for v in reads:
-                last_use[id(v)] = index
-        for v in returned:
-            if isinstance(v, Var):
-                last_use[id(v)] = end
-        for key, floor in (floors or {}).items():
-            last_use[key] = max(last_use.get(key, -1), floor)
+        members: dict[int, list[Var]] = {}
+        for _, v in events:
+            if id(v) in groups:
+                members.setdefault(groups[id(v)], []).append(v)
+        for v in extra_members or []:
+            if id(v) in groups and all(v is not m for m in members.get(groups[id(v)], [])):
+                members.setdefault(groups[id(v)], []).append(v)
+        token_last: dict[object, int] = {}
+        for _, v in events:
+            token = groups.get(id(v), id(v))
+            token_last[token] = max(token_last.get(token, -1), last_use.get(id(v), -1))
+        for vid, gid in groups.items():  # members that no line defines are read all the same
+            token_last[gid] = max(token_last.get(gid, -1), last_use.get(vid, -1))
 
         names: dict[int, str] = {}
-        holder: dict[str, Var] = {}  # name -> the variable that last took it
+        group_names: dict[int, str] = {}
+        holder: dict[str, object] = {}  # name -> the token (variable or group) that last took it
         temps = itertools.count(1)
 
         def free(candidate: str, own: str | None, index: int) -> bool:
             if candidate in self.reserved and candidate != own:
                 return False
             h = holder.get(candidate)
-            return h is None or (not self.unique and last_use.get(id(h), -1) <= index)
+            return h is None or (not self.unique and token_last.get(h, -1) <= index)
 
         for p in params:
             names[id(p)] = p.hint
-            holder[p.hint] = p
-        for index, (v, _) in enumerate(statements):
-            if v.hint is not None or v is output or (v.primal is not None and id(v.primal) in names):
-                if v.primal is not None:
-                    base, own = f"grad_{names[id(v.primal)]}", None
-                else:
-                    base = v.hint or "out"
-                    own = v.hint
+            holder[p.hint] = id(p)
+            token_last[id(p)] = max(token_last.get(id(p), -1), last_use.get(id(p), -1))
+        later = []  # named after another variable that has no name yet: done at the end
+        for index, v in events:
+            if isinstance(v.label, tuple) and id(v.label[1]) not in names and v.hint is None:
+                later.append(v)
+                continue
+            gid = groups.get(id(v))
+            if gid in group_names:
+                names[id(v)] = group_names[gid]
+                continue
+            token = gid if gid is not None else id(v)
+            family = members.get(gid, [v])
+            named = next((m for m in family if m.hint is not None and m.primal is None), None)
+            graded = next((m for m in family if m.primal is not None and id(m.primal) in names), None)
+            label = next((m.label for m in family if m.label), None)
+            if isinstance(label, tuple):  # (prefix, variable): named after that variable
+                label = label[0] + names.get(id(label[1]), "value")
+            is_output = any(m is output for m in family)
+            if named is None and graded is None and not is_output and label is not None:
+                base, own = label, None
+                candidates = itertools.chain([base], (f"{base}_{k}" for k in itertools.count(1)))
+                name = next(c for c in candidates if free(c, own, index))
+                names[id(v)] = name
+                holder[name] = token
+                if gid is not None:
+                    group_names[gid] = name
+                    for m in family:
+                        names[id(m)] = name
+                continue
+            if named is not None or is_output:
+                base = named.hint if named is not None else "out"
+                own = base if named is not None else None
+            elif graded is not None:
+                base, own = f"grad_{names[id(graded.primal)]}", None
+            else:
+                base = None
+            if base is not None:
                 candidates = itertools.chain([base], (f"{base}_{k}" for k in itertools.count(1)))
                 name = next(c for c in candidates if free(c, own, index))
             else:
                 name = next(c for c in (f"t{k}" for k in temps) if free(c, None, -1) and c not in holder)
             names[id(v)] = name
-            holder[name] = v
+            holder[name] = token
+            if gid is not None:
+                group_names[gid] = name
+                for m in family:  # every member now answers to the name, for grad_<name>
+                    names[id(m)] = name
+        for v in later:  # a loop's stack lives as long as the function: a name nothing else takes
+            base = v.label[0] + names.get(id(v.label[1]), "value")
+            candidates = itertools.chain([base], (f"{base}_{k}" for k in itertools.count(1)))
+            taken = set(names.values())
+            names[id(v)] = next(c for c in candidates if c not in taken and c not in self.reserved)
+        for vid, gid in groups.items():  # members no line defines (a loop's start value) share the name
+            if gid in group_names:
+                names.setdefault(vid, group_names[gid])
         return names

@@ -2,67 +2,255 @@
 
 They decide which values get a line of their own. A value gets a line (is
 *named*) when the user named it, when it is the function's output, when it
-is a parameter's gradient, when it is the gradient of a named value, or
-when it is used more than once. Everything else is a single-use temporary
-and is written inline in the expression that uses it. Copies of unnamed
-gradients are propagated away, so no line is a copy of a copy, and values
-nothing needs are dropped. All passes are deterministic (list order only).
+is a parameter's gradient, when it is the gradient of a named value, when it
+is used more than once, or when control flow assigns it (a phi or a value a
+loop carries). Everything else is a single-use temporary and is written
+inline in the expression that uses it, if that use is in the same block and
+no name it reads is re-assigned in between. Copies of unnamed gradients are
+propagated away, so no line is a copy of a copy, and values nothing needs
+are dropped. All passes are deterministic (list order only).
 """
 
 from __future__ import annotations
 
-from .ir import Eqn, Var
+from .ir import Eqn, If, Loop, Var, item_defs, item_reads
+
+# Equations kept for what they do, not for a value (the loops' tape).
+EFFECTS = {"push", "pop", "new_stack"}
 
 
-def dce(eqns: list[Eqn], roots: list) -> list[Eqn]:
-    """Keep only the equations whose results the roots need."""
-    needed = {id(r) for r in roots if isinstance(r, Var)}
+def dce(items: list, needed: set) -> list:
+    """Keep only what the ``needed`` ids (updated in place) and the tape need."""
     kept = []
-    for eqn in reversed(eqns):
-        if id(eqn.out) in needed:
-            kept.append(eqn)
-            needed.update(id(a) for a in eqn.ins if isinstance(a, Var))
+    for item in reversed(items):
+        if isinstance(item, Eqn):
+            if id(item.out) in needed or item.op in EFFECTS:
+                kept.append(item)
+                needed.update(id(a) for a in item.ins if isinstance(a, Var))
+        elif isinstance(item, If):
+            item.phis = [p for p in item.phis if id(p.out) in needed]
+            item.then = dce(item.then, {id(p.then) for p in item.phis} | needed)
+            item.orelse = dce(item.orelse, {id(p.orelse) for p in item.phis} | needed)
+            if item.phis or _has_effects(item):
+                kept.append(item)
+                needed.update(id(a) for a in item_reads(item) if isinstance(a, Var))
+        else:
+            inner = {id(c.end) for c in item.carried if id(c.final) in needed} | needed
+            while True:
+                body = dce(list(item.body), set(inner))
+                reads = {id(a) for i in [*item.cond, *body] for a in item_reads(i) if isinstance(a, Var)}
+                more = {id(c.end) for c in item.carried if id(c.start) in reads} - inner
+                if not more:
+                    break
+                inner |= more
+            item.carried = [c for c in item.carried if id(c.end) in inner]
+            item.body = dce(item.body, inner)
+            if item.carried or _has_effects(item):
+                kept.append(item)
+                needed.update(id(a) for a in item_reads(item) if isinstance(a, Var))
     return kept[::-1]
 
 
-def use_counts(eqns: list[Eqn], roots: list) -> dict[int, int]:
+def _has_effects(item) -> bool:
+    blocks = [item.then, item.orelse] if isinstance(item, If) else [item.cond, item.body]
+    return any((isinstance(i, Eqn) and i.op in EFFECTS) or (not isinstance(i, Eqn) and _has_effects(i))
+               for block in blocks for i in block)
+
+
+def each_item(items):
+    for item in items:
+        yield item
+        if isinstance(item, If):
+            yield from each_item(item.then)
+            yield from each_item(item.orelse)
+        elif isinstance(item, Loop):
+            yield from each_item(item.cond)
+            yield from each_item(item.body)
+
+
+def groups(items) -> dict[int, int]:
+    """Variables control flow makes share one Python name: id(var) -> id of its group."""
+    parent: dict[int, int] = {}
+
+    def find(x):
+        while parent.get(x, x) != x:
+            x = parent[x]
+        return x
+
+    def union(*vs):
+        ids = [find(id(v)) for v in vs if isinstance(v, Var)]
+        for other in ids[1:]:
+            parent[other] = ids[0]
+        for v in vs:
+            if isinstance(v, Var):
+                parent.setdefault(id(v), id(v))
+
+    for item in each_item(items):
+        if isinstance(item, If):
+            for phi in item.phis:
+                union(phi.out, phi.then, phi.orelse)
+        elif isinstance(item, Loop):
+            for c in item.carried:
+                union(c.init, c.start, c.end, c.final)
+    return {k: find(k) for k in parent}
+
+
+def normalize(items: list) -> None:
+    """Give every phi member and loop initial value a variable of its own, assigned where it belongs."""
+    for index in range(len(items) - 1, -1, -1):
+        item = items[index]
+        if isinstance(item, If):
+            normalize(item.then)
+            normalize(item.orelse)
+            for block, side in ((item.then, "then"), (item.orelse, "orelse")):
+                seen: set[int] = set()
+                for phi in item.phis:
+                    atom = getattr(phi, side)
+                    local = isinstance(atom, Var) and any(atom is d for i in block for d in item_defs(i))
+                    if not local or id(atom) in seen:
+                        copy = Var(atom.hint if isinstance(atom, Var) else None)
+                        block.append(Eqn("copy", (atom,), copy))
+                        setattr(phi, side, copy)
+                        atom = copy
+                    seen.add(id(atom))
+        elif isinstance(item, Loop):
+            normalize(item.body)
+            _split_carried(item)
+            made_for_loop = {id(i.out) for i in items[:index] if isinstance(i, Eqn) and i.params.get("_carry")}
+            for c in item.carried:
+                local = isinstance(c.end, Var) and any(c.end is d for i in item.body for d in item_defs(i))
+                if not local or c.end is c.start:
+                    copy = Var(c.start.hint)
+                    item.body.append(Eqn("copy", (c.end,), copy))
+                    c.end = copy
+                if id(c.init) in made_for_loop:
+                    continue  # the frontend's own copy, made for this loop
+                copy = Var(c.start.hint, primal=c.start.primal)
+                items.insert(index, Eqn("copy", (c.init,), copy))
+                c.init = copy
+
+
+def _split_carried(loop: Loop) -> None:
+    """A loop body that reads a carried value after assigning its next value (``a, b = b, a``;
+    a backward body that uses an old gradient last) reads a copy taken at the top of the body."""
+    from .reverse import _substitute
+
+    body = loop.body
+    for c in loop.carried:
+        where = next((i for i, item in enumerate(body) if any(c.end is d for d in _deep_defs(item))), None)
+        if where is None or isinstance(c.end, Var) and c.end is c.start:
+            continue
+        late = any(a is c.start for item in body[where + 1:] for a in item_reads(item))
+        if late:
+            copy = Var(label=("", c.start))
+            _substitute(body, {id(c.start): copy})
+            body.insert(0, Eqn("copy", (c.start,), copy))
+            c.end = c.end if c.end is not c.start else copy
+
+
+def use_counts(items, roots) -> dict[int, int]:
     counts: dict[int, int] = {}
-    for a in [*(a for e in eqns for a in e.ins), *roots]:
+    for a in [*(a for item in items for a in item_reads(item)), *roots]:
         if isinstance(a, Var):
             counts[id(a)] = counts.get(id(a), 0) + 1
     return counts
 
 
-def propagate_copies(eqns: list[Eqn], keep) -> list[Eqn]:
-    """Remove ``out = copy(a)`` where ``out`` is not kept, using ``a`` in its place."""
-    replace: dict[int, object] = {}
+def propagate_copies(items: list, keep, replace=None) -> list:
+    """Remove ``out = copy(a)`` where ``out`` is not kept, using ``a`` in its place (nested blocks too)."""
+    from .reverse import _substitute
+
+    replace = {} if replace is None else replace
     result = []
-    for eqn in eqns:
+    for item in items:
         if replace:
-            eqn.ins = tuple(replace.get(id(a), a) if isinstance(a, Var) else a for a in eqn.ins)
-        if eqn.op == "copy" and not keep(eqn.out):
-            replace[id(eqn.out)] = eqn.ins[0]
-        else:
-            result.append(eqn)
+            _substitute([item], replace)
+        if isinstance(item, Eqn) and item.op == "copy" and not keep(item.out):
+            replace[id(item.out)] = item.ins[0]
+            continue
+        if isinstance(item, If):
+            item.then = propagate_copies(item.then, keep, replace)
+            item.orelse = propagate_copies(item.orelse, keep, replace)
+        elif isinstance(item, Loop):
+            item.body = propagate_copies(item.body, keep, replace)
+        result.append(item)
     return result
 
 
-def plan(forward: list[Eqn], backward: list[Eqn], params: list[Var], roots: list):
-    """The equations to emit, and the ids of the variables written inline."""
-    eqns = dce(forward + backward, roots)
-    counts = use_counts(eqns, roots)
+def plan(forward: list, backward: list, params: list[Var], roots: list):
+    """The items to emit, the ids of the variables written inline, and the name groups."""
+    items = dce(forward + backward, {id(r) for r in roots if isinstance(r, Var)})
+    normalize(items)
+    group = groups(items)
+    counts = use_counts(items, roots)
     root_ids = {id(r) for r in roots if isinstance(r, Var)}
-    named = {id(p) for p in params} | root_ids
-    for eqn in eqns:
-        v = eqn.out
-        if eqn.op in ("setitem", "scatter_add", "zero_at"):
+    named = {id(p) for p in params} | root_ids | set(group)
+    for item in each_item(items):
+        if isinstance(item, Loop) and item.target is not None:
+            named.add(id(item.target))
+        if not isinstance(item, Eqn):
+            continue
+        v = item.out
+        if item.op in ("setitem", "scatter_add", "zero_at", "pop", "new_stack", "push"):
             named.add(id(v))  # written as statements of their own
         elif v.primal is None:
-            if v.hint is not None or counts.get(id(v), 0) > 1 or id(v) in root_ids:
+            if v.hint is not None or counts.get(id(v), 0) > 1:
                 named.add(id(v))
         elif id(v.primal) in named:
             named.add(id(v))
-    eqns = propagate_copies(eqns, lambda v: id(v) in named)
-    counts = use_counts(eqns, roots)
-    inline = {id(e.out) for e in eqns if id(e.out) not in named and counts.get(id(e.out), 0) == 1}
-    return eqns, inline
+    items = propagate_copies(items, lambda v: id(v) in named)
+    counts = use_counts(items, roots)
+    inline: set[int] = set()
+    _choose_inline(items, named, counts, group, inline)
+    return items, inline, group
+
+
+def _choose_inline(items: list, named: set, counts: dict, group: dict, inline: set) -> None:
+    """Mark single-use temporaries whose one use is a later equation of the same block."""
+    position = {}
+    for index, item in enumerate(items):
+        if isinstance(item, Eqn):
+            position[id(item.out)] = index
+        elif isinstance(item, If):
+            _choose_inline(item.then, named, counts, group, inline)
+            _choose_inline(item.orelse, named, counts, group, inline)
+        else:
+            _choose_inline(item.body, named, counts, group, inline)
+            for eqn in item.cond:  # a while loop's test is written in its header
+                inline.add(id(eqn.out))
+    defs = {id(item.out): item for item in items if isinstance(item, Eqn)}
+    for index, item in enumerate(items):
+        if not isinstance(item, Eqn):
+            continue
+        for a in item.ins:
+            if not isinstance(a, Var) or id(a) not in position or id(a) in named or counts.get(id(a)) != 1:
+                continue
+            shared = _groups_read(defs[id(a)], defs, inline, group)
+            between = items[position[id(a)] + 1:index]
+            if shared and any(group.get(id(d)) in shared for i in between for d in _deep_defs(i)):
+                continue  # a name it reads is assigned again before the use
+            inline.add(id(a))
+
+
+def _groups_read(eqn: Eqn, defs: dict, inline: set, group: dict) -> set:
+    found = set()
+    for a in eqn.ins:
+        if isinstance(a, Var):
+            if id(a) in group:
+                found.add(group[id(a)])
+            if id(a) in inline and id(a) in defs:
+                found |= _groups_read(defs[id(a)], defs, inline, group)
+    return found
+
+
+def _deep_defs(item) -> list:
+    if isinstance(item, Eqn):
+        return [item.out]
+    found = list(item_defs(item))
+    blocks = [item.then, item.orelse] if isinstance(item, If) else [item.body]
+    for block in blocks:
+        for inner in block:
+            found += _deep_defs(inner)
+    if isinstance(item, Loop):
+        found += [c.start for c in item.carried]
+    return found

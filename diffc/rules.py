@@ -24,7 +24,7 @@ VJPS: dict = {}
 
 # Zero gradient almost everywhere: the output is piecewise constant.
 NONDIFF = frozenset({
-    "gt", "ge", "lt", "le", "eq", "ne", "and", "floordiv", "bitand", "bitor", "invert", "tuple", "list",
+    "gt", "ge", "lt", "le", "eq", "ne", "and", "or", "not", "floordiv", "bitand", "bitor", "invert", "tuple", "list",
     "round", "int", "len", "math.floor", "math.ceil", "math.trunc", "astype",
     "numpy.sign", "numpy.floor", "numpy.ceil", "numpy.rint", "numpy.isnan", "numpy.isfinite",
     "numpy.logical_not", "numpy.logical_and", "numpy.logical_or", "numpy.arange", "numpy.zeros",

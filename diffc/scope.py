@@ -79,17 +79,24 @@ def identifiers(tree: ast.AST) -> set[str]:
 
 
 class Scope:
-    def __init__(self, bindings: dict[str, Binding], reserved: set[str]):
+    def __init__(self, bindings: dict[str, Binding], reserved: set[str], helpers=None):
         # Insertion order is the order of the user's imports: generated
         # files list their imports in that order.
         self.bindings = bindings
         self.reserved = set(reserved) | set(bindings)
-        self._added: dict[str, str] = {}  # name -> import line, for imports diffc adds
+        # name -> a function returning (FunctionDef, Source, Scope) of a helper defined in the module
+        self._helpers = helpers or {}
+
+    def helper(self, name: str):
+        """(definition, source, scope) of the module function ``name``, or None."""
+        found = self._helpers.get(name)
+        return found() if found is not None else None
 
     # -- construction -----------------------------------------------------
     @classmethod
-    def from_module(cls, tree: ast.Module, text: str | None = None) -> Scope:
+    def from_module(cls, tree: ast.Module, text: str | None = None, source=None) -> Scope:
         bindings: dict[str, Binding] = {}
+        helpers = {}
         for stmt in tree.body:
             if isinstance(stmt, ast.Import):
                 for alias in stmt.names:
@@ -104,6 +111,7 @@ class Scope:
                         bindings[alias.asname or alias.name] = FromImport(stmt.module, alias.name)
             elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 bindings[stmt.name] = ModuleFunction(stmt.name)
+                helpers[stmt.name] = (lambda fdef: lambda: (fdef, source, scope))(stmt)
             elif isinstance(stmt, ast.ClassDef):
                 bindings[stmt.name] = OtherGlobal("a class")
             elif isinstance(stmt, (ast.Assign, ast.AnnAssign)) and stmt.value is not None:
@@ -116,18 +124,22 @@ class Scope:
                             bindings[target.id] = GlobalConst(value, spelled or ast.unparse(stmt.value))
                         else:
                             bindings[target.id] = OtherGlobal("a module-level variable")
-        return cls(bindings, identifiers(tree))
+        scope = cls(bindings, identifiers(tree), helpers)
+        return scope
 
     @classmethod
     def from_globals(cls, globals_: dict, names: set[str]) -> Scope:
         bindings: dict[str, Binding] = {}
+        helpers = {}
         for name in sorted(names):
             if name not in globals_:
                 continue
             binding = _classify(globals_[name], name)
             if binding is not None:
                 bindings[name] = binding
-        return cls(bindings, names)
+            if isinstance(binding, ModuleFunction):
+                helpers[name] = (lambda fn: lambda: _live_helper(fn))(globals_[name])
+        return cls(bindings, names, helpers)
 
     # -- queries ------------------------------------------------------------
     def lookup(self, name: str) -> Binding | None:
@@ -212,3 +224,12 @@ def _classify(obj, name: str) -> Binding | None:
     if isinstance(obj, types.FunctionType):
         return ModuleFunction(name)
     return OtherGlobal(type(obj).__name__)
+
+
+def _live_helper(fn):
+    """A live helper function's definition, source and scope (for inlining)."""
+    from .api import _find_def, _function_source
+
+    source = _function_source(fn)
+    fdef = _find_def(source.parse(), fn.__name__, source)
+    return fdef, source, Scope.from_globals(getattr(fn, "__globals__", {}), identifiers(fdef))

@@ -147,7 +147,66 @@ def infer(fn: Function, param_shapes: dict[str, tuple | None], param_kinds: dict
         S.set(p, param_shapes.get(p.hint))
         if (param_kinds or {}).get(p.hint):
             S.kinds[id(p)] = param_kinds[p.hint]
-    for eqn in fn.eqns:
+    _infer_block(S, fn.eqns, shape_rule)
+    # What goes into a math function or a range() is a number: an unknown parameter shape seen
+    # there is (), and everything is inferred again with that.
+    scalar = {S.get(a) for a in _scalar_uses(fn.eqns) if isinstance(S.get(a), Opaque)}
+    if scalar:
+        again = {p.hint: () if S.get(p) in scalar else param_shapes.get(p.hint) for p in fn.params}
+        return infer(fn, again, param_kinds)
+    return S
+
+
+def _scalar_uses(items):
+    from .ir import Eqn, If
+
+    for item in items:
+        if isinstance(item, Eqn):
+            if item.op.startswith("math.") or item.op in ("max", "min", "float", "int", "round"):
+                yield from item.ins
+        elif isinstance(item, If):
+            yield from _scalar_uses(item.then)
+            yield from _scalar_uses(item.orelse)
+        else:
+            yield from item.args
+            yield from _scalar_uses(item.cond)
+            yield from _scalar_uses(item.body)
+
+
+def _infer_block(S: Shapes, items, shape_rule) -> None:
+    from .ir import Eqn, If
+
+    for item in items:
+        if isinstance(item, If):
+            _infer_block(S, item.then, shape_rule)
+            _infer_block(S, item.orelse, shape_rule)
+            for phi in item.phis:
+                a, b = S.get(phi.then), S.get(phi.orelse)
+                S.set(phi.out, a if a == b else None)
+                kind = S.kind(phi.then)
+                if kind is not None and kind == S.kind(phi.orelse):
+                    S.kinds[id(phi.out)] = kind
+            continue
+        if not isinstance(item, Eqn):  # a loop: carried values keep their shape, or it is unknown
+            for c in item.carried:
+                S.set(c.start, S.get(c.init))
+            if item.target is not None:
+                S.set(item.target, ())
+                S.kinds[id(item.target)] = "i"
+            for _ in range(2):
+                _infer_block(S, item.cond, shape_rule)
+                _infer_block(S, item.body, shape_rule)
+                changed = False
+                for c in item.carried:
+                    if S.get(c.end) != S.get(c.start):
+                        S.set(c.start, None)
+                        changed = True
+                if not changed:
+                    break
+            for c in item.carried:
+                S.set(c.final, S.get(c.start))
+            continue
+        eqn = item
         S.set(eqn.out, shape_rule(eqn.op)(S, eqn, [S.get(a) for a in eqn.ins]))
         first = eqn.ins[0] if eqn.ins else None
         if eqn.op == "numpy.shape" and known(S.get(first)) is not None:
@@ -167,7 +226,6 @@ def infer(fn: Function, param_shapes: dict[str, tuple | None], param_kinds: dict
             S.kinds[id(eqn.out)] = "i"
         elif eqn.op in ("copy", "getitem", "setitem") and S.kind(eqn.ins[0]):
             S.kinds[id(eqn.out)] = S.kind(eqn.ins[0])
-    return S
 
 
 ELEMENTWISE = "elementwise"

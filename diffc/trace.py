@@ -206,7 +206,8 @@ def trace_source(text: str, filename: str, function: str | None, args: dict | No
     for arg, default in zip(positional[len(positional) - len(fdef.args.defaults):], fdef.args.defaults):
         defaults[arg.arg] = ast.literal_eval(default)
     bound = None if args is None else _bind_args(fdef, args, defaults, filename)
-    return _build(fdef, Scope.from_module(tree, source.text), source, bound, shapes=_shapes_of(bound), **options)
+    scope = Scope.from_module(tree, source.text, source)
+    return _build(fdef, scope, source, bound, shapes=_shapes_of(bound), **options)
 
 
 def trace_live(fn, args: tuple, kwargs: dict, **options) -> Trace:
