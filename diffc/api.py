@@ -51,9 +51,14 @@ def _find_def(tree: ast.Module, name: str, source: Source) -> ast.FunctionDef:
 
 
 def _pattern(value):
-    """What a compiled gradient depends on: a scalar, or an array's rank and which of its dims are 1."""
+    """What a compiled gradient depends on: a scalar, or an array's rank and which of its dims are 1
+    (for a dict, tuple or list: the same for each part)."""
     if isinstance(value, (float, int)):
         return ()
+    if isinstance(value, dict):
+        return ("struct", tuple((k, _pattern(v)) for k, v in value.items()))
+    if isinstance(value, (tuple, list)):
+        return ("struct", tuple((i, _pattern(v)) for i, v in enumerate(value)))
     shape = getattr(value, "shape", None)
     if isinstance(shape, tuple) and hasattr(value, "ndim"):
         return tuple(d == 1 for d in shape), getattr(getattr(value, "dtype", None), "kind", None)
@@ -65,6 +70,10 @@ def _shapes(pattern: dict) -> dict:
     for name, p in pattern.items():
         if p is None or p == ():
             shapes[name] = p
+        elif p[0] == "struct":
+            shapes[name] = None
+            parts = _shapes({f"{name}[{key!r}]": part for key, part in p[1]})
+            shapes.update({k: v for k, v in parts.items() if v is not None})
         else:
             ones, kind = p
             shapes[name] = (tuple(1 if one else Sym(f"{name}.{i}") for i, one in enumerate(ones)), kind)

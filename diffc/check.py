@@ -54,14 +54,34 @@ def _as_float64(value):
         return value.astype(np.float64) if value.dtype.kind in "fc" else value
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
+    if isinstance(value, dict):
+        return {k: _as_float64(v) for k, v in value.items()}
+    if isinstance(value, (tuple, list)):
+        return type(value)(_as_float64(v) for v in value)
     return value
 
 
+def _with(args, index, value):
+    return [*args[:index], value, *args[index + 1:]]
+
+
 def numeric_gradient(fn, args: list, index: int, h: float = 1e-6):
-    """Central differences of ``fn`` with respect to ``args[index]``."""
+    """Central differences of ``fn`` with respect to ``args[index]`` (a number, an array, or a dict,
+    tuple or list of them, for which the result has the same structure)."""
     import numpy as np
 
     x = args[index]
+    if isinstance(x, (dict, tuple, list)):
+        keys = list(x) if isinstance(x, dict) else range(len(x))
+        parts = {}
+        for key in keys:
+            def part_fn(*a, key=key):
+                container = dict(a[index]) if isinstance(x, dict) else list(a[index])
+                container[key] = a[-1]
+                container = container if isinstance(x, (dict, list)) else tuple(container)
+                return fn(*_with(list(a[:-1]), index, container))
+            parts[key] = numeric_gradient(part_fn, [*args, x[key]], len(args), h)
+        return parts if isinstance(x, dict) else type(x)(parts[k] for k in keys)
     if isinstance(x, float):
         def at(value):
             return float(fn(*args[:index], value, *args[index + 1:]))
@@ -77,6 +97,25 @@ def numeric_gradient(fn, args: list, index: int, h: float = 1e-6):
         x[i] = old
         out[i] = (plus - minus) / (2 * h)
     return out
+
+
+def _structure(value):
+    if isinstance(value, dict):  # keys, not their order
+        return ("dict", tuple(sorted((repr(k), _structure(v)) for k, v in value.items())))
+    if isinstance(value, (tuple, list)):
+        return ("seq", tuple(_structure(v) for v in value))
+    return "leaf"
+
+
+def _flat(value):
+    import numpy as np
+
+    if isinstance(value, dict):
+        value = [value[k] for k in sorted(value, key=repr)]
+    if isinstance(value, (tuple, list)):
+        parts = [_flat(v) for v in value]
+        return np.concatenate(parts) if parts else np.zeros(0)
+    return np.ravel(np.asarray(value, dtype=np.float64))
 
 
 def check_grad(fn, *args, wrt=None, rtol: float = 1e-5, atol: float = 1e-7, h: float = 1e-6,
@@ -105,8 +144,8 @@ def check_grad(fn, *args, wrt=None, rtol: float = 1e-5, atol: float = 1e-7, h: f
     results = []
     for pos, analytic in zip(positions, grads):
         numeric = numeric_gradient(fn, args, pos, h)
-        a, n = np.asarray(analytic, dtype=np.float64), np.asarray(numeric, dtype=np.float64)
-        shape_ok = a.shape == n.shape
+        a, n = _flat(analytic), _flat(numeric)
+        shape_ok = a.shape == n.shape and _structure(analytic) == _structure(numeric)
         diff = np.abs(a - n) if shape_ok else np.array(np.inf)
         rel = float(np.max(diff / np.maximum(np.abs(a) + np.abs(n), 1e-8))) if diff.size else 0.0
         abs_err = float(np.max(diff)) if diff.size else 0.0

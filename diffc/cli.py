@@ -91,10 +91,17 @@ def parse_shapes(items: list[str]) -> dict | None:
     shapes = {}
     for item in items:
         name, eq, spec = item.partition("=")
-        if not eq or not name.strip().isidentifier():
+        name = name.strip()
+        if "[" in name and name.endswith("]"):  # a part of a container: params[W1] or pair[0]
+            base, _, key = name[:-1].partition("[")
+            key = key.strip("'\"")
+            name = f"{base}[{int(key) if key.isdigit() else key!r}]"
+            if not base.isidentifier():
+                raise DiffcError(f"--shape takes NAME=DIMS or NAME[KEY]=DIMS; got {item!r}")
+        elif not eq or not name.isidentifier():
             raise DiffcError(f"--shape takes NAME=DIMS, as in --shape X=N,D; got {item!r}")
         try:
-            shapes[name.strip()] = parse_shape(spec)
+            shapes[name] = parse_shape(spec)
         except ValueError as exc:
             raise DiffcError(f"--shape {item}: {exc}") from None
     return shapes or None

@@ -133,8 +133,9 @@ def prepare(fdef: ast.FunctionDef, scope: Scope, source: Source, *, wrt=None, sh
     kinds = {k: v[1] for k, v in shapes.items() if isinstance(v, tuple) and len(v) == 2 and isinstance(v[1], str)}
     shapes.update({k: shapes[k][0] for k in kinds})
     param_shapes = {p.hint: shapes.get(p.hint, Opaque(p.hint) if numpy else ()) for p in fn.params}
+    param_shapes.update({k: v for k, v in shapes.items() if "[" in k})  # parts of container parameters
     for pname in shapes:
-        if pname not in param_shapes:
+        if pname not in param_shapes and "[" not in pname:
             raise source.error(SelectionError, fdef, f"a shape was given for '{pname}', which is not a parameter "
                                f"of '{fdef.name}'", f"its parameters are: {', '.join(param_shapes)}")
     inferred = infer(fn, param_shapes, kinds)

@@ -108,6 +108,12 @@ class _Writer:
             args = [(ast.List if params["_seq"] == "List" else ast.Tuple)(args, ast.Load())]
         if op == "getitem":
             return ast.Subscript(args[0], index_ast(params["index"], args), ast.Load())
+        if op == "field":
+            return ast.Subscript(args[0], ast.Constant(params["key"]), ast.Load())
+        if op == "make_struct":
+            if params["kind"] == "dict":
+                return ast.Dict([ast.Constant(k) for k in params["keys"]], args)
+            return (ast.List if params["kind"] == "list" else ast.Tuple)(args, ast.Load())
         if op == "tuple":
             return ast.Tuple(args, ast.Load())
         if op == "list":

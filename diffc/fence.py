@@ -217,7 +217,8 @@ def _check_expr(node: ast.expr, err) -> None:
         return
     if isinstance(node, ast.Subscript):
         _check_expr(node.value, err)
-        _check_expr(node.slice, err)
+        if not (isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str)):  # params["W1"]
+            _check_expr(node.slice, err)
         return
     if isinstance(node, ast.Slice):
         for part in (node.lower, node.upper, node.step):

@@ -51,6 +51,33 @@ def _has_return(node) -> bool:
     return any(isinstance(n, ast.Return) for n in ast.walk(node))
 
 
+def _field_label(container, key) -> str | None:
+    text = f"{container.hint}_{key}"
+    return text if text.isidentifier() else None
+
+
+def _is_container(fdef, name: str) -> bool:
+    """True if ``name`` is only read as ``name[<constant>]`` or unpacked (``a, b = name``), with at
+    least one string key or one unpacking: ``x[0]`` alone is read as indexing an array."""
+    uses, allowed, telling = 0, set(), False
+    for node in ast.walk(fdef):
+        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id == name \
+                and isinstance(node.slice, ast.Constant) and type(node.slice.value) in (str, int) \
+                and isinstance(node.ctx, ast.Load):
+            allowed.add(id(node.value))
+            telling |= type(node.slice.value) is str
+        elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Name) and node.value.id == name and \
+                len(node.targets) == 1 and isinstance(node.targets[0], (ast.Tuple, ast.List)):
+            allowed.add(id(node.value))
+            telling = True
+    for node in ast.walk(fdef):
+        if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Load):
+            uses += 1
+            if id(node) not in allowed:
+                return False
+    return uses > 0 and telling
+
+
 def single_exit(stmts: list) -> list:
     """Rewrite early returns inside ``if`` so that every path ends in a return:
     what follows an ``if`` whose branch returns moves into the branch that does not."""
@@ -95,6 +122,8 @@ class Frontend:
         self.fresh: set[int] = parent.fresh if parent else set()
         self.group: dict[int, int] = parent.group if parent else {}  # id(var) -> id of the array it shares memory with
         self.calls: tuple[str, ...] = (*parent.calls, fdef.name) if parent else (fdef.name,)
+        # Parameters that are dicts, tuples or lists, read only as p["key"], p[0] or a, b = p.
+        self.containers: set[int] = parent.containers if parent else set()
         self.borrowed: set[int] = set()  # a helper's parameters: the caller's values
         self.assigned_later: set[str] = {
             t.id for node in ast.walk(fdef) for t in [getattr(node, "target", None), *getattr(node, "targets", [])]
@@ -124,6 +153,8 @@ class Frontend:
         params = [Var(a.arg, is_param=True) for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]]
         for p in params:
             self.env[p.hint] = p
+            if _is_container(self.fdef, p.hint):
+                self.containers.add(id(p))
         positional = [*args.posonlyargs, *args.args]
         defaults = {a.arg: ast.unparse(d) for a, d in zip(positional[len(positional) - len(args.defaults):],
                                                          args.defaults)}
@@ -133,7 +164,7 @@ class Frontend:
             raise self.errors[0] if len(self.errors) == 1 else ErrorGroup(self.errors)
         return Function(
             self.fdef.name, params, self.eqns, out, self.source.lineno(self.fdef), defaults,
-            [a.arg for a in args.kwonlyargs], len(args.posonlyargs),
+            [a.arg for a in args.kwonlyargs], len(args.posonlyargs), set(self.containers),
         )
 
     def body(self):
@@ -376,6 +407,16 @@ class Frontend:
                           f"copy it first, for example '{target.id} = {target.id}.copy()'")
 
     def unpack(self, targets, value_node):
+        if len(targets) == 1 and isinstance(value_node, ast.Name) and \
+                id(self.env.get(value_node.id)) in self.containers:
+            container = self.env[value_node.id]
+            names = [t.id for t in targets[0].elts]
+            values = [self.emit("field", (container,), value_node, key=i) for i in range(len(names))]
+            for value, i in zip(values, range(len(names))):
+                value.label = _field_label(container, i)
+            for name, value in zip(names, values):
+                self.bind(name, value, value_node)
+            return
         if len(targets) != 1 or not isinstance(value_node, (ast.Tuple, ast.List)):
             self.fail(UnsupportedError, value_node, "only a tuple of values can be unpacked, as in 'a, b = b, a * b'",
                       "assign each part on its own line")
@@ -436,7 +477,12 @@ class Frontend:
         if isinstance(node, ast.Call):
             return self.call(node)
         if isinstance(node, ast.Subscript):
-            ins, index = self.index([self.expr(node.value)], node.slice)
+            base = self.expr(node.value)
+            if id(base) in self.containers:  # params["W1"]: one part of a container parameter
+                out = self.emit("field", (base,), node, key=node.slice.value)
+                out.label = _field_label(base, node.slice.value)
+                return out
+            ins, index = self.index([base], node.slice)
             return self.emit("getitem", ins, node, index=index)
         if isinstance(node, ast.Tuple):
             items = [self.expr(e) for e in node.elts]

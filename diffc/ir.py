@@ -95,6 +95,7 @@ class Function:
     defaults: dict[str, str] = field(default_factory=dict)
     kwonly: list[str] = field(default_factory=list)
     posonly: int = 0
+    containers: set = field(default_factory=set)  # ids of parameters that are dicts, tuples or lists
 
 
 def is_number(atom, value=None) -> bool:

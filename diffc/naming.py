@@ -74,8 +74,8 @@ class Namer:
             named = next((m for m in family if m.hint is not None and m.primal is None), None)
             graded = next((m for m in family if m.primal is not None and id(m.primal) in names), None)
             label = next((m.label for m in family if m.label), None)
-            if isinstance(label, tuple):  # (prefix, variable): named after that variable
-                label = label[0] + names.get(id(label[1]), "value")
+            if isinstance(label, tuple):  # (prefix, variable[, suffix]): named after that variable
+                label = label[0] + names.get(id(label[1]), "value") + (label[2] if len(label) > 2 else "")
             is_output = any(m is output for m in family)
             if named is None and graded is None and not is_output and label is not None:
                 base, own = label, None

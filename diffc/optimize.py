@@ -37,8 +37,7 @@ def dce(items: list, needed: set) -> list:
         else:
             inner = {id(c.end) for c in item.carried if id(c.final) in needed} | needed
             while True:
-                body = dce(list(item.body), set(inner))
-                reads = {id(a) for i in [*item.cond, *body] for a in item_reads(i) if isinstance(a, Var)}
+                reads = _live_reads([*item.cond, *item.body], set(inner))
                 more = {id(c.end) for c in item.carried if id(c.start) in reads} - inner
                 if not more:
                     break
@@ -49,6 +48,33 @@ def dce(items: list, needed: set) -> list:
                 kept.append(item)
                 needed.update(id(a) for a in item_reads(item) if isinstance(a, Var))
     return kept[::-1]
+
+
+def _live_reads(items: list, needed: set) -> set:
+    """What ``dce(items, needed)`` would keep reading, without changing ``items``."""
+    for item in reversed(items):
+        if isinstance(item, Eqn):
+            if id(item.out) in needed or item.op in EFFECTS:
+                needed.update(id(a) for a in item.ins if isinstance(a, Var))
+        elif isinstance(item, If):
+            phis = [p for p in item.phis if id(p.out) in needed]
+            if phis or _has_effects(item):
+                needed.add(id(item.cond))
+                needed |= _live_reads(item.then, {id(p.then) for p in phis} | needed)
+                needed |= _live_reads(item.orelse, {id(p.orelse) for p in phis} | needed)
+        else:
+            inner = {id(c.end) for c in item.carried if id(c.final) in needed} | needed
+            reads = _live_reads([*item.cond, *item.body], set(inner))
+            while True:
+                more = {id(c.end) for c in item.carried if id(c.start) in reads} - inner
+                if not more:
+                    break
+                inner |= more
+                reads = _live_reads([*item.cond, *item.body], set(inner))
+            needed |= reads | {id(a) for a in item.args if isinstance(a, Var)}
+            needed |= {id(c.init) for c in item.carried if id(c.end) in inner and isinstance(c.init, Var)}
+            needed.add(id(item.test))
+    return needed
 
 
 def _has_effects(item) -> bool:

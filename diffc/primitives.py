@@ -156,6 +156,8 @@ def _getitem_shape(shapes, eqn, in_shapes):
 _OP_SHAPES = {
     "matmul": S.matmul, "getitem": _getitem_shape, "setitem": _F, "copy": _F, "neg": _F, "pos": _F, "sigmoid": _F,
     "abs": _F, "float": _F, "invert": _F, "round": _F, "int": _S, "len": _S, "tuple": _U, "astype": _F,
+    "field": lambda shapes, eqn, in_shapes: shapes.field_shape(eqn),
+    "make_struct": _U,
     "list": lambda shapes, eqn, in_shapes: (1 if len(eqn.ins) == 1 else S.Sym(f"len{len(eqn.ins)}"),)
     if all(s == () for s in in_shapes) else None,
 }

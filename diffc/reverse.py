@@ -29,6 +29,26 @@ from .rules import NONDIFF, NeedsShapes, vjp
 from .rules_numpy import BROADCASTING, unbroadcast
 
 
+class FieldPart:
+    """A gradient for one part (``params["W1"]``) of a container parameter."""
+
+    __slots__ = ("key", "grad")
+
+    def __init__(self, key, grad):
+        self.key, self.grad = key, grad
+
+
+def _split(parts):
+    """(plain parts, {key: parts of that field}) in first-seen order."""
+    plain, fields = [], {}
+    for part in parts or []:
+        if isinstance(part, FieldPart):
+            fields.setdefault(part.key, []).append(part.grad)
+        else:
+            plain.append(part)
+    return plain, fields
+
+
 class ReverseError(Exception):
     """A rule could not be applied; carries the forward equation for locating it."""
 
@@ -233,6 +253,9 @@ class _Reverse:
             parts = contributions.pop(id(v), [])
             if not parts:
                 return
+            if any(isinstance(part, FieldPart) for part in parts):
+                self.grads[id(v)] = self.assemble(v, parts[::-1], b)
+                return
             first = parts[0]
             if len(parts) == 1 and isinstance(first, Var) and id(first) in self.made_here:
                 self.made_here.discard(id(first))
@@ -276,8 +299,32 @@ class _Reverse:
             materialize(p, self.builder(bwd))
         return bwd, {k: parts for k, parts in contributions.items() if k not in defined}
 
+    def assemble(self, v, parts, b):
+        """The gradient of a container parameter: its parts' gradients, in a dict or tuple like it."""
+        _, fields = _split(parts)
+        keys = list(fields)
+        if all(type(k) is int for k in keys):
+            keys = list(range(max(keys) + 1))
+            kind = "tuple"
+        else:
+            kind = "dict"
+        atoms = []
+        for key in keys:
+            if key in fields:
+                atoms.append(self.total(b.eqns, fields[key], v))
+            else:
+                atoms.append(self.zero(b.eqns, b.emit("field", v, key=key)))
+        return b.emit("make_struct", *atoms, out=Var(primal=v), keys=tuple(keys), kind=kind)
+
     def eqn(self, eqn: Eqn, b: Builder, contributions: dict):
         g = self.grads.get(id(eqn.out))
+        if eqn.op == "field":
+            container = eqn.ins[0]
+            if g is not None and isinstance(container, Var) and id(container) in self.active:
+                contributions.setdefault(id(container), []).append(self.add(container, FieldPart(eqn.params["key"], g)))
+                if self.record is not None:
+                    self.record[(id(eqn), 0)] = g
+            return
         if g is None or eqn.op in NONDIFF:
             if g is not None and eqn.op in ("tuple", "list"):
                 raise ReverseError(eqn, "a tuple of values that depend on the parameters cannot be "
@@ -319,18 +366,28 @@ class _Reverse:
                     seeds[side].setdefault(id(atom), []).append(self.add(atom, g))
         then_bwd, then_out = self.block(item.then, seeds[0])
         else_bwd, else_out = self.block(item.orelse, seeds[1])
-        phis = []
+        phis, sent = [], []
         for key in dict.fromkeys([*then_out, *else_out]):
             v = self.vars[key]
-            a = _defined_in(then_bwd, self.total(then_bwd, then_out.get(key), v))
-            c = _defined_in(else_bwd, self.total(else_bwd, else_out.get(key), v))
-            out = Var(primal=v)
-            self.made_here.add(id(out))
-            phis.append(Phi(out, a, c))
+            then_plain, then_fields = _split(then_out.get(key))
+            else_plain, else_fields = _split(else_out.get(key))
+            for field in dict.fromkeys([*then_fields, *else_fields]):  # a container: field by field
+                out = self.merge(phis, then_bwd, else_bwd, then_fields.get(field), else_fields.get(field), v)
+                sent.append((v, FieldPart(field, out)))
+            if then_plain or else_plain:
+                sent.append((v, self.merge(phis, then_bwd, else_bwd, then_plain, else_plain, v)))
         if phis:
             bwd.append(If(item.cond, then_bwd, else_bwd, phis, item.lineno, item.col))
-        for phi in phis:  # after the if: a running sum adds them there
-            contributions.setdefault(id(phi.out.primal), []).append(phi.out)
+        for v, part in sent:  # after the if: a running sum adds them there
+            contributions.setdefault(id(v), []).append(part)
+
+    def merge(self, phis, then_bwd, else_bwd, then_parts, else_parts, v):
+        a = _defined_in(then_bwd, self.total(then_bwd, then_parts, v))
+        c = _defined_in(else_bwd, self.total(else_bwd, else_parts, v))
+        out = Var(primal=v)
+        self.made_here.add(id(out))
+        phis.append(Phi(out, a, c))
+        return out
 
     def loop(self, item: Loop, bwd: list, contributions: dict):
         carried = [c for c in item.carried if id(c.start) in self.active]
@@ -356,11 +413,13 @@ class _Reverse:
             if isinstance(c.init, Var) and id(c.init) in self.active:
                 sent.append((c.init, final))
         for key, (start, end) in sums.items():  # values from outside the loop: their gradients add up
+            key, field = key if isinstance(key, tuple) else (key, None)
             v = self.vars[key]
-            final = Var(primal=v)
+            final = Var(primal=v) if field is None else Var(label=("grad_", v, f"_{field}"))
             self.made_here.add(id(final))
-            back_carried.append(Carry(self.zero(bwd, v), start, end, final))
-            sent.append((v, final))
+            like = v if field is None else self.builder(bwd).emit("field", v, key=field)
+            back_carried.append(Carry(self.zero(bwd, like), start, end, final))
+            sent.append((v, final if field is None else FieldPart(field, final)))
         target = self.tape(item, body)
         if item.kind == "while":  # count the trips, to take as many backward
             start, final = Var("trips"), Var("trips")
@@ -418,11 +477,17 @@ class _Adder:
 
     def append(self, part):
         v = self.reverse.vars[self.key]
-        if self.key not in self.sums:
-            start = Var(primal=v)
-            self.sums[self.key] = [start, start]
-        latest = self.sums[self.key][1]
-        self.sums[self.key][1] = self.reverse.builder(self.bwd).emit("add", latest, part, out=Var(primal=v))
+        key = self.key
+        label = None
+        if isinstance(part, FieldPart):  # one running sum per part of a container
+            label = ("grad_", v, f"_{part.key}")
+            key, part = (self.key, part.key), part.grad
+        if key not in self.sums:
+            start = Var(primal=None if label else v, label=label)
+            self.sums[key] = [start, start]
+        latest = self.sums[key][1]
+        self.sums[key][1] = self.reverse.builder(self.bwd).emit(
+            "add", latest, part, out=Var(primal=None if label else v, label=label))
 
 
 def _all_items(items):
@@ -480,7 +545,9 @@ def backward(fn: Function, forward: list, wrt: list[Var], *, numpy: bool = False
             # Not reached by the output: a zero of its type, written once.
             r.grads[id(p)] = Var(primal=p)
             scalar = shapes is not None and shapes.get(p) == ()
-            if numpy and not scalar:
+            if id(p) in getattr(fn, "containers", ()):
+                tail.emit("make_struct", out=r.grads[id(p)], keys=(), kind="dict")
+            elif numpy and not scalar:
                 tail.emit("numpy.zeros_like", p, out=r.grads[id(p)])
             else:
                 tail.emit("copy", Const(0.0), out=r.grads[id(p)])

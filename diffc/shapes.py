@@ -45,6 +45,15 @@ class Shapes:
         self.kinds: dict[int, str] = {}  # id(var) -> numpy dtype kind ('b', 'i', 'f') where known
         self.shape_values: dict[int, tuple] = {}  # id(var) -> the shape it holds (x.shape)
         self.dim_values: dict[int, object] = {}  # id(var) -> the dim it holds (x.shape[0])
+        self.fields: dict[str, object] = {}  # 'params["W1"]' -> the shape of that part of a container
+
+    def field_shape(self, eqn):
+        container = eqn.ins[0]
+        name = f"{getattr(container, 'hint', '?')}[{eqn.params['key']!r}]"
+        if name in self.fields:
+            return self.fields[name]
+        return Opaque(name) if isinstance(self.of.get(id(container)), Opaque) or \
+            self.of.get(id(container)) is None else None
 
     def kind(self, atom) -> str | None:
         if isinstance(atom, Const):
@@ -143,6 +152,7 @@ def infer(fn: Function, param_shapes: dict[str, tuple | None], param_kinds: dict
     from .primitives import shape_rule
 
     S = Shapes()
+    S.fields = {k: v for k, v in param_shapes.items() if "[" in k}
     for p in fn.params:
         S.set(p, param_shapes.get(p.hint))
         if (param_kinds or {}).get(p.hint):
@@ -152,9 +162,20 @@ def infer(fn: Function, param_shapes: dict[str, tuple | None], param_kinds: dict
     # there is (), and everything is inferred again with that.
     scalar = {S.get(a) for a in _scalar_uses(fn.eqns) if isinstance(S.get(a), Opaque)}
     if scalar:
-        again = {p.hint: () if S.get(p) in scalar else param_shapes.get(p.hint) for p in fn.params}
+        again = {**param_shapes, **{p.hint: () if S.get(p) in scalar else param_shapes.get(p.hint)
+                                    for p in fn.params}}
+        again.update({k: () for k, v in S.fields.items() if v in scalar})
+        for eqn in _fields(fn.eqns):
+            if S.get(eqn.out) in scalar:
+                again[f"{eqn.ins[0].hint}[{eqn.params['key']!r}]"] = ()
         return infer(fn, again, param_kinds)
     return S
+
+
+def _fields(items):
+    from .ir import walk
+
+    return [e for e in walk(items) if e.op == "field"]
 
 
 def _scalar_uses(items):

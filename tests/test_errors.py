@@ -36,7 +36,7 @@ CASES = [
     ("    z = (v := x)\n    return z", diffc.UnsupportedError, 5, 10, "assignment expressions"),
     ("    z = math\n    return z", diffc.UnsupportedError, 5, 9, "'math' is not a number"),
     ("    z = math.nope\n    return z", diffc.UnsupportedError, 5, 9, "'math.nope'"),
-    ("    a, b = x\n    return a", diffc.UnsupportedError, 5, 12, "only a tuple of values"),
+    ("    a, b = x * 2.0\n    return a", diffc.UnsupportedError, 5, 12, "only a tuple of values"),
     ("    x //= y\n    return x", None, None, None, None),  # supported: zero gradient
     ("    assert x > 0\n    return x", diffc.UnsupportedError, 5, 5, "'assert'"),
     ("    for i in range(3):\n        if x > 1.0:\n            break\n    return x", diffc.UnsupportedError, 7, 13,
