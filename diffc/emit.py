@@ -93,7 +93,7 @@ class _Writer:
         op, args = eqn.op, [self.atom(a) for a in eqn.ins]
         params = eqn.params
         keywords = [ast.keyword(k, ast.Constant(v)) for k, v in params.items() if not k.startswith("_")
-                    and k != "index"]
+                    and k not in ("index", "basic")]
         style = params.get("_style")
         if style is not None and style[0] == "attr":
             return ast.Attribute(args[0], style[1], ast.Load())
@@ -164,7 +164,7 @@ class _Writer:
         # scatter_add: the gradient of x[index] is zero but at index, where it adds up.
         zeros = ast.Call(self.numpy("zeros_like"), [args[0]], [])
         first = ast.Assign([ast.Name(target, ast.Store())], zeros, lineno=0)
-        if _is_basic(index, eqn.ins):
+        if eqn.params.get("basic") or _is_basic(index, eqn.ins):
             return [first, ast.Assign([store], args[1], lineno=0)]
         add_at = ast.Call(ast.Attribute(self.numpy("add"), "at", ast.Load()),
                           [name, index_ast(index, args), args[1]], [])

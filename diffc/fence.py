@@ -149,6 +149,11 @@ def _check_statement(stmt: ast.stmt, err, in_loop: bool = False) -> None:
             _check_expr(stmt.value, err)
         return
     if isinstance(stmt, ast.Expr):
+        call = stmt.value
+        if isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute) and call.func.attr == "append" \
+                and isinstance(call.func.value, ast.Name) and len(call.args) == 1 and not call.keywords:
+            _check_expr(call.args[0], err)  # terms.append(x): the frontend checks what terms is
+            return
         if isinstance(stmt.value, ast.Call):
             err(stmt, "calls made only for their side effects are not supported",
                 "remove the call (for example a print) from the function you differentiate")

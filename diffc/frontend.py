@@ -91,12 +91,34 @@ def single_exit(stmts: list) -> list:
     return stmts
 
 
+def _only_appended_and_summed(fdef, name: str) -> bool:
+    """True if every read of ``name`` is ``name.append(x)`` as a statement or ``sum(name)``."""
+    allowed, reads = set(), 0
+    for node in ast.walk(fdef):
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and \
+                isinstance(node.value.func, ast.Attribute) and node.value.func.attr == "append" and \
+                isinstance(node.value.func.value, ast.Name) and node.value.func.value.id == name:
+            allowed.add(id(node.value.func.value))
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "sum" and \
+                len(node.args) == 1 and isinstance(node.args[0], ast.Name) and node.args[0].id == name:
+            allowed.add(id(node.args[0]))
+    for node in ast.walk(fdef):
+        if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Load):
+            reads += 1
+            if id(node) not in allowed:
+                return False
+    return True
+
+
 def _stored_names(stmts) -> list[str]:
     names = []
     for stmt in stmts:
         for node in ast.walk(stmt):
             target = None
-            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
+                    node.func.attr == "append" and isinstance(node.func.value, ast.Name):
+                target = node.func.value.id  # terms.append(x) changes terms
+            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
                 target = node.id
             elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store) and \
                     isinstance(node.value, ast.Name):
@@ -125,6 +147,7 @@ class Frontend:
         # Parameters that are dicts, tuples or lists, read only as p["key"], p[0] or a, b = p.
         self.containers: set[int] = parent.containers if parent else set()
         self.borrowed: set[int] = set()  # a helper's parameters: the caller's values
+        self.lists: set[str] = set()  # lists built with append and reduced with sum(): running sums
         self.assigned_later: set[str] = {
             t.id for node in ast.walk(fdef) for t in [getattr(node, "target", None), *getattr(node, "targets", [])]
             if isinstance(t, ast.Name)
@@ -336,6 +359,14 @@ class Frontend:
             self.loop("sequence", stmt, stmt.target.id, [self.expr(it)], stmt.body)
 
     def statement(self, stmt: ast.stmt):
+        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):  # terms.append(x)
+            call = stmt.value
+            name = call.func.value.id
+            if name not in self.lists:
+                self.fail(UnsupportedError, call.func, f"'{name}.append' is only supported on a list made empty in "
+                          "this function and reduced with sum()", f"start it with '{name} = []'")
+            self.env[name] = self.emit("add", (self.env[name], self.expr(call.args[0])), stmt, Var(name))
+            return None
         if isinstance(stmt, (ast.Expr, ast.Pass)):
             return None  # the docstring (the fence refused every other bare expression)
         if isinstance(stmt, ast.Return):
@@ -369,6 +400,12 @@ class Frontend:
         targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
         if any(isinstance(t, (ast.Tuple, ast.List)) for t in targets):
             self.unpack(targets, stmt.value)
+            return None
+        if isinstance(stmt.value, ast.List) and not stmt.value.elts and len(targets) == 1 and \
+                isinstance(targets[0], ast.Name) and _only_appended_and_summed(self.fdef, targets[0].id):
+            # A list that is only appended to and summed is its running sum.
+            self.lists.add(targets[0].id)
+            self.bind(targets[0].id, Const(0.0), stmt)
             return None
         value = self.expr(stmt.value)
         for target in targets:
@@ -567,6 +604,9 @@ class Frontend:
     # -- calls ----------------------------------------------------------------
     def call(self, node: ast.Call) -> Var:
         func = node.func
+        if isinstance(func, ast.Name) and func.id == "sum" and "sum" not in self.env and len(node.args) == 1 \
+                and isinstance(node.args[0], ast.Name) and node.args[0].id in self.lists:
+            return self.name(node.args[0])
         if isinstance(func, ast.Attribute) and self._module_of(func.value) is None and func.attr in P.METHODS \
                 and not (isinstance(func.value, ast.Name) and func.value.id not in self.env):
             return self.method(node)

@@ -259,7 +259,19 @@ def _getitem(b, g, ans, ins, i, params):
         return None
     if _only_reshapes(params["index"]):  # x[:, None] and the like select every element
         return _reshape_back(b, g, ans, ins, 0, params)
-    return b.emit("scatter_add", ins[0], g, *ins[1:], index=_shift(params["index"], 1))
+    basic = _basic(params["index"], ins, b)
+    return b.emit("scatter_add", ins[0], g, *ins[1:], index=_shift(params["index"], 1), basic=basic)
+
+
+def _basic(index, ins, b) -> bool:
+    """True if the index selects no element twice: slices, None, and integer scalars."""
+    if index[0] == "tuple":
+        return all(_basic(item, ins, b) for item in index[1])
+    if index[0] == "atom":
+        atom = ins[index[1]]
+        return (isinstance(atom, Const) and type(atom.value) is int) or (
+            b.shape(atom) == () and b.shapes is not None and b.shapes.kind(atom) == "i")
+    return True
 
 
 def _setitem(b, g, ans, ins, i, params):

@@ -39,6 +39,8 @@ SCALAR_CASES = {
                         "        w *= 0.5\n    return acc\n", [(0.9, 1.1)]),
     "gradient_descent": ("def f(target, w0, lr):\n    w = w0\n    for step in range(5):\n"
                          "        w = w - lr * 2.0 * (w - target)\n    return (w - 1.0) ** 2\n", [(0.5, 3.0, 0.1)]),
+    "list_append_sum": ("def f(x, w):\n    terms = []\n    for k in range(4):\n"
+                        "        terms.append(w * math.sin(k * x))\n    return sum(terms)\n", [(0.3, 1.2)]),
     "helpers": ("def sigmoid(z):\n    return 1.0 / (1.0 + math.exp(-z))\n\n\ndef f(w0, x0, w1, x1, w2):\n"
                 "    return sigmoid(w0 * x0 + w1 * x1 + w2)\n", [(2.0, -1.0, -3.0, -2.0, -3.0)]),
     "helper_calls_helper_in_loop": ("def square(v):\n    return v * v\n\n\ndef damp(v, rate=0.5):\n"
@@ -120,3 +122,9 @@ def test_loop_keeps_its_shape_in_the_generated_code():
     assert body.count("for ") == 2 and "reversed(range(n))" in body and "saved_y.append(y)" in body
     assert "        y = saved_y.pop()\n        grad_x = grad_x + grad_y\n        grad_y = grad_y * math.cos(y)\n" \
         in body
+
+
+def test_list_used_otherwise_is_refused():
+    source = "def f(x):\n    terms = []\n    terms.append(x)\n    return terms[0]\n"
+    with pytest.raises(diffc.UnsupportedError, match="only supported on a list made empty"):
+        diffc.compile_source(HEADER + source)

@@ -73,3 +73,35 @@ def test_training_reaches_95_percent():
     train = importlib.import_module("train_two_layer")
     _, accuracy = train.train(log_every=0)
     assert accuracy >= 0.95
+
+
+def test_control_flow_examples(make_module):
+    module = importlib.import_module("control_flow")
+    lecture = generated("lecture", "neuron")(2.0, -1.0, -3.0, -2.0, -3.0)
+    assert generated("control_flow", "neuron")(2.0, -1.0, -3.0, -2.0, -3.0) == pytest.approx(lecture, rel=1e-12)
+    for name, args in [("fixed_point", [0.5, 4]), ("piecewise", [0.7, 1.3]), ("piecewise", [-0.4, 0.8]),
+                       ("grow", [1.0])]:
+        user = getattr(module, name)
+        grads = generated("control_flow", name)(*args)
+        grads = grads if isinstance(grads, tuple) else (grads,)
+        for i, arg in enumerate(args):
+            if isinstance(arg, float):
+                assert grads[i] == pytest.approx(float(numeric_gradient(user, list(args), i)), rel=1e-6)
+    text = (ROOT / "examples" / "control_flow_grad.py").read_text()
+    assert "for _ in reversed(range(n)):" in text and "y = saved_y.pop()" in text and "if took_if:" in text
+
+
+def test_numpy_loop_examples():
+    module = importlib.import_module("loops_numpy")
+    rng = np.random.default_rng(2)
+    args = [rng.normal(size=(3, 3)) * 0.5, rng.normal(size=(3, 2)), rng.normal(size=3), rng.normal(size=(4, 2)), 4]
+    grads = generated("loops_numpy", "rnn")(*args)
+    for i in range(4):
+        np.testing.assert_allclose(grads[i], numeric_gradient(module.rnn, args, i), rtol=1e-6, atol=1e-9)
+    params = {"W1": rng.normal(size=(2, 4)), "b1": rng.normal(size=4), "W2": rng.normal(size=(4, 3)),
+              "b2": rng.normal(size=3)}
+    grad_params = generated("loops_numpy", "two_layer")(params, X[:, :2], Y)[0]
+    assert diffc.check_grad(module.two_layer, params, X[:, :2], Y, wrt="params").ok
+    expected = diffc.grad(module.two_layer, wrt="params")(params, X[:, :2], Y)
+    for key in params:
+        np.testing.assert_allclose(grad_params[key], expected[key], rtol=1e-10)
