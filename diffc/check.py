@@ -126,12 +126,9 @@ def check_grad(fn, *args, wrt=None, rtol: float = 1e-5, atol: float = 1e-7, h: f
     the report when a parameter exceeds the tolerance (unless
     ``raise_on_error`` is False).
     """
-    import numpy as np
-
-    args = [_as_float64(a) for a in args]
-    gfn = compile_live(fn, wrt=wrt, mode="grad")
-    grads = gfn(*args)
     import inspect
+
+    import numpy as np
 
     names = list(inspect.signature(fn).parameters)
     if wrt is None:
@@ -139,6 +136,11 @@ def check_grad(fn, *args, wrt=None, rtol: float = 1e-5, atol: float = 1e-7, h: f
     else:
         items = [wrt] if isinstance(wrt, (str, int)) else list(wrt)
         positions = [names.index(w) if isinstance(w, str) else w % len(names) for w in items]
+    # Only what is differentiated becomes float64: a loop bound or labels keep their type.
+    args = [_as_float64(a) if i in positions and not isinstance(a, int) or i in positions and wrt is not None
+            else a for i, a in enumerate(args)]
+    gfn = compile_live(fn, wrt=wrt, mode="grad")
+    grads = gfn(*args)
     if len(positions) == 1 and (wrt is None or isinstance(wrt, (str, int))):
         grads = (grads,)
     results = []

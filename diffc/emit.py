@@ -376,6 +376,7 @@ class _Layout:
                     if item.op != "copy" or text != target:  # x = x says nothing
                         lines.append(f"{pad}{target} = {text}")
             elif isinstance(item, If):
+                head = len(lines)
                 lines.append(f"{pad}if {ast.unparse(self.values[id(item)])}:")
                 self.write(item.then, depth + 1, lines, names, source_line)
                 mark = len(lines)
@@ -383,6 +384,9 @@ class _Layout:
                 self.write(item.orelse, depth + 1, lines, names, source_line)
                 if lines[-1] == f"{pad}    pass":
                     del lines[mark:]  # no else branch to write
+                elif lines[head + 1:mark] == [f"{pad}    pass"]:  # only an else branch: if not ...
+                    test = ast.unparse(_Tidy().visit(ast.UnaryOp(ast.Not(), self.values[id(item)])))
+                    lines[head:mark + 1] = [f"{pad}if {test}:"]
             else:
                 header = [ast.unparse(a) for a in self.values[id(item)]]
                 target = names[id(item.target)] if item.target is not None else "_"

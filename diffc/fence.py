@@ -16,8 +16,6 @@ from .primitives import BINOPS, UNARYOPS
 from .source import Source
 
 _STATEMENT_HINTS = {
-    ast.Break: ("'break' is not supported yet", "put the exit test in a while condition instead"),
-    ast.Continue: ("'continue' is not supported yet", "put the rest of the loop body under an 'if'"),
     ast.AsyncFor: ("'async for' is not supported", "use a plain 'for' loop"),
     ast.Try: ("'try' statements are not supported",
               "handle errors outside the function you differentiate"),
@@ -92,7 +90,7 @@ def check(fdef: ast.AST, source: Source) -> list[DiffcError]:
 
 
 def _check_statement(stmt: ast.stmt, err, in_loop: bool = False) -> None:
-    if isinstance(stmt, ast.Pass):
+    if isinstance(stmt, ast.Pass) or (in_loop and isinstance(stmt, (ast.Break, ast.Continue))):
         return
     if isinstance(stmt, ast.If):
         _check_expr(stmt.test, err)

@@ -56,6 +56,57 @@ def _field_label(container, key) -> str | None:
     return text if text.isidentifier() else None
 
 
+def _ends_in(stmts, kind) -> bool:
+    if not stmts:
+        return False
+    last = stmts[-1]
+    return isinstance(last, kind) or (
+        isinstance(last, ast.If) and _ends_in(last.body, kind) and _ends_in(last.orelse, kind))
+
+
+def _loop_exits(node, kind) -> bool:
+    """True if ``node`` holds a ``kind`` (Break or Continue) of the loop around it (not of an inner loop)."""
+    if isinstance(node, kind):
+        return True
+    if isinstance(node, (ast.For, ast.While)):
+        return False
+    return any(_loop_exits(child, kind) for child in ast.iter_child_nodes(node))
+
+
+def without_continue(stmts: list) -> list:
+    """A loop body with every ``continue`` gone: what follows an ``if`` that continues moves
+    into the branch that does not."""
+    out = []
+    for index, stmt in enumerate(stmts):
+        if isinstance(stmt, ast.Continue):
+            return out
+        if isinstance(stmt, ast.If) and _loop_exits(stmt, ast.Continue):
+            rest = stmts[index + 1:]
+            body = stmt.body if _ends_in(stmt.body, ast.Continue) else stmt.body + rest
+            orelse = stmt.orelse if _ends_in(stmt.orelse, ast.Continue) else stmt.orelse + rest
+            new = ast.If(test=stmt.test, body=without_continue(body) or [ast.Pass()],
+                         orelse=without_continue(orelse))
+            return out + [ast.copy_location(new, stmt)]
+        out.append(stmt)
+    return out
+
+
+def _replace_breaks(stmts: list, flag: str) -> list:
+    """``break`` becomes ``flag = True; continue`` (nested loops keep their own)."""
+    out = []
+    for stmt in stmts:
+        if isinstance(stmt, ast.Break):
+            assign = ast.Assign([ast.Name(flag, ast.Store())], ast.Constant(True), lineno=stmt.lineno)
+            out += [ast.copy_location(assign, stmt), ast.copy_location(ast.Continue(), stmt)]
+        elif isinstance(stmt, ast.If):
+            new = ast.If(test=stmt.test, body=_replace_breaks(stmt.body, flag),
+                         orelse=_replace_breaks(stmt.orelse, flag))
+            out.append(ast.copy_location(new, stmt))
+        else:
+            out.append(stmt)
+    return out
+
+
 def _is_container(fdef, name: str) -> bool:
     """True if ``name`` is only read as ``name[<constant>]`` or unpacked (``a, b = name``), with at
     least one string key or one unpacking: ``x[0]`` alone is read as indexing an array."""
@@ -113,6 +164,8 @@ def _only_appended_and_summed(fdef, name: str) -> bool:
 def _stored_names(stmts) -> list[str]:
     names = []
     for stmt in stmts:
+        if isinstance(stmt, ast.Break):
+            continue
         for node in ast.walk(stmt):
             target = None
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
@@ -346,6 +399,24 @@ class Frontend:
 
         return Eqn(op, tuple(ins), out, {"index": ("atom", 1)}, self.source.lineno(node), node.col_offset)
 
+    def without_break(self, stmt):
+        """A loop with ``break`` as a loop with a flag: a while loop tests it, a for loop's
+        iterations after the break do nothing."""
+        from .scope import identifiers
+
+        taken = identifiers(self.fdef) | set(self.env)
+        flag = next(n for n in ("broke", *(f"broke_{k}" for k in range(1, 1000))) if n not in taken)
+        self.env[flag] = self.emit("copy", (Const(False),), stmt, Var(flag))
+        body = _replace_breaks(stmt.body, flag)
+        not_broke = ast.UnaryOp(ast.Not(), ast.Name(flag, ast.Load()))
+        ast.copy_location(not_broke, stmt)
+        ast.copy_location(not_broke.operand, stmt)
+        if isinstance(stmt, ast.While):
+            test = ast.copy_location(ast.BoolOp(ast.And(), [stmt.test, not_broke]), stmt)
+            return ast.copy_location(ast.While(test, body, []), stmt)
+        guarded = ast.copy_location(ast.If(not_broke, without_continue(body), []), stmt)
+        return ast.copy_location(ast.For(stmt.target, stmt.iter, [guarded], []), stmt)
+
     def for_statement(self, stmt: ast.For):
         it = stmt.iter
         if isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "range" and \
@@ -375,11 +446,14 @@ class Frontend:
         if isinstance(stmt, ast.If):
             self.if_statement(stmt.test, stmt.body, stmt.orelse, stmt)
             return None
+        if isinstance(stmt, (ast.For, ast.While)) and any(_loop_exits(s, ast.Break) for s in stmt.body):
+            stmt = self.without_break(stmt)
         if isinstance(stmt, ast.For):
-            self.for_statement(stmt)
+            body = without_continue(stmt.body)
+            self.for_statement(ast.copy_location(ast.For(stmt.target, stmt.iter, body, []), stmt))
             return None
         if isinstance(stmt, ast.While):
-            self.loop("while", stmt, None, (), stmt.body, test=stmt.test)
+            self.loop("while", stmt, None, (), without_continue(stmt.body), test=stmt.test)
             return None
         if isinstance(stmt, ast.AugAssign):
             op = P.BINOPS[type(stmt.op)]

@@ -105,10 +105,11 @@ def live_forward(fn: Function) -> list:
                     kept.append(item)
                     needed.update(id(a) for a in item_reads(item) if isinstance(a, Var))
             else:
+                from .optimize import _live_reads
+
                 inner = {id(c.end) for c in item.carried if id(c.final) in needed}
                 while True:  # what the kept updates read may need other carried values
-                    reads = {id(a) for sub in (item.cond, item.body) for i in block(list(sub), set(inner))
-                             for a in item_reads(i) if isinstance(a, Var)} | inner
+                    reads = _live_reads([*item.cond, *item.body], set(inner))
                     more = {id(c.end) for c in item.carried if id(c.start) in reads} - inner
                     if not more:
                         break

@@ -39,6 +39,13 @@ SCALAR_CASES = {
                         "        w *= 0.5\n    return acc\n", [(0.9, 1.1)]),
     "gradient_descent": ("def f(target, w0, lr):\n    w = w0\n    for step in range(5):\n"
                          "        w = w - lr * 2.0 * (w - target)\n    return (w - 1.0) ** 2\n", [(0.5, 3.0, 0.1)]),
+    "break": ("def f(x, n):\n    y = x\n    for i in range(n):\n        if y > 3.0:\n            break\n"
+              "        y = y * 1.7 + math.sin(x)\n    return y\n", [(0.5, 6), (0.2, 6), (4.0, 3)]),
+    "break_in_while": ("def f(x):\n    s = 0.0\n    while x < 100.0:\n        x = x * 2.0\n"
+                       "        if s > 5.0:\n            break\n        s = s + x\n    return s\n", [(0.3,), (2.0,)]),
+    "continue": ("def f(x):\n    s = 0.0\n    k = 0.0\n    while k < 8.0:\n        k = k + 1.0\n"
+                 "        if k > 4.0 and x > 0:\n            continue\n        s = s + x * k\n    return s\n",
+                 [(0.5,), (-0.5,)]),
     "list_append_sum": ("def f(x, w):\n    terms = []\n    for k in range(4):\n"
                         "        terms.append(w * math.sin(k * x))\n    return sum(terms)\n", [(0.3, 1.2)]),
     "helpers": ("def sigmoid(z):\n    return 1.0 / (1.0 + math.exp(-z))\n\n\ndef f(w0, x0, w1, x1, w2):\n"

@@ -39,10 +39,9 @@ CASES = [
     ("    a, b = x * 2.0\n    return a", diffc.UnsupportedError, 5, 12, "only a tuple of values"),
     ("    x //= y\n    return x", None, None, None, None),  # supported: zero gradient
     ("    assert x > 0\n    return x", diffc.UnsupportedError, 5, 5, "'assert'"),
-    ("    for i in range(3):\n        if x > 1.0:\n            break\n    return x", diffc.UnsupportedError, 7, 13,
-     "'break' is not supported yet"),
-    ("    while x < 1.0:\n        x = x * 2.0\n        continue\n    return x", diffc.UnsupportedError, 7, 9,
-     "'continue' is not supported yet"),
+    ("    z = (yield x)\n    return z", diffc.UnsupportedError, 5, 10, "generators are not supported"),
+    ("    while x < 1.0:\n        x = x * 2.0\n    else:\n        x = 0.0\n    return x", diffc.UnsupportedError,
+     8, 9, "'while ... else' is not supported"),
     ("    for i in range(3):\n        return x\n    return y", diffc.UnsupportedError, 6, 9,
      "'return' inside a loop"),
     ("    for i in range(3):\n        x = x * y\n    else:\n        x = 0.0\n    return x", diffc.UnsupportedError,
