@@ -35,7 +35,7 @@ def dce(items: list, needed: set) -> list:
                 kept.append(item)
                 needed.update(id(a) for a in item_reads(item) if isinstance(a, Var))
         else:
-            inner = {id(c.end) for c in item.carried if id(c.final) in needed} | needed
+            inner = {id(c.end) for c in item.carried if id(c.final) in needed} | needed | {id(item.test)}
             while True:
                 reads = _live_reads([*item.cond, *item.body], set(inner))
                 more = {id(c.end) for c in item.carried if id(c.start) in reads} - inner
@@ -63,7 +63,7 @@ def _live_reads(items: list, needed: set) -> set:
                 needed |= _live_reads(item.then, {id(p.then) for p in phis} | needed)
                 needed |= _live_reads(item.orelse, {id(p.orelse) for p in phis} | needed)
         else:
-            inner = {id(c.end) for c in item.carried if id(c.final) in needed} | needed
+            inner = {id(c.end) for c in item.carried if id(c.final) in needed} | needed | {id(item.test)}
             reads = _live_reads([*item.cond, *item.body], set(inner))
             while True:
                 more = {id(c.end) for c in item.carried if id(c.start) in reads} - inner

@@ -107,15 +107,16 @@ def live_forward(fn: Function) -> list:
             else:
                 from .optimize import _live_reads
 
-                inner = {id(c.end) for c in item.carried if id(c.final) in needed}
+                inner = {id(c.end) for c in item.carried if id(c.final) in needed} | {id(item.test)}
                 while True:  # what the kept updates read may need other carried values
                     reads = _live_reads([*item.cond, *item.body], set(inner))
                     more = {id(c.end) for c in item.carried if id(c.start) in reads} - inner
                     if not more:
                         break
                     inner |= more
-                if inner:
+                if inner - {id(item.test)}:
                     item.carried = [c for c in item.carried if id(c.end) in inner]
+                    item.cond = block(item.cond, {id(item.test)})
                     item.body = block(item.body, {id(c.end) for c in item.carried})
                     kept.append(item)
                     needed.update(id(a) for a in item_reads(item) if isinstance(a, Var))
