@@ -170,7 +170,7 @@ def _split_carried(loop: Loop) -> None:
         if late:
             copy = Var(label=("", c.start))
             _substitute(body, {id(c.start): copy})
-            body.insert(0, Eqn("copy", (c.start,), copy))
+            body.insert(0, Eqn("copy", (c.start,), copy, {"_keep": True}))
             c.end = c.end if c.end is not c.start else copy
 
 
@@ -217,8 +217,8 @@ def plan(forward: list, backward: list, params: list[Var], roots: list):
         if not isinstance(item, Eqn):
             continue
         v = item.out
-        if item.op in ("setitem", "scatter_add", "zero_at", "pop", "new_stack", "push"):
-            named.add(id(v))  # written as statements of their own
+        if item.op in ("setitem", "scatter_add", "zero_at", "pop", "new_stack", "push") or item.params.get("_keep"):
+            named.add(id(v))  # written as statements of their own, or a copy that must stay
         elif v.primal is None:
             if v.hint is not None or counts.get(id(v), 0) > 1:
                 named.add(id(v))
