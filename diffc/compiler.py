@@ -110,14 +110,15 @@ class Prepared:
 
 
 def prepare(fdef: ast.FunctionDef, scope: Scope, source: Source, *, wrt=None, shapes: dict | None = None,
-            fuse: bool = True, record: dict | None = None) -> Prepared:
+            fuse: bool = True, record: dict | None = None, transform=None) -> Prepared:
     """Fence, lower, fuse, infer shapes and run the reverse pass on one function.
 
     ``shapes`` maps parameter names to shapes (tuples of 1,
     :class:`~diffc.shapes.Sym` or None, optionally paired with a dtype kind);
     parameters not in it are scalars in a module that does not import numpy,
     and of unknown shape otherwise. ``fuse`` recognises composite gates such
-    as the sigmoid (:mod:`diffc.fuse`); ``record`` is passed to the reverse pass.
+    as the sigmoid (:mod:`diffc.fuse`); ``record`` is passed to the reverse pass; ``transform``,
+    if given, rewrites the lowered function first (the tracer unrolls control flow with it).
     """
     errors = fence.check(fdef, source)
     if errors:
@@ -126,6 +127,8 @@ def prepare(fdef: ast.FunctionDef, scope: Scope, source: Source, *, wrt=None, sh
     fn = frontend.lower(fdef, scope, source)
     if fuse:
         fuse_sigmoids(fn)
+    if transform is not None:
+        fn = transform(fn)
     wrt_vars = [fn.params[i] for i in positions]
     forward = live_forward(fn)
     numpy = scope.uses_module("numpy")

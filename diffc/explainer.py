@@ -75,6 +75,14 @@ def _local_formula(trace: Trace, eqn, i: int, scalar_upstream: bool):
     return text, value
 
 
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
 def explain_trace(trace: Trace) -> Explanation:
     import numpy as np
 
@@ -114,7 +122,7 @@ def explain_trace(trace: Trace) -> Explanation:
             formula, local = _local_formula(trace, eqn, i, scalar)
             downstream = trace.value(part)
             local_text = f"d{out_name}/d{name} = {formula}"
-            if local is not None and formula != format_value(local):
+            if local is not None and formula != format_value(local) and not _is_number(formula):
                 local_text += f" = {format_value(local)}"
             if scalar and local is not None:
                 down_text = f"d{fname}/d{name} = {format_value(upstream)} x {format_value(local)} = " \

@@ -17,8 +17,9 @@ import sys
 from .cli import SUBCOMMANDS, read_source
 from .errors import DiffcError
 
-AT_HELP = ("a parameter's value: a number (--at x=-2), a Python literal (--at W='[[0.1, 0.5], [-0.3, 0.8]]'; "
-           "lists become NumPy arrays, integer lists stay integer), or a .npy file (--at X=data.npy); repeatable")
+AT_HELP = ("a parameter's value: a number (--at x=-2.0; an integer such as --at n=3 stays an integer), "
+           "a Python literal (--at W='[[0.1, 0.5], [-0.3, 0.8]]'; lists become NumPy arrays, integer lists stay "
+           "integer), or a .npy file (--at X=data.npy); repeatable")
 
 
 def parse_at(items: list[str]) -> dict:
@@ -46,9 +47,7 @@ def parse_at(items: list[str]) -> dict:
             import numpy as np
 
             value = np.array(value)
-        elif isinstance(value, int) and not isinstance(value, bool):
-            value = float(value)
-        values[name] = value
+        values[name] = value  # an integer stays one: it may be a loop bound
     return values
 
 

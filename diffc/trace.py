@@ -16,11 +16,12 @@ from dataclasses import dataclass, field
 
 from .compiler import join_module, module_parts, prepare
 from .emit import emit_function
-from .errors import SelectionError
+from .errors import DiffcError, SelectionError, UnsupportedError
 from .ir import Const, Ref, Var
 from .primitives import BINOPS, COMPAREOPS, UNARYOPS
 from .scope import Scope
 from .source import Source
+from .unroll import has_control_flow, unroll
 
 _SYMBOLS = {**{op: sym for sym, op in [("+", "add"), ("-", "sub"), ("*", "mul"), ("/", "div"), ("**", "pow"),
                                        ("%", "mod"), ("//", "floordiv"), ("@", "matmul"), ("&", "bitand"),
@@ -123,8 +124,26 @@ def gate_label(eqn) -> str:
 
 
 def _build(fdef, scope: Scope, source: Source, args: dict | None, *, wrt=None, shapes=None, fuse=True) -> Trace:
+    try:
+        return _build_unchecked(fdef, scope, source, args, wrt=wrt, shapes=shapes, fuse=fuse)
+    except DiffcError:
+        raise
+    except Exception as exc:  # the user's code failed at these values (a TypeError, a math domain error)
+        raise DiffcError(f"evaluating '{fdef.name}' at the given values failed: {type(exc).__name__}: {exc}",
+                         filename=source.filename, lineno=source.lineno(fdef),
+                         hint="check the values given with --at (types, shapes, domains)") from None
+
+
+def _build_unchecked(fdef, scope, source, args, *, wrt=None, shapes=None, fuse=True) -> Trace:
     record: dict = {}
-    p = prepare(fdef, scope, source, wrt=wrt, shapes=shapes, fuse=fuse, record=record)
+    transform = None
+    if args is not None:  # branches and loops: the path this call takes
+        transform = lambda fn: unroll(fn, args, scope) if has_control_flow(fn) else fn  # noqa: E731
+    p = prepare(fdef, scope, source, wrt=wrt, shapes=shapes, fuse=fuse, record=record, transform=transform)
+    if args is None and has_control_flow(p.fn):
+        raise UnsupportedError("a graph of code with branches or loops needs values: the path depends on them",
+                               filename=source.filename, lineno=source.lineno(fdef),
+                               hint="give the arguments with --at NAME=VALUE")
     names: dict = {}
     env: dict = {}
     if args is not None:

@@ -158,3 +158,20 @@ def test_readme_shows_the_current_explain_table_and_picture():
     readme = (ROOT / "README.md").read_text()
     assert (GOLDEN / "explain_f.txt").read_text() in readme
     assert (ROOT / "docs" / "neuron.svg").exists() and "docs/neuron.svg" in readme
+
+
+def test_control_flow_draws_the_path_taken():
+    text = (ROOT / "examples" / "control_flow.py").read_text()
+    trace = trace_source(text, "control_flow.py", "fixed_point", {"x": 0.5, "n": 3})
+    assert [n.label for n in trace.nodes if n.kind == "gate"] == ["=", "sin", "+", "sin", "+", "sin", "+"]
+    into_x = sum(e.grad for e in trace.edges if e.src == "in_x")
+    from_file = run_generated((ROOT / "examples" / "control_flow_grad.py").read_text())["fixed_point_grad"]
+    assert into_x == pytest.approx(from_file(0.5, 3)[0], rel=1e-12)
+    branch = trace_source(text, "control_flow.py", "piecewise", {"x": -0.5, "y": 2.0})
+    assert "exp" in [n.label for n in branch.nodes] and "*" in [n.label for n in branch.nodes]
+    rows = explain_trace(trace_source(text, "control_flow.py", "grow", {"x": 3.0})).rows
+    assert len(rows) == 2 * 3  # three trips, each x * 1.5 and total + x
+    structure = run("graph", ROOT / "examples" / "control_flow.py", "-f", "piecewise", "--no-values")
+    assert structure.returncode == 1 and "needs values" in structure.stderr
+    bad = run("explain", ROOT / "examples" / "control_flow.py", "-f", "fixed_point", "--at", "x=0.5", "--at", "n=2.5")
+    assert bad.returncode == 1 and "evaluating 'fixed_point' at the given values failed" in bad.stderr
