@@ -73,7 +73,7 @@ def check(fdef: ast.AST, source: Source) -> list[DiffcError]:
     if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
             and isinstance(body[0].value.value, str):
         body = body[1:]  # the docstring
-    from .frontend import _ends_in_return, single_exit
+    from .desugar import _ends_in_return, single_exit
 
     early = next((i for i, stmt in enumerate(body[:-1]) if isinstance(stmt, ast.Return)), None)
     if not any(isinstance(n, ast.Return) for n in ast.walk(fdef)):

@@ -18,12 +18,23 @@ from __future__ import annotations
 
 import ast
 
-from . import fence
 from . import primitives as P
-from .errors import DiffcError, ErrorGroup, NameResolutionError, UnknownCallError, UnsupportedError
-from .ir import Builder, Carry, Const, Function, If, Loop, Phi, Ref, Var, item_defs
-from .rules import has_rule
-from .scope import FromImport, GlobalConst, ModuleAlias, ModuleFunction, Scope
+from .calls import CallsMixin
+from .desugar import (
+    LOOP_LOCAL,
+    RETURN,
+    _field_label,
+    _is_container,
+    _loop_exits,
+    _only_appended_and_summed,
+    _reads,
+    single_exit,
+    without_continue,
+)
+from .errors import DiffcError, ErrorGroup, NameResolutionError, UnsupportedError
+from .flow import FlowMixin
+from .ir import Builder, Const, Function, Ref, Var
+from .scope import FromImport, GlobalConst, ModuleAlias, Scope
 from .source import Source
 
 # Ops whose result shares memory with their first input.
@@ -35,157 +46,10 @@ class _Failed(Exception):
     """Unwinds the current statement after an error has been recorded."""
 
 
-RETURN = "<return>"  # the environment's name for the value being returned
-LOOP_LOCAL = object()  # marks a name assigned only inside a loop
 
 
-def _ends_in_return(stmts) -> bool:
-    if not stmts:
-        return False
-    last = stmts[-1]
-    return isinstance(last, ast.Return) or (
-        isinstance(last, ast.If) and _ends_in_return(last.body) and _ends_in_return(last.orelse))
-
-
-def _has_return(node) -> bool:
-    return any(isinstance(n, ast.Return) for n in ast.walk(node))
-
-
-def _field_label(container, key) -> str | None:
-    text = f"{container.hint}_{key}"
-    return text if text.isidentifier() else None
-
-
-def _ends_in(stmts, kind) -> bool:
-    if not stmts:
-        return False
-    last = stmts[-1]
-    return isinstance(last, kind) or (
-        isinstance(last, ast.If) and _ends_in(last.body, kind) and _ends_in(last.orelse, kind))
-
-
-def _loop_exits(node, kind) -> bool:
-    """True if ``node`` holds a ``kind`` (Break or Continue) of the loop around it (not of an inner loop)."""
-    if isinstance(node, kind):
-        return True
-    if isinstance(node, (ast.For, ast.While)):
-        return False
-    return any(_loop_exits(child, kind) for child in ast.iter_child_nodes(node))
-
-
-def without_continue(stmts: list) -> list:
-    """A loop body with every ``continue`` gone: what follows an ``if`` that continues moves
-    into the branch that does not."""
-    out = []
-    for index, stmt in enumerate(stmts):
-        if isinstance(stmt, ast.Continue):
-            return out
-        if isinstance(stmt, ast.If) and _loop_exits(stmt, ast.Continue):
-            rest = stmts[index + 1:]
-            body = stmt.body if _ends_in(stmt.body, ast.Continue) else stmt.body + rest
-            orelse = stmt.orelse if _ends_in(stmt.orelse, ast.Continue) else stmt.orelse + rest
-            new = ast.If(test=stmt.test, body=without_continue(body) or [ast.Pass()],
-                         orelse=without_continue(orelse))
-            return out + [ast.copy_location(new, stmt)]
-        out.append(stmt)
-    return out
-
-
-def _replace_breaks(stmts: list, flag: str) -> list:
-    """``break`` becomes ``flag = True; continue`` (nested loops keep their own)."""
-    out = []
-    for stmt in stmts:
-        if isinstance(stmt, ast.Break):
-            assign = ast.Assign([ast.Name(flag, ast.Store())], ast.Constant(True), lineno=stmt.lineno)
-            out += [ast.copy_location(assign, stmt), ast.copy_location(ast.Continue(), stmt)]
-        elif isinstance(stmt, ast.If):
-            new = ast.If(test=stmt.test, body=_replace_breaks(stmt.body, flag),
-                         orelse=_replace_breaks(stmt.orelse, flag))
-            out.append(ast.copy_location(new, stmt))
-        else:
-            out.append(stmt)
-    return out
-
-
-def _is_container(fdef, name: str) -> bool:
-    """True if ``name`` is only read as ``name[<constant>]`` or unpacked (``a, b = name``), with at
-    least one string key or one unpacking: ``x[0]`` alone is read as indexing an array."""
-    uses, allowed, telling = 0, set(), False
-    for node in ast.walk(fdef):
-        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id == name \
-                and isinstance(node.slice, ast.Constant) and type(node.slice.value) in (str, int) \
-                and isinstance(node.ctx, ast.Load):
-            allowed.add(id(node.value))
-            telling |= type(node.slice.value) is str
-        elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Name) and node.value.id == name and \
-                len(node.targets) == 1 and isinstance(node.targets[0], (ast.Tuple, ast.List)):
-            allowed.add(id(node.value))
-            telling = True
-    for node in ast.walk(fdef):
-        if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Load):
-            uses += 1
-            if id(node) not in allowed:
-                return False
-    return uses > 0 and telling
-
-
-def single_exit(stmts: list) -> list:
-    """Rewrite early returns inside ``if`` so that every path ends in a return:
-    what follows an ``if`` whose branch returns moves into the branch that does not."""
-    for index, stmt in enumerate(stmts):
-        if isinstance(stmt, ast.If) and _has_return(stmt):
-            rest = stmts[index + 1:]
-            body = stmt.body if _ends_in_return(stmt.body) else stmt.body + rest
-            orelse = stmt.orelse if _ends_in_return(stmt.orelse) else stmt.orelse + rest
-            new = ast.If(test=stmt.test, body=single_exit(body), orelse=single_exit(orelse))
-            return stmts[:index] + [ast.copy_location(new, stmt)]
-    return stmts
-
-
-def _only_appended_and_summed(fdef, name: str) -> bool:
-    """True if every read of ``name`` is ``name.append(x)`` as a statement or ``sum(name)``."""
-    allowed, reads = set(), 0
-    for node in ast.walk(fdef):
-        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and \
-                isinstance(node.value.func, ast.Attribute) and node.value.func.attr == "append" and \
-                isinstance(node.value.func.value, ast.Name) and node.value.func.value.id == name:
-            allowed.add(id(node.value.func.value))
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "sum" and \
-                len(node.args) == 1 and isinstance(node.args[0], ast.Name) and node.args[0].id == name:
-            allowed.add(id(node.args[0]))
-    for node in ast.walk(fdef):
-        if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Load):
-            reads += 1
-            if id(node) not in allowed:
-                return False
-    return True
-
-
-def _stored_names(stmts) -> list[str]:
-    names = []
-    for stmt in stmts:
-        if isinstance(stmt, ast.Break):
-            continue
-        for node in ast.walk(stmt):
-            target = None
-            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
-                    node.func.attr == "append" and isinstance(node.func.value, ast.Name):
-                target = node.func.value.id  # terms.append(x) changes terms
-            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-                target = node.id
-            elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store) and \
-                    isinstance(node.value, ast.Name):
-                target = node.value.id
-            if target is not None and target not in names:
-                names.append(target)
-    return names
-
-
-def _reads(node: ast.AST) -> set[str]:
-    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
-
-
-class Frontend:
+class Frontend(CallsMixin, FlowMixin):
+    Failed = _Failed
     def __init__(self, fdef: ast.FunctionDef, scope: Scope, source: Source, parent: Frontend | None = None):
         self.fdef = fdef
         self.scope = scope
@@ -265,169 +129,6 @@ class Frontend:
         return self.env.get(RETURN, out)
 
     parent_statement = None
-
-    def inline(self, node: ast.Call, name: str):
-        """A call to a function of the same module: its body, lowered in place."""
-        if name in self.calls:
-            self.fail(UnsupportedError, node, f"recursive call to '{name}' cannot be differentiated",
-                      "rewrite the recursion as a loop")
-        fdef, source, scope = self.scope.helper(name)
-        problems = fence.check(fdef, source)
-        if problems:
-            self.errors.extend(problems)
-            raise _Failed
-        args = fdef.args
-        params = [a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]]
-        values = dict(zip(params, (self.expr(a) for a in node.args)))
-        if len(node.args) > len(params):
-            self.fail(UnsupportedError, node, f"'{name}' takes {len(params)} argument(s), got {len(node.args)}",
-                      f"call it as {name}({', '.join(params)})")
-        for kw in node.keywords:
-            if kw.arg not in params or kw.arg in values:
-                self.fail(UnsupportedError, kw, f"'{name}' has no parameter '{kw.arg}' to pass here",
-                          f"its parameters are: {', '.join(params)}")
-            values[kw.arg] = self.expr(kw.value)
-        positional = [*args.posonlyargs, *args.args]
-        defaults = dict(zip([a.arg for a in positional[len(positional) - len(args.defaults):]], args.defaults))
-        defaults.update({a.arg: d for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None})
-        for param in params:
-            if param not in values:
-                if param not in defaults:
-                    self.fail(UnsupportedError, node, f"missing argument '{param}' in the call to '{name}'",
-                              f"call it as {name}({', '.join(params)})")
-                values[param] = Const(ast.literal_eval(defaults[param]))
-        sub = Frontend(fdef, scope, source, parent=self)
-        sub.parent_statement = self.stmt_index
-        sub.env = dict(values)
-        sub.borrowed = {id(v) for v in values.values() if isinstance(v, Var)}
-        sub.borrowed |= {self.group.get(i, i) for i in sub.borrowed}
-        return sub.body()
-
-    def block(self, stmts: list, env: dict) -> tuple[list, dict]:
-        """Lower ``stmts`` into a new block starting from ``env``; returns the block and the env after it."""
-        outer_eqns, outer_env = self.eqns, self.env
-        self.eqns, self.env = [], env
-        try:
-            for stmt in stmts:
-                self.statement(stmt)
-            return self.eqns, self.env
-        finally:
-            self.eqns, self.env = outer_eqns, outer_env
-
-    def merge(self, name, value, block, node):
-        """``value`` as a variable assigned in ``block`` (a phi or loop member), copying if need be."""
-        if isinstance(value, Var) and any(value is d for item in block for d in item_defs(item)):
-            return value
-        builder = Builder(block, self.source.lineno(node), getattr(node, "col_offset", 0))
-        return builder.emit("copy", value, out=Var(None if name.startswith("<") else name))
-
-    def if_statement(self, test, body, orelse, node):
-        cond = self.expr(test) if isinstance(test, ast.expr) else test
-        if isinstance(cond, Var) and cond.hint is None:
-            cond.label = "took_if"  # the name of the recorded branch, if the backward pass needs it
-        before = dict(self.env)
-        then_block, then_env = self.block(body, dict(before))
-        else_block, else_env = self.block(orelse, dict(before))
-        phis = []
-        for name in dict.fromkeys([*then_env, *else_env]):
-            a, b = then_env.get(name), else_env.get(name)
-            if a is None or b is None or a is LOOP_LOCAL or b is LOOP_LOCAL:
-                self.env.pop(name, None)  # assigned on one path only
-                continue
-            if a is b:
-                self.env[name] = a
-                continue
-            out = Var(None if name.startswith("<") else name)
-            self.fresh.add(id(out))
-            phis.append(Phi(out, self.merge(name, a, then_block, node), self.merge(name, b, else_block, node)))
-            self.env[name] = out
-        self.eqns.append(If(cond, then_block, else_block, phis, self.source.lineno(node), node.col_offset))
-
-    def loop(self, kind, node, target, args, body, test=None):
-        names = [n for n in _stored_names(body) if n != target]
-        carried = [n for n in names if n in self.env and self.env[n] is not LOOP_LOCAL]
-        carries = {}
-        for name in carried:
-            init = Builder(self.eqns, self.source.lineno(node), node.col_offset).emit(
-                "copy", self.env[name], out=Var(name), _carry=True)
-            carries[name] = (init, Var(name))
-        env = dict(self.env)
-        env.update({name: start for name, (_, start) in carries.items()})
-        target_var = None
-        if target is not None:
-            target_var = Var(target)
-            env[target] = target_var
-        cond, test_atom = [], None
-        if test is not None:
-            outer_eqns, outer_env = self.eqns, self.env
-            self.eqns, self.env = cond, env
-            try:
-                test_atom = self.expr(test)
-            finally:
-                self.eqns, self.env = outer_eqns, outer_env
-        prefix = []
-        if kind == "sequence":  # for row in X: a loop over the indices, row = X[k] first in the body
-            sequence = args[0]
-            length = self.emit("len", (sequence,), node)
-            index = target_var
-            target_var = Var("k")
-            env[target] = index
-            prefix = [("getitem", (sequence, target_var), index)]
-            args, kind = (length,), "range"
-        body_block, body_env = self.block(body, env)
-        for op, ins, out in prefix:
-            body_block.insert(0, self._eqn(op, ins, out, node))
-        items = []
-        for name, (init, start) in carries.items():
-            end = body_env.get(name)
-            if end is start or end is None or end is LOOP_LOCAL:
-                self.env[name] = init
-                continue
-            final = Var(name)
-            items.append(Carry(init, start, self.merge(name, end, body_block, node), final))
-            self.env[name] = final
-        for name in names:
-            if name not in carries:
-                self.env[name] = LOOP_LOCAL
-        if target is not None:
-            self.env[target] = LOOP_LOCAL
-        self.eqns.append(Loop(kind, target_var, tuple(args), cond, test_atom, items, body_block,
-                              self.source.lineno(node), node.col_offset))
-
-    def _eqn(self, op, ins, out, node):
-        from .ir import Eqn
-
-        return Eqn(op, tuple(ins), out, {"index": ("atom", 1)}, self.source.lineno(node), node.col_offset)
-
-    def without_break(self, stmt):
-        """A loop with ``break`` as a loop with a flag: a while loop tests it, a for loop's
-        iterations after the break do nothing."""
-        from .scope import identifiers
-
-        taken = identifiers(self.fdef) | set(self.env)
-        flag = next(n for n in ("broke", *(f"broke_{k}" for k in range(1, 1000))) if n not in taken)
-        self.env[flag] = self.emit("copy", (Const(False),), stmt, Var(flag))
-        body = _replace_breaks(stmt.body, flag)
-        not_broke = ast.UnaryOp(ast.Not(), ast.Name(flag, ast.Load()))
-        ast.copy_location(not_broke, stmt)
-        ast.copy_location(not_broke.operand, stmt)
-        if isinstance(stmt, ast.While):
-            test = ast.copy_location(ast.BoolOp(ast.And(), [stmt.test, not_broke]), stmt)
-            return ast.copy_location(ast.While(test, body, []), stmt)
-        guarded = ast.copy_location(ast.If(not_broke, without_continue(body), []), stmt)
-        return ast.copy_location(ast.For(stmt.target, stmt.iter, [guarded], []), stmt)
-
-    def for_statement(self, stmt: ast.For):
-        it = stmt.iter
-        if isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "range" and \
-                "range" not in self.env and self.scope.lookup("range") is None:
-            if not 1 <= len(it.args) <= 3 or it.keywords:
-                self.fail(UnsupportedError, it, "range() takes 1 to 3 arguments here", "write range(stop) or "
-                          "range(start, stop, step)")
-            args = [self.expr(a) for a in it.args]
-            self.loop("range", stmt, stmt.target.id, args, stmt.body)
-        else:
-            self.loop("sequence", stmt, stmt.target.id, [self.expr(it)], stmt.body)
 
     def statement(self, stmt: ast.stmt):
         if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):  # terms.append(x)
@@ -676,102 +377,6 @@ class Frontend:
         return None
 
     # -- calls ----------------------------------------------------------------
-    def call(self, node: ast.Call) -> Var:
-        func = node.func
-        if isinstance(func, ast.Name) and func.id == "sum" and "sum" not in self.env and len(node.args) == 1 \
-                and isinstance(node.args[0], ast.Name) and node.args[0].id in self.lists:
-            return self.name(node.args[0])
-        if isinstance(func, ast.Attribute) and self._module_of(func.value) is None and func.attr in P.METHODS \
-                and not (isinstance(func.value, ast.Name) and func.value.id not in self.env):
-            return self.method(node)
-        op, params = self.callee(node)
-        if op.startswith("call:"):
-            return self.inline(node, op[len("call:"):])
-        args = node.args
-        if op[len("numpy."):] in P.SEQUENCE_FUNCTIONS and op.startswith("numpy."):
-            if not isinstance(args[0], (ast.Tuple, ast.List)):
-                self.fail(UnsupportedError, args[0], f"'{ast.unparse(func)}' needs a literal tuple or list of arrays",
-                          "write the arrays out, as in np.concatenate((a, b), axis=0)")
-            if len(args) > 1:
-                params["axis"] = self.literal(args[1])
-            items = [self.expr(e) for e in args[0].elts]
-            return self.emit(op, items, node, **params, _seq=type(args[0]).__name__)
-        return self.emit(op, tuple(self.expr(a) for a in args), node, **params)
-
-    def method(self, node: ast.Call) -> Var:
-        func = node.func
-        name = P.METHODS[func.attr]
-        op = "astype" if name == "astype" else f"numpy.{name}"
-        receiver = self.expr(func.value)
-        if op == "astype":  # the dtype is written out as the user wrote it
-            return self.emit(op, (receiver,), node, _style=("method", func.attr),
-                             _raw=tuple(ast.unparse(a) for a in [*node.args, *node.keywords]))
-        args = [self.expr(a) for a in node.args]
-        if name in ("reshape", "transpose") and len(args) > 1:
-            items = args
-            args = [Const(tuple(a.value for a in items)) if all(isinstance(a, Const) for a in items)
-                    else self.emit("tuple", items, node)]
-        params = self.keywords(node, op)
-        return self.emit(op, (receiver, *args), node, **params, _style=("method", func.attr))
-
-    def keywords(self, node: ast.Call, op: str) -> dict:
-        params = {}
-        allowed = P.numpy_keywords(op)
-        for kw in node.keywords:
-            if kw.arg not in allowed:
-                self.fail(UnsupportedError, kw, f"keyword argument '{kw.arg}' is not supported here",
-                          f"supported keywords: {', '.join(allowed)}" if allowed else "pass arguments by position")
-            params[kw.arg] = self.literal(kw.value)
-        return params
-
-    def literal(self, node):
-        if self._is_newaxis(node):
-            return None
-        try:
-            return ast.literal_eval(node)
-        except ValueError:
-            self.fail(UnsupportedError, node, "this argument must be a literal such as 1, (0, 1) or True",
-                      "write the value out; diffc needs it to write the gradient")
-
-    def callee(self, node: ast.Call) -> tuple[str, dict]:
-        func = node.func
-        text = ast.unparse(func)
-        if isinstance(func, ast.Attribute):
-            module = self._module_of(func.value)
-            if module is None:
-                if isinstance(func.value, ast.Name) and func.value.id in self.env:
-                    self.fail(UnsupportedError, func, f"the method '{func.attr}' is not supported",
-                              f"supported methods: {', '.join(sorted(P.METHODS))}")
-                self.fail(UnknownCallError, func, f"cannot differentiate call to '{text}'",
-                          "diffc knows math, numpy and abs/max/min; import them at module level")
-            qualified, found = f"{module}.{func.attr}", P.library_function(module, func.attr)
-        else:
-            if func.id in self.env:
-                self.fail(UnsupportedError, func, f"'{func.id}' is a local variable, not a function",
-                          "call a math or numpy function or a builtin")
-            binding = self.scope.lookup(func.id)
-            if isinstance(binding, FromImport):
-                qualified = f"{binding.module}.{binding.attr}"
-                found = P.library_function(binding.module, binding.attr)
-            elif isinstance(binding, ModuleFunction) and self.scope.helper(func.id) is not None:
-                return f"call:{func.id}", {}
-            elif binding is None and func.id in P.BUILTINS:
-                qualified, found = func.id, (func.id, P.BUILTINS[func.id])
-            else:
-                qualified, found = func.id, None
-        if found is None or not has_rule(found[0]):
-            self.fail(UnknownCallError, func, f"cannot differentiate call to '{qualified}': it has no derivative rule",
-                      "rewrite it with supported functions (see the README's list) or compute it outside")
-        op, (low, high) = found
-        params = self.keywords(node, op)
-        n = len(node.args)
-        if n < low or (high is not None and n > high):
-            expected = str(low) if low == high else f"at least {low}" if high is None else f"{low} to {high}"
-            self.fail(UnsupportedError, node, f"'{text}' takes {expected} argument(s), got {n}",
-                      "max() and min() need their values listed, as in max(a, b)" if op in ("max", "min")
-                      else f"call it with {expected} argument(s)")
-        return op, params
-
 
 def _shift_index(index, shift):
     if index[0] == "tuple":

@@ -294,3 +294,39 @@ def item_defs(item) -> list:
     if isinstance(item, If):
         return [p.out for p in item.phis]
     return [c.final for c in item.carried]
+
+
+def substitute(items, subst: dict):
+    """Replace variables (by id) in every read of ``items``, nested blocks included."""
+
+    def s(a):
+        return subst.get(id(a), a) if isinstance(a, Var) else a
+
+    for item in items:
+        if isinstance(item, Eqn):
+            item.ins = tuple(s(a) for a in item.ins)
+        elif isinstance(item, If):
+            item.cond = s(item.cond)
+            for phi in item.phis:
+                phi.then, phi.orelse = s(phi.then), s(phi.orelse)
+            substitute(item.then, subst)
+            substitute(item.orelse, subst)
+        else:
+            item.args = tuple(s(a) for a in item.args)
+            item.test = s(item.test)
+            for c in item.carried:
+                c.init, c.end = s(c.init), s(c.end)
+            substitute(item.cond, subst)
+            substitute(item.body, subst)
+
+
+def each_item(items):
+    """Every item of a block, nested blocks included, in order."""
+    for item in items:
+        yield item
+        if isinstance(item, If):
+            yield from each_item(item.then)
+            yield from each_item(item.orelse)
+        elif isinstance(item, Loop):
+            yield from each_item(item.cond)
+            yield from each_item(item.body)

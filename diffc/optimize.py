@@ -13,7 +13,7 @@ are dropped. All passes are deterministic (list order only).
 
 from __future__ import annotations
 
-from .ir import Eqn, If, Loop, Var, item_defs, item_reads
+from .ir import Eqn, If, Loop, Var, each_item, item_defs, item_reads, substitute
 
 # Equations kept for what they do, not for a value (the loops' tape).
 EFFECTS = {"push", "pop", "new_stack"}
@@ -83,17 +83,6 @@ def _has_effects(item) -> bool:
                for block in blocks for i in block)
 
 
-def each_item(items):
-    for item in items:
-        yield item
-        if isinstance(item, If):
-            yield from each_item(item.then)
-            yield from each_item(item.orelse)
-        elif isinstance(item, Loop):
-            yield from each_item(item.cond)
-            yield from each_item(item.body)
-
-
 def groups(items) -> dict[int, int]:
     """Variables control flow makes share one Python name: id(var) -> id of its group."""
     parent: dict[int, int] = {}
@@ -159,8 +148,6 @@ def normalize(items: list) -> None:
 def _split_carried(loop: Loop) -> None:
     """A loop body that reads a carried value after assigning its next value (``a, b = b, a``;
     a backward body that uses an old gradient last) reads a copy taken at the top of the body."""
-    from .reverse import _substitute
-
     body = loop.body
     for c in loop.carried:
         where = next((i for i, item in enumerate(body) if any(c.end is d for d in _deep_defs(item))), None)
@@ -169,7 +156,7 @@ def _split_carried(loop: Loop) -> None:
         late = any(a is c.start for item in body[where + 1:] for a in item_reads(item))
         if late:
             copy = Var(label=("", c.start))
-            _substitute(body, {id(c.start): copy})
+            substitute(body, {id(c.start): copy})
             body.insert(0, Eqn("copy", (c.start,), copy, {"_keep": True}))
             c.end = c.end if c.end is not c.start else copy
 
@@ -184,13 +171,11 @@ def use_counts(items, roots) -> dict[int, int]:
 
 def propagate_copies(items: list, keep, replace=None) -> list:
     """Remove ``out = copy(a)`` where ``out`` is not kept, using ``a`` in its place (nested blocks too)."""
-    from .reverse import _substitute
-
     replace = {} if replace is None else replace
     result = []
     for item in items:
         if replace:
-            _substitute([item], replace)
+            substitute([item], replace)
         if isinstance(item, Eqn) and item.op == "copy" and not keep(item.out):
             replace[id(item.out)] = item.ins[0]
             continue

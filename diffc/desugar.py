@@ -1,0 +1,161 @@
+"""Rewrites of the syntax before lowering, and the questions they ask of it.
+
+Every path through a function ends in one return (``single_exit``); a loop
+body loses its ``continue`` (what follows moves under an ``if``) and its
+``break`` (a flag the loop tests). Also here: which parameters are
+containers (``params["W1"]``) and which lists are only appended to and
+summed (running sums), and the names a block assigns.
+"""
+
+from __future__ import annotations
+
+import ast
+
+RETURN = "<return>"  # the environment's name for the value being returned
+LOOP_LOCAL = object()  # marks a name assigned only inside a loop
+
+
+def _ends_in_return(stmts) -> bool:
+    if not stmts:
+        return False
+    last = stmts[-1]
+    return isinstance(last, ast.Return) or (
+        isinstance(last, ast.If) and _ends_in_return(last.body) and _ends_in_return(last.orelse))
+
+
+def _has_return(node) -> bool:
+    return any(isinstance(n, ast.Return) for n in ast.walk(node))
+
+
+def _field_label(container, key) -> str | None:
+    text = f"{container.hint}_{key}"
+    return text if text.isidentifier() else None
+
+
+def _ends_in(stmts, kind) -> bool:
+    if not stmts:
+        return False
+    last = stmts[-1]
+    return isinstance(last, kind) or (
+        isinstance(last, ast.If) and _ends_in(last.body, kind) and _ends_in(last.orelse, kind))
+
+
+def _loop_exits(node, kind) -> bool:
+    """True if ``node`` holds a ``kind`` (Break or Continue) of the loop around it (not of an inner loop)."""
+    if isinstance(node, kind):
+        return True
+    if isinstance(node, (ast.For, ast.While)):
+        return False
+    return any(_loop_exits(child, kind) for child in ast.iter_child_nodes(node))
+
+
+def without_continue(stmts: list) -> list:
+    """A loop body with every ``continue`` gone: what follows an ``if`` that continues moves
+    into the branch that does not."""
+    out = []
+    for index, stmt in enumerate(stmts):
+        if isinstance(stmt, ast.Continue):
+            return out
+        if isinstance(stmt, ast.If) and _loop_exits(stmt, ast.Continue):
+            rest = stmts[index + 1:]
+            body = stmt.body if _ends_in(stmt.body, ast.Continue) else stmt.body + rest
+            orelse = stmt.orelse if _ends_in(stmt.orelse, ast.Continue) else stmt.orelse + rest
+            new = ast.If(test=stmt.test, body=without_continue(body) or [ast.Pass()],
+                         orelse=without_continue(orelse))
+            return out + [ast.copy_location(new, stmt)]
+        out.append(stmt)
+    return out
+
+
+def _replace_breaks(stmts: list, flag: str) -> list:
+    """``break`` becomes ``flag = True; continue`` (nested loops keep their own)."""
+    out = []
+    for stmt in stmts:
+        if isinstance(stmt, ast.Break):
+            assign = ast.Assign([ast.Name(flag, ast.Store())], ast.Constant(True), lineno=stmt.lineno)
+            out += [ast.copy_location(assign, stmt), ast.copy_location(ast.Continue(), stmt)]
+        elif isinstance(stmt, ast.If):
+            new = ast.If(test=stmt.test, body=_replace_breaks(stmt.body, flag),
+                         orelse=_replace_breaks(stmt.orelse, flag))
+            out.append(ast.copy_location(new, stmt))
+        else:
+            out.append(stmt)
+    return out
+
+
+def _is_container(fdef, name: str) -> bool:
+    """True if ``name`` is only read as ``name[<constant>]`` or unpacked (``a, b = name``), with at
+    least one string key or one unpacking: ``x[0]`` alone is read as indexing an array."""
+    uses, allowed, telling = 0, set(), False
+    for node in ast.walk(fdef):
+        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id == name \
+                and isinstance(node.slice, ast.Constant) and type(node.slice.value) in (str, int) \
+                and isinstance(node.ctx, ast.Load):
+            allowed.add(id(node.value))
+            telling |= type(node.slice.value) is str
+        elif isinstance(node, ast.Assign) and isinstance(node.value, ast.Name) and node.value.id == name and \
+                len(node.targets) == 1 and isinstance(node.targets[0], (ast.Tuple, ast.List)):
+            allowed.add(id(node.value))
+            telling = True
+    for node in ast.walk(fdef):
+        if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Load):
+            uses += 1
+            if id(node) not in allowed:
+                return False
+    return uses > 0 and telling
+
+
+def single_exit(stmts: list) -> list:
+    """Rewrite early returns inside ``if`` so that every path ends in a return:
+    what follows an ``if`` whose branch returns moves into the branch that does not."""
+    for index, stmt in enumerate(stmts):
+        if isinstance(stmt, ast.If) and _has_return(stmt):
+            rest = stmts[index + 1:]
+            body = stmt.body if _ends_in_return(stmt.body) else stmt.body + rest
+            orelse = stmt.orelse if _ends_in_return(stmt.orelse) else stmt.orelse + rest
+            new = ast.If(test=stmt.test, body=single_exit(body), orelse=single_exit(orelse))
+            return stmts[:index] + [ast.copy_location(new, stmt)]
+    return stmts
+
+
+def _only_appended_and_summed(fdef, name: str) -> bool:
+    """True if every read of ``name`` is ``name.append(x)`` as a statement or ``sum(name)``."""
+    allowed, reads = set(), 0
+    for node in ast.walk(fdef):
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and \
+                isinstance(node.value.func, ast.Attribute) and node.value.func.attr == "append" and \
+                isinstance(node.value.func.value, ast.Name) and node.value.func.value.id == name:
+            allowed.add(id(node.value.func.value))
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "sum" and \
+                len(node.args) == 1 and isinstance(node.args[0], ast.Name) and node.args[0].id == name:
+            allowed.add(id(node.args[0]))
+    for node in ast.walk(fdef):
+        if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Load):
+            reads += 1
+            if id(node) not in allowed:
+                return False
+    return True
+
+
+def _stored_names(stmts) -> list[str]:
+    names = []
+    for stmt in stmts:
+        if isinstance(stmt, ast.Break):
+            continue
+        for node in ast.walk(stmt):
+            target = None
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and \
+                    node.func.attr == "append" and isinstance(node.func.value, ast.Name):
+                target = node.func.value.id  # terms.append(x) changes terms
+            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                target = node.id
+            elif isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Store) and \
+                    isinstance(node.value, ast.Name):
+                target = node.value.id
+            if target is not None and target not in names:
+                names.append(target)
+    return names
+
+
+def _reads(node: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}

@@ -1,0 +1,144 @@
+"""Lowering control flow: ``if``, ``for`` and ``while`` into If and Loop items.
+
+An ``if`` lowers both branches from the same environment and merges the
+names they assign with phis; a loop finds the names its body assigns that
+exist before it (carried values), gives each a start and an end, and merges
+them after the loop. A ``for`` over a sequence is a loop over its indices.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from .desugar import LOOP_LOCAL, _replace_breaks, _stored_names, without_continue
+from .errors import UnsupportedError
+from .ir import Builder, Carry, Const, Eqn, If, Loop, Phi, Var, item_defs
+
+
+class FlowMixin:
+    """The control-flow part of :class:`diffc.frontend.Frontend`."""
+
+    def block(self, stmts: list, env: dict) -> tuple[list, dict]:
+        """Lower ``stmts`` into a new block starting from ``env``; returns the block and the env after it."""
+        outer_eqns, outer_env = self.eqns, self.env
+        self.eqns, self.env = [], env
+        try:
+            for stmt in stmts:
+                self.statement(stmt)
+            return self.eqns, self.env
+        finally:
+            self.eqns, self.env = outer_eqns, outer_env
+
+    def merge(self, name, value, block, node):
+        """``value`` as a variable assigned in ``block`` (a phi or loop member), copying if need be."""
+        if isinstance(value, Var) and any(value is d for item in block for d in item_defs(item)):
+            return value
+        builder = Builder(block, self.source.lineno(node), getattr(node, "col_offset", 0))
+        return builder.emit("copy", value, out=Var(None if name.startswith("<") else name))
+
+    def if_statement(self, test, body, orelse, node):
+        cond = self.expr(test) if isinstance(test, ast.expr) else test
+        if isinstance(cond, Var) and cond.hint is None:
+            cond.label = "took_if"  # the name of the recorded branch, if the backward pass needs it
+        before = dict(self.env)
+        then_block, then_env = self.block(body, dict(before))
+        else_block, else_env = self.block(orelse, dict(before))
+        phis = []
+        for name in dict.fromkeys([*then_env, *else_env]):
+            a, b = then_env.get(name), else_env.get(name)
+            if a is None or b is None or a is LOOP_LOCAL or b is LOOP_LOCAL:
+                self.env.pop(name, None)  # assigned on one path only
+                continue
+            if a is b:
+                self.env[name] = a
+                continue
+            out = Var(None if name.startswith("<") else name)
+            self.fresh.add(id(out))
+            phis.append(Phi(out, self.merge(name, a, then_block, node), self.merge(name, b, else_block, node)))
+            self.env[name] = out
+        self.eqns.append(If(cond, then_block, else_block, phis, self.source.lineno(node), node.col_offset))
+
+    def loop(self, kind, node, target, args, body, test=None):
+        names = [n for n in _stored_names(body) if n != target]
+        carried = [n for n in names if n in self.env and self.env[n] is not LOOP_LOCAL]
+        carries = {}
+        for name in carried:
+            init = Builder(self.eqns, self.source.lineno(node), node.col_offset).emit(
+                "copy", self.env[name], out=Var(name), _carry=True)
+            carries[name] = (init, Var(name))
+        env = dict(self.env)
+        env.update({name: start for name, (_, start) in carries.items()})
+        target_var = None
+        if target is not None:
+            target_var = Var(target)
+            env[target] = target_var
+        cond, test_atom = [], None
+        if test is not None:
+            outer_eqns, outer_env = self.eqns, self.env
+            self.eqns, self.env = cond, env
+            try:
+                test_atom = self.expr(test)
+            finally:
+                self.eqns, self.env = outer_eqns, outer_env
+        prefix = []
+        if kind == "sequence":  # for row in X: a loop over the indices, row = X[k] first in the body
+            sequence = args[0]
+            length = self.emit("len", (sequence,), node)
+            index = target_var
+            target_var = Var("k")
+            env[target] = index
+            prefix = [("getitem", (sequence, target_var), index)]
+            args, kind = (length,), "range"
+        body_block, body_env = self.block(body, env)
+        for op, ins, out in prefix:
+            body_block.insert(0, self._eqn(op, ins, out, node))
+        items = []
+        for name, (init, start) in carries.items():
+            end = body_env.get(name)
+            if end is start or end is None or end is LOOP_LOCAL:
+                self.env[name] = init
+                continue
+            final = Var(name)
+            items.append(Carry(init, start, self.merge(name, end, body_block, node), final))
+            self.env[name] = final
+        for name in names:
+            if name not in carries:
+                self.env[name] = LOOP_LOCAL
+        if target is not None:
+            self.env[target] = LOOP_LOCAL
+        self.eqns.append(Loop(kind, target_var, tuple(args), cond, test_atom, items, body_block,
+                              self.source.lineno(node), node.col_offset))
+
+    def _eqn(self, op, ins, out, node):
+
+        return Eqn(op, tuple(ins), out, {"index": ("atom", 1)}, self.source.lineno(node), node.col_offset)
+
+    def without_break(self, stmt):
+        """A loop with ``break`` as a loop with a flag: a while loop tests it, a for loop's
+        iterations after the break do nothing."""
+        from .scope import identifiers
+
+        taken = identifiers(self.fdef) | set(self.env)
+        flag = next(n for n in ("broke", *(f"broke_{k}" for k in range(1, 1000))) if n not in taken)
+        self.env[flag] = self.emit("copy", (Const(False),), stmt, Var(flag))
+        body = _replace_breaks(stmt.body, flag)
+        not_broke = ast.UnaryOp(ast.Not(), ast.Name(flag, ast.Load()))
+        ast.copy_location(not_broke, stmt)
+        ast.copy_location(not_broke.operand, stmt)
+        if isinstance(stmt, ast.While):
+            test = ast.copy_location(ast.BoolOp(ast.And(), [stmt.test, not_broke]), stmt)
+            return ast.copy_location(ast.While(test, body, []), stmt)
+        guarded = ast.copy_location(ast.If(not_broke, without_continue(body), []), stmt)
+        return ast.copy_location(ast.For(stmt.target, stmt.iter, [guarded], []), stmt)
+
+    def for_statement(self, stmt: ast.For):
+        it = stmt.iter
+        if isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "range" and \
+                "range" not in self.env and self.scope.lookup("range") is None:
+            if not 1 <= len(it.args) <= 3 or it.keywords:
+                self.fail(UnsupportedError, it, "range() takes 1 to 3 arguments here", "write range(stop) or "
+                          "range(start, stop, step)")
+            args = [self.expr(a) for a in it.args]
+            self.loop("range", stmt, stmt.target.id, args, stmt.body)
+        else:
+            self.loop("sequence", stmt, stmt.target.id, [self.expr(it)], stmt.body)
