@@ -105,3 +105,9 @@ def test_numpy_loop_examples():
     expected = diffc.grad(module.two_layer, wrt="params")(params, X[:, :2], Y)
     for key in params:
         np.testing.assert_allclose(grad_params[key], expected[key], rtol=1e-10)
+
+
+def test_readme_shows_the_current_loop_code():
+    text = (ROOT / "examples" / "control_flow_grad.py").read_text()
+    fixed = text[text.index("def fixed_point_grad"):text.index("\n\n\ndef piecewise_grad")]
+    assert fixed in (ROOT / "README.md").read_text()
