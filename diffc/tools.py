@@ -51,25 +51,28 @@ def parse_at(items: list[str]) -> dict:
     return values
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
+def _parser(name: str, description: str, epilog: str) -> argparse.ArgumentParser:
+    """A subcommand's parser with the arguments they all take: FILE, -f NAME and --at."""
+    parser = argparse.ArgumentParser(prog=f"diffc {name}", formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     description=description, epilog=epilog)
     parser.add_argument("file", metavar="FILE", help="the Python file")
     parser.add_argument("-f", "--function", metavar="NAME", help="the function (needed if FILE has several)")
     parser.add_argument("--at", action="append", metavar="NAME=VALUE", help=AT_HELP)
+    return parser
 
 
 def graph_command(argv: list[str]) -> int:
     from .graph import FORMATS, Graph
     from .trace import trace_source
 
-    parser = argparse.ArgumentParser(
-        prog="diffc graph", formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Draw the computational graph of a function: its inputs, one node per gate, the output, with "
-                    "the forward value (green) and the gradient (red) on every edge. Values are computed by running "
-                    "the function's generated code at the --at values; with --no-values nothing runs.",
-        epilog="example:\n  diffc graph examples/lecture.py -f f --at x=-2 --at y=5 --at z=-4 -o f.svg\n\n"
-               ".svg and .png need Graphviz's dot (apt-get install graphviz); .dot is plain text. "
-               "Without -o the DOT text is printed.")
-    _common(parser)
+    parser = _parser(
+        "graph",
+        "Draw the computational graph of a function: its inputs, one node per gate, the output, with "
+        "the forward value (green) and the gradient (red) on every edge. Values are computed by running "
+        "the function's generated code at the --at values; with --no-values nothing runs.",
+        "example:\n  diffc graph examples/lecture.py -f f --at x=-2 --at y=5 --at z=-4 -o f.svg\n\n"
+        ".svg and .png need Graphviz's dot (apt-get install graphviz); .dot is plain text. "
+        "Without -o the DOT text is printed.")
     parser.add_argument("-o", "--output", metavar="PATH", help="where to write: .svg, .png or .dot")
     parser.add_argument("--no-values", action="store_true", help="draw the structure only, from the source")
     parser.add_argument("--no-fuse", action="store_true", help="draw the sigmoid as its exp chain")
@@ -93,13 +96,12 @@ def explain_command(argv: list[str]) -> int:
     from .explainer import explain_trace
     from .trace import trace_source
 
-    parser = argparse.ArgumentParser(
-        prog="diffc explain", formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Print the backward pass as the lecture narrates it: one row per gate in backward order, "
-                    "with the upstream gradient, the local gradient (formula and number) and the downstream "
-                    "gradient = upstream x local. Runs the function's generated code at the --at values.",
-        epilog="example:\n  diffc explain examples/lecture.py -f f --at x=-2 --at y=5 --at z=-4")
-    _common(parser)
+    parser = _parser(
+        "explain",
+        "Print the backward pass as the lecture narrates it: one row per gate in backward order, "
+        "with the upstream gradient, the local gradient (formula and number) and the downstream "
+        "gradient = upstream x local. Runs the function's generated code at the --at values.",
+        "example:\n  diffc explain examples/lecture.py -f f --at x=-2 --at y=5 --at z=-4")
     parser.add_argument("--no-fuse", action="store_true", help="explain the sigmoid through its exp chain")
     args = parser.parse_args(argv)
     trace = trace_source(read_source(args.file), args.file, args.function, parse_at(args.at), fuse=not args.no_fuse)
@@ -125,14 +127,13 @@ def load_module(path: str):
 def check_command(argv: list[str]) -> int:
     from .check import check_grad
 
-    parser = argparse.ArgumentParser(
-        prog="diffc check", formatter_class=argparse.RawDescriptionHelpFormatter,
-        description="Compare diffc's gradient with central finite differences at the --at values and print the "
-                    "CS231n relative error of each parameter; exit 1 above the tolerance. This IMPORTS FILE, so "
-                    "its top-level code runs.",
-        epilog="example:\n  diffc check examples/lecture.py -f neuron --at w0=2 --at x0=-1 --at w1=-3 --at x1=-2 "
-               "--at w2=-3")
-    _common(parser)
+    parser = _parser(
+        "check",
+        "Compare diffc's gradient with central finite differences at the --at values and print the "
+        "CS231n relative error of each parameter; exit 1 above the tolerance. This IMPORTS FILE, so "
+        "its top-level code runs.",
+        "example:\n  diffc check examples/lecture.py -f neuron --at w0=2 --at x0=-1 --at w1=-3 --at x1=-2 "
+        "--at w2=-3")
     parser.add_argument("--wrt", action="append", metavar="NAME", help="check only these parameters")
     parser.add_argument("--rtol", type=float, default=1e-5, help="relative error allowed (default 1e-5)")
     parser.add_argument("--atol", type=float, default=1e-7, help="absolute error allowed (default 1e-7)")
