@@ -111,7 +111,10 @@ class Frontend(CallsMixin, FlowMixin):
         """Lower the function's statements; returns the atom it returns."""
         out = None
         statements = single_exit(list(self.fdef.body))
-        self.read_after = [set().union(*(_reads(s) for s in statements[i + 1:])) for i in range(len(statements))]
+        self.last_read: dict[str, int] = {}  # name -> the last top-level statement that reads it
+        for index, stmt in enumerate(statements):
+            for name in _reads(stmt):
+                self.last_read[name] = index
         for index, stmt in enumerate(statements):
             if self.parent_statement is None:
                 self.fresh.clear()
@@ -210,9 +213,10 @@ class Frontend(CallsMixin, FlowMixin):
             self.fail(UnsupportedError, stmt, f"'{target.id}' is the caller's array: changing it in place inside "
                       f"'{self.fdef.name}' is not supported", f"copy it first, for example "
                       f"'{target.id} = {target.id}.copy()'")
-        later = self.read_after[self.stmt_index]
         for name, other in self.env.items():
-            if name != target.id and isinstance(other, Var) and name in later and \
+            # Inside a loop or a branch, a read anywhere in the same statement may come after the write.
+            later = self.last_read.get(name, -1) > self.stmt_index or name in self.read_within
+            if name != target.id and isinstance(other, Var) and later and \
                     self.group.get(id(other), id(other)) == group:
                 self.fail(UnsupportedError, stmt,
                           f"'{target.id}' is changed in place while '{name}' still refers to the same array",

@@ -17,6 +17,9 @@ from .ir import Eqn, If, Loop, Var, each_item, item_defs, item_reads, substitute
 
 # Equations kept for what they do, not for a value (the loops' tape).
 EFFECTS = {"push", "pop", "new_stack"}
+# Inlining stops at this depth of nested operations: longer chains read better, and compile in
+# linear time, as lines of their own.
+MAX_INLINE_DEPTH = 8
 
 
 def dce(items: list, needed: set) -> list:
@@ -229,29 +232,26 @@ def _choose_inline(items: list, named: set, counts: dict, group: dict, inline: s
             _choose_inline(item.body, named, counts, group, inline)
             for eqn in item.cond:  # a while loop's test is written in its header
                 inline.add(id(eqn.out))
-    defs = {id(item.out): item for item in items if isinstance(item, Eqn)}
+    depth: dict[int, int] = {}  # how deep the expression written for an inlined variable is
+    reads: dict[int, set] = {}  # the name groups it reads
     for index, item in enumerate(items):
         if not isinstance(item, Eqn):
             continue
+        mine = {group[id(a)] for a in item.ins if isinstance(a, Var) and id(a) in group}
+        level = 1
         for a in item.ins:
             if not isinstance(a, Var) or id(a) not in position or id(a) in named or counts.get(id(a)) != 1:
                 continue
-            shared = _groups_read(defs[id(a)], defs, inline, group)
-            between = items[position[id(a)] + 1:index]
-            if shared and any(group.get(id(d)) in shared for i in between for d in _deep_defs(i)):
+            if depth.get(id(a), 1) >= MAX_INLINE_DEPTH:
+                continue  # a long chain (a sum of many terms) gets lines of its own
+            shared = reads.get(id(a), set())
+            if shared and any(group.get(id(d)) in shared for i in items[position[id(a)] + 1:index]
+                              for d in _deep_defs(i)):
                 continue  # a name it reads is assigned again before the use
             inline.add(id(a))
-
-
-def _groups_read(eqn: Eqn, defs: dict, inline: set, group: dict) -> set:
-    found = set()
-    for a in eqn.ins:
-        if isinstance(a, Var):
-            if id(a) in group:
-                found.add(group[id(a)])
-            if id(a) in inline and id(a) in defs:
-                found |= _groups_read(defs[id(a)], defs, inline, group)
-    return found
+            level = max(level, depth.get(id(a), 1) + 1)
+            mine |= shared
+        depth[id(item.out)], reads[id(item.out)] = level, mine
 
 
 def _deep_defs(item) -> list:
