@@ -52,7 +52,8 @@ def _compile_parser() -> argparse.ArgumentParser:
     out.add_argument("--stdout", action="store_true", help="print the generated code instead of writing a file")
     parser.add_argument("--shape", action="append", metavar="NAME=DIMS", default=[],
                         help="the shape of a NumPy parameter, as sizes or symbols: --shape X=N,D --shape b=H "
-                             "--shape y=N:int (1 for a size-1 dim, ? for unknown, nothing for a scalar). "
+                             "--shape y=N:int --shape 'params[W1]=D,H' (1 for a size-1 dim, ? for unknown, nothing "
+                             "for a scalar; NAME[KEY] for a part of a dict or tuple parameter). "
                              "With shapes the gradient is written exactly (np.sum(g, axis=0) rather than a "
                              "run-time helper); it is then right for every call whose arrays have those ranks "
                              "and size-1 dims")
