@@ -5,11 +5,18 @@ from __future__ import annotations
 
 import importlib.util
 import itertools
+import os
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
+
+# CI (CI=true) replays the same examples every run; elsewhere each run explores new ones.
+settings.register_profile("ci", derandomize=True, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 ROOT = Path(__file__).resolve().parent.parent
 _ids = itertools.count()
