@@ -120,6 +120,10 @@ class _Writer:
             return ast.List(args, ast.Load())
         if op.startswith("_"):
             self.helpers.add(op)
+            if op == "_last_writes":  # the index itself, as a value: np.index_exp[...]
+                exp = ast.Subscript(self.numpy("index_exp"), index_ast(params["index"], [None, *args[1:]]),
+                                    ast.Load())
+                return ast.Call(ast.Name(op, ast.Load()), [args[0], exp], [])
             if op == "_first_mask":  # which extreme: np.argmax or np.argmin
                 args = [self.numpy("argmax" if params["pick"] == "max" else "argmin"), *args]
                 keywords = [k for k in keywords if k.arg != "pick"]

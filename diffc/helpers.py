@@ -56,6 +56,14 @@ def _prod_others(x, axis=None):
     right = np.cumprod(np.concatenate([ones, x[..., :0:-1]], axis=-1), axis=-1)[..., ::-1]
     return np.moveaxis(left * right, -1, axis)
 ''',
+    "_last_writes": '''
+def _last_writes(x, index):
+    """For x[index] = v: True where a write is the last one to its element (NumPy keeps the last)."""
+    order = np.full(np.shape(x), -1)
+    count = np.arange(np.size(order[index])).reshape(np.shape(order[index]))
+    order[index] = count
+    return order[index] == count
+''',
 }
 # Helpers that call other helpers.
 REQUIRES = {"_matmul_grad": ["_unbroadcast"]}

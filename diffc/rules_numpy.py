@@ -279,7 +279,11 @@ def _setitem(b, g, ans, ins, i, params):
     if i == 0:
         return b.emit("zero_at", g, ZERO, *index_atoms, index=params["index"])
     if i == 1:
-        part = b.emit("getitem", g, *index_atoms, index=_shift(params["index"], -1))
+        index = _shift(params["index"], -1)
+        part = b.emit("getitem", g, *index_atoms, index=index)
+        if not _basic(index, (None, *index_atoms), b):  # an index may repeat: only the last write counts
+            mask = b.emit("_last_writes", ins[0], *index_atoms, index=index)
+            part = b.mul(part, mask)
         return unbroadcast(b, part, ins[1], None)
     return None
 

@@ -19,6 +19,9 @@ CASES = [
     ("m = a * b\n    s = np.sum(m * m)\n    m[0] = 0.0\n    return s + np.sum(m * r)", (4, 3), (3,)),
     ("m = np.maximum(0, a)\n    m[[0, 2]] *= b\n    return np.sum(m * r)", (4, 3), (3,)),
     ("a[0] = 1.0\n    return np.sum(a * b * r)", (4, 3), (3,)),
+    # A repeated index: NumPy keeps the last write, so the earlier value gets no gradient.
+    ("m = a * 1.0\n    m[[0, 0, 2]] = b\n    return np.sum(m * r)", (4,), (3,)),
+    ("m = a * 1.0\n    m[[1, 1], [0, 0]] = b * 2.0\n    return np.sum(m * r)", (3, 2), (2,)),
 ]
 
 
