@@ -91,7 +91,6 @@ class GradFunction:
     """
 
     def __init__(self, fn, wrt, mode):
-        global _counter
         if not callable(fn):
             raise TypeError(f"diffc.grad expects a function, got {type(fn).__name__}")
         self.__wrapped_function__ = fn

@@ -18,7 +18,7 @@ from .frontend import VIEW_OPS
 from .fuse import sigmoid_expression
 from .ir import Const, Eqn, Function, If, Ref, Var, walk
 from .naming import Namer
-from .optimize import each_item, groups, normalize, plan
+from .optimize import each_item, groups, keep_old_values, normalize, plan
 from .primitives import BINOPS, COMPAREOPS, UNARYOPS
 from .scope import Scope
 
@@ -232,6 +232,7 @@ def emit_function(fn: Function, name: str, forward: list, backward: list, grads:
         items = forward + backward
         normalize(items)
         items, inline, group = items, set(), groups(items)
+        keep_old_values(items, group)
     writer = _Writer([e for e in walk(items)], inline, scope)
     layout = _Layout(writer, inline)
     layout.backward_ids = {id(i) for i in backward}

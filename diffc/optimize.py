@@ -133,14 +133,15 @@ def normalize(items: list) -> None:
                     seen.add(id(atom))
         elif isinstance(item, Loop):
             normalize(item.body)
-            _split_carried(item)
             made_for_loop = {id(i.out) for i in items[:index] if isinstance(i, Eqn) and i.params.get("_carry")}
+            ends: set[int] = set()  # two carried values may end equal: each needs a variable of its own
             for c in item.carried:
                 local = isinstance(c.end, Var) and any(c.end is d for i in item.body for d in item_defs(i))
-                if not local or c.end is c.start:
-                    copy = Var(c.start.hint)
+                if not local or c.end is c.start or id(c.end) in ends:
+                    copy = Var(c.start.hint, primal=c.start.primal)
                     item.body.append(Eqn("copy", (c.end,), copy))
                     c.end = copy
+                ends.add(id(c.end))
                 if id(c.init) in made_for_loop:
                     continue  # the frontend's own copy, made for this loop
                 copy = Var(c.start.hint, primal=c.start.primal)
@@ -148,20 +149,31 @@ def normalize(items: list) -> None:
                 c.init = copy
 
 
-def _split_carried(loop: Loop) -> None:
-    """A loop body that reads a carried value after assigning its next value (``a, b = b, a``;
-    a backward body that uses an old gradient last) reads a copy taken at the top of the body."""
-    body = loop.body
-    for c in loop.carried:
-        where = next((i for i, item in enumerate(body) if any(c.end is d for d in _deep_defs(item))), None)
-        if where is None or isinstance(c.end, Var) and c.end is c.start:
-            continue
-        late = any(a is c.start for item in body[where + 1:] for a in item_reads(item))
-        if late:
-            copy = Var(label=("", c.start))
-            substitute(body, {id(c.start): copy})
-            body.insert(0, Eqn("copy", (c.start,), copy, {"_keep": True}))
-            c.end = c.end if c.end is not c.start else copy
+def keep_old_values(block: list, group: dict) -> None:
+    """The lost copy of a shared name: when an item assigns a name that a group of values shares
+    (an if's branches, a loop's iterations) and a later item still reads an older member of the
+    group, that older value is copied first, under a name of its own (``a, b = b, a`` in a loop;
+    a backward body that uses an old gradient after writing the new one)."""
+    index = 0
+    while index < len(block):
+        item = block[index]
+        for inner in ([item.then, item.orelse] if isinstance(item, If) else
+                      [item.cond, item.body] if isinstance(item, Loop) else []):
+            keep_old_values(inner, group)
+        written = {group[id(d)]: d for d in _deep_defs(item) if id(d) in group}
+        if written:
+            own = {id(d) for d in _deep_defs(item)}
+            defined_at = {id(d): i for i, it in enumerate(block) for d in _deep_defs(it)}
+            for later in block[index + 1:]:
+                stale = next((a for a in item_reads(later) if isinstance(a, Var) and group.get(id(a)) in written
+                              and id(a) not in own and defined_at.get(id(a), -1) <= index), None)
+                if stale is not None:
+                    copy = Var(label=("", stale))
+                    substitute(block[index + 1:], {id(stale): copy})
+                    block.insert(defined_at.get(id(stale), -1) + 1, Eqn("copy", (stale,), copy, {"_keep": True}))
+                    index = -1  # the block changed: look again from the top
+                    break
+        index += 1
 
 
 def use_counts(items, roots) -> dict[int, int]:
@@ -196,6 +208,7 @@ def plan(forward: list, backward: list, params: list[Var], roots: list):
     items = dce(forward + backward, {id(r) for r in roots if isinstance(r, Var)})
     normalize(items)
     group = groups(items)
+    keep_old_values(items, group)
     counts = use_counts(items, roots)
     root_ids = {id(r) for r in roots if isinstance(r, Var)}
     named = {id(p) for p in params} | root_ids | set(group)

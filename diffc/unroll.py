@@ -23,6 +23,7 @@ class _Unroller:
         self.scope, self.namespace = scope, namespace
         self.values: dict[int, object] = {}
         self.eqns: list[Eqn] = []
+        self.imported: set[str] = set()
 
     def atom(self, env, a):
         return env.get(id(a), a) if isinstance(a, Var) else a
@@ -42,7 +43,10 @@ class _Unroller:
         for node, var in writer.names:
             node.id = names.setdefault(id(var), f"_v{len(names)}")
             self.namespace[node.id] = self.values[id(var)]
-        self.namespace.update(self._imports(writer.globals_used))
+        missing = writer.globals_used - self.imported
+        if missing:  # import each library once, not once per evaluated gate
+            self.namespace.update(self._imports(missing))
+            self.imported |= missing
         if eqn.op == "setitem":
             self.namespace["_new"] = self.values[id(eqn.ins[0])].copy()
             exec(compile(ast.fix_missing_locations(code), "<diffc unroll>", "exec"), self.namespace)

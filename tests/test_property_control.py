@@ -56,8 +56,17 @@ AMPLIFIED = ("import math\n\n\ndef f(x0, x1, flag, m):\n    v = x0 * 0.5\n    fo
              "    x0 = x0 / (1.5 + x0 * x0)\n    return x0 + x1 * v\n", [0.0, 0.0], -1, 3)
 
 
+SHARED_END = ("import math\n\n\ndef f(x0, x1, flag, m):\n    v = x0 * 0.5\n    for k0 in range(m):\n"
+              "        x0 = x0 + x1\n        x1 = x0 + x0\n    return x0 + x1 * v\n", [0.3, -0.7], -1, 2)
+
+
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @example(AMPLIFIED)  # x0 doubled 12 times: d/dx0 = 4096 / 1.5
+@example(SHARED_END)  # both carried gradients end as one value: each still needs its own name
+@example((SHARED_END[0], [0.0, 0.0], -1, 0))
+@example(("import math\n\n\ndef f(x0, x1, flag, m):\n    v = x0 * 0.5\n    x0 = x0 + x0\n    for k0 in range(m):\n"
+          "        if flag > 0:\n            x0 = x0 + x0\n        else:\n            x0 = x0 + x0\n"
+          "            x0 = x0 + x1\n    return x0 + x1 * v\n", [0.0, 0.0], -1, 1))  # an old value read in a branch
 @given(programs())
 def test_random_programs_with_control_flow(case):
     source, point, flag, m = case
