@@ -15,7 +15,7 @@ from . import primitives as P
 from .errors import UnknownCallError, UnsupportedError
 from .ir import Const, Var
 from .rules import has_rule
-from .scope import FromImport, ModuleFunction
+from .scope import FromImport, GlobalConst, ModuleAlias, ModuleFunction
 
 
 class CallsMixin:
@@ -54,8 +54,7 @@ class CallsMixin:
         sub = type(self)(fdef, scope, source, parent=self)
         sub.parent_statement = self.stmt_index
         sub.env = dict(values)
-        sub.borrowed = {id(v) for v in values.values() if isinstance(v, Var)}
-        sub.borrowed |= {self.group.get(i, i) for i in sub.borrowed}
+        sub.borrowed = set().union(*(self.roots(v) for v in values.values()))
         return sub.body()
 
     def call(self, node: ast.Call) -> Var:
@@ -63,22 +62,81 @@ class CallsMixin:
         if isinstance(func, ast.Name) and func.id == "sum" and "sum" not in self.env and len(node.args) == 1 \
                 and isinstance(node.args[0], ast.Name) and node.args[0].id in self.lists:
             return self.name(node.args[0])
-        if isinstance(func, ast.Attribute) and self._module_of(func.value) is None and func.attr in P.METHODS \
+        resolved = self.builtin_on_items(node)  # sum([a, a * a]), len(t), max(t)
+        if resolved is not None:
+            return resolved
+        if isinstance(func, ast.Attribute) and self._module_of(func.value) is None \
                 and not (isinstance(func.value, ast.Name) and func.value.id not in self.env):
-            return self.method(node)
+            return self.method(node) if func.attr in P.METHODS else self.opaque(node, None)
         op, params = self.callee(node)
         if op.startswith("call:"):
             return self.inline(node, op[len("call:"):])
+        if op == "opaque":
+            return self.opaque(node, params)
         args = node.args
         if op[len("numpy."):] in P.SEQUENCE_FUNCTIONS and op.startswith("numpy."):
-            if not isinstance(args[0], (ast.Tuple, ast.List)):
+            items = self.items_of(args[0])
+            if items is None:
                 self.fail(UnsupportedError, args[0], f"'{ast.unparse(func)}' needs a literal tuple or list of arrays",
                           "write the arrays out, as in np.concatenate((a, b), axis=0)")
             if len(args) > 1:
                 params["axis"] = self.literal(args[1])
-            items = [self.expr(e) for e in args[0].elts]
-            return self.emit(op, items, node, **params, _seq=type(args[0]).__name__)
-        return self.emit(op, tuple(self.expr(a) for a in args), node, **params)
+            kind = type(args[0]).__name__ if isinstance(args[0], (ast.List, ast.Tuple)) else \
+                self.seqs[id(self.env[args[0].id])][1]
+            return self.emit(op, items, node, **params, _seq=kind)
+        if op == "numpy.array" and len(args) == 1:
+            items = self.items_of(args[0])
+            if items is not None:  # np.array([a, b * a]): a stack of the items
+                kind = type(args[0]).__name__ if isinstance(args[0], (ast.List, ast.Tuple)) else \
+                    self.seqs[id(self.env[args[0].id])][1]
+                return self.emit(op, items, node, **params, _seq=kind)
+        ins = tuple(self.expr(a) for a in args)
+        if op.startswith("numpy."):  # a literal list passed to NumPy is an array
+            ins = tuple(self.stacked(a, n, op, i) for i, (a, n) in enumerate(zip(ins, args)))
+        return self.emit(op, ins, node, **params)
+
+    def opaque(self, node: ast.Call, why) -> Var:
+        """A call diffc has no rule for, kept as it is: refused later only if a gradient must cross it.
+        Arguments that read no local name are copied as written (``dtype=int``, ``CONSTS``)."""
+        func = node.func
+        ins, spec = [], []
+        if why is None:  # a method: receiver.name(...)
+            ins.append(self.expr(func.value))
+            callee, text = None, f"{ast.unparse(func.value)}.{func.attr}"
+            why = (f"the method '{func.attr}' is not supported: '{text}(...)' has no derivative rule",
+                   f"supported methods: {', '.join(sorted(P.METHODS))}")
+        else:
+            callee = ast.unparse(func)
+            self.copyable(func)
+        for arg in [*node.args, *node.keywords]:
+            value = arg.value if isinstance(arg, ast.keyword) else arg
+            key = arg.arg if isinstance(arg, ast.keyword) else None
+            if isinstance(value, ast.Starred):
+                self.fail(UnsupportedError, value, "starred arguments are not supported", "list the values")
+            if any(isinstance(n, ast.Name) and n.id in self.env for n in ast.walk(value)):
+                ins.append(self.expr(value))
+                spec.append((key, ("in", len(ins) - 1)))
+            else:
+                self.copyable(value)
+                spec.append((key, ("raw", ast.unparse(value))))
+        return self.emit("opaque", tuple(ins), node, _callee=callee, _method=func.attr if callee is None else None,
+                         _args=tuple(spec), _why=why)
+
+    def copyable(self, node: ast.expr) -> None:
+        """Refuse a global name that generated code could not refer to (a module-level variable)."""
+        import builtins
+
+        for n in ast.walk(node):
+            if not isinstance(n, ast.Name) or n.id in self.env:
+                continue
+            binding = self.scope.lookup(n.id)
+            if binding is None and hasattr(builtins, n.id) or isinstance(binding, (ModuleAlias, FromImport,
+                                                                                   GlobalConst)):
+                continue
+            what = "not defined" if binding is None else "not a module, an import or a number"
+            self.fail(UnknownCallError if binding is None else UnsupportedError, n,
+                      f"'{n.id}' is {what}: generated code could not refer to it",
+                      "pass it as a parameter, or define it as a number at the top of the module")
 
     def method(self, node: ast.Call) -> Var:
         func = node.func
@@ -86,7 +144,7 @@ class CallsMixin:
         op = "astype" if name == "astype" else f"numpy.{name}"
         receiver = self.expr(func.value)
         if op == "astype":  # the dtype is written out as the user wrote it
-            return self.emit(op, (receiver,), node, _style=("method", func.attr),
+            return self.emit(op, (receiver,), node, _style=("method", func.attr), _cast=self.cast_kind(node),
                              _raw=tuple(ast.unparse(a) for a in [*node.args, *node.keywords]))
         args = [self.expr(a) for a in node.args]
         if name in ("reshape", "transpose") and len(args) > 1:
@@ -95,6 +153,19 @@ class CallsMixin:
                     else self.emit("tuple", items, node)]
         params = self.keywords(node, op)
         return self.emit(op, (receiver, *args), node, **params, _style=("method", func.attr))
+
+    def cast_kind(self, node: ast.Call):
+        """'f' for x.astype(float) (or a NumPy float type), 'i' for an integer type, 'b' for bool, else None."""
+        from .rules_front import FLOAT_TYPES, INT_TYPES
+
+        if len(node.args) != 1 or node.keywords:
+            return None
+        arg = node.args[0]
+        if isinstance(arg, ast.Name) and arg.id not in self.env and self.scope.lookup(arg.id) is None:
+            return {"float": "f", "int": "i", "bool": "b"}.get(arg.id)
+        if isinstance(arg, ast.Attribute) and self._module_of(arg.value) == "numpy":
+            return "f" if arg.attr in FLOAT_TYPES else "i" if arg.attr in INT_TYPES else None
+        return None
 
     def keywords(self, node: ast.Call, op: str) -> dict:
         params = {}
@@ -121,9 +192,6 @@ class CallsMixin:
         if isinstance(func, ast.Attribute):
             module = self._module_of(func.value)
             if module is None:
-                if isinstance(func.value, ast.Name) and func.value.id in self.env:
-                    self.fail(UnsupportedError, func, f"the method '{func.attr}' is not supported",
-                              f"supported methods: {', '.join(sorted(P.METHODS))}")
                 self.fail(UnknownCallError, func, f"cannot differentiate call to '{text}'",
                           "diffc knows math, numpy and abs/max/min; import them at module level")
             qualified, found = f"{module}.{func.attr}", P.library_function(module, func.attr)
@@ -141,9 +209,14 @@ class CallsMixin:
                 qualified, found = func.id, (func.id, P.BUILTINS[func.id])
             else:
                 qualified, found = func.id, None
+                if binding is not None or not hasattr(__import__("builtins"), func.id):
+                    self.fail(UnknownCallError, func, f"cannot differentiate call to '{qualified}': it has no "
+                              "derivative rule", "rewrite it with supported functions (see the README's list) or "
+                              "compute it outside")
         if found is None or not has_rule(found[0]):
-            self.fail(UnknownCallError, func, f"cannot differentiate call to '{qualified}': it has no derivative rule",
-                      "rewrite it with supported functions (see the README's list) or compute it outside")
+            # Forward code as it is; refused later if a gradient must cross it.
+            return "opaque", (f"cannot differentiate call to '{qualified}': it has no derivative rule",
+                              "rewrite it with supported functions (see the README's list) or compute it outside")
         op, (low, high) = found
         params = self.keywords(node, op)
         n = len(node.args)

@@ -143,7 +143,7 @@ def prepare(fdef: ast.FunctionDef, scope: Scope, source: Source, *, wrt=None, sh
     except ReverseError as exc:
         node = ast.Module(body=[])
         node.lineno, node.col_offset = (exc.eqn.lineno or fdef.lineno) - source.line_offset, exc.eqn.col or 0
-        cls = ShapesNeededError if exc.needs_shapes else UnsupportedError
+        cls = exc.error_class or (ShapesNeededError if exc.needs_shapes else UnsupportedError)
         raise source.error(cls, node, exc.message, exc.hint) from None
     return Prepared(fdef, fn, wrt_vars, bare, forward, bwd, grads, inferred)
 

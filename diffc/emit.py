@@ -73,6 +73,12 @@ class _Writer:
         self.globals_used.add(text.split(".")[0])
         return ast.parse(text, mode="eval").body
 
+    def raw(self, text: str) -> ast.expr:
+        """An expression copied from the user's code; the global names it reads are imported."""
+        node = ast.parse(text, mode="eval").body
+        self.globals_used.update(n.id for n in ast.walk(node) if isinstance(n, ast.Name))
+        return node
+
     def atom(self, a) -> ast.expr:
         if isinstance(a, Var):
             if id(a) in self.inline:
@@ -97,6 +103,14 @@ class _Writer:
         style = params.get("_style")
         if style is not None and style[0] == "attr":
             return ast.Attribute(args[0], style[1], ast.Load())
+        if op == "opaque":  # a call diffc has no rule for, written as the user wrote it
+            parts, named = [], []
+            for key, (kind, value) in params["_args"]:
+                arg = args[value] if kind == "in" else self.raw(value)
+                (named.append(ast.keyword(key, arg)) if key else parts.append(arg))
+            func = self.raw(params["_callee"]) if params["_method"] is None else \
+                ast.Attribute(args[0], params["_method"], ast.Load())
+            return ast.Call(func, parts, named)
         if op == "astype":
             raw = [ast.parse(text, mode="eval").body for text in params["_raw"]]
             for node in raw:

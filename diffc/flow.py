@@ -55,6 +55,7 @@ class FlowMixin:
             out = Var(None if name.startswith("<") else name)
             self.fresh.add(id(out))
             phis.append(Phi(out, self.merge(name, a, then_block, node), self.merge(name, b, else_block, node)))
+            self.shares(out, a, b)  # it is one or the other
             self.env[name] = out
         self.eqns.append(If(cond, then_block, else_block, phis, self.source.lineno(node), node.col_offset))
 
@@ -65,7 +66,11 @@ class FlowMixin:
         for name in carried:
             init = Builder(self.eqns, self.source.lineno(node), node.col_offset).emit(
                 "copy", self.env[name], out=Var(name), _carry=True)
-            carries[name] = (init, Var(name))
+            self.shares(init, self.env[name])
+            start = Var(name)
+            # The value before the loop, or what an earlier iteration assigned it from.
+            self.alias[id(start)] = self.roots(init) | {id(start)} | self.aliased_by_loop(body, name)
+            carries[name] = (init, start)
         env = dict(self.env)
         env.update({name: start for name, (_, start) in carries.items()})
         target_var = None
@@ -87,6 +92,7 @@ class FlowMixin:
             index = target_var
             target_var = Var("k")
             env[target] = index
+            self.shares(index, sequence)  # for row in X: row is a view of X
             prefix = [("getitem", (sequence, target_var), index)]
             args, kind = (length,), "range"
         body_block, body_env = self.block(body, env)
@@ -100,6 +106,7 @@ class FlowMixin:
                 continue
             final = Var(name)
             items.append(Carry(init, start, self.merge(name, end, body_block, node), final))
+            self.alias[id(final)] = self.roots(start) | self.roots(end) | {id(final)}  # zero trips: init
             self.env[name] = final
         for name in names:
             if name not in carries:
@@ -141,4 +148,8 @@ class FlowMixin:
             args = [self.expr(a) for a in it.args]
             self.loop("range", stmt, stmt.target.id, args, stmt.body)
         else:
-            self.loop("sequence", stmt, stmt.target.id, [self.expr(it)], stmt.body)
+            sequence = self.expr(it)
+            if isinstance(sequence, Var) and id(sequence) in self.seqs:  # for v in [a, b]: unrolled
+                self.unroll(stmt, self.seqs[id(sequence)][0])
+            else:
+                self.loop("sequence", stmt, stmt.target.id, [sequence], stmt.body)

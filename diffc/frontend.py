@@ -19,6 +19,7 @@ from __future__ import annotations
 import ast
 
 from . import primitives as P
+from .alias import VIEW_OPS, AliasMixin
 from .calls import CallsMixin
 from .desugar import (
     LOOP_LOCAL,
@@ -35,11 +36,10 @@ from .errors import DiffcError, ErrorGroup, NameResolutionError, UnsupportedErro
 from .flow import FlowMixin
 from .ir import Builder, Const, Function, Ref, Var
 from .scope import FromImport, GlobalConst, ModuleAlias, Scope
+from .sequences import SequencesMixin
 from .source import Source
 
-# Ops whose result shares memory with their first input.
-VIEW_OPS = {"copy", "getitem", "setitem", "zero_at", "numpy.transpose", "numpy.reshape", "numpy.ravel",
-            "numpy.expand_dims", "numpy.squeeze"}
+__all__ = ["VIEW_OPS", "Frontend", "lower"]
 
 
 class _Failed(Exception):
@@ -48,7 +48,7 @@ class _Failed(Exception):
 
 
 
-class Frontend(CallsMixin, FlowMixin):
+class Frontend(CallsMixin, FlowMixin, SequencesMixin, AliasMixin):
     Failed = _Failed
     def __init__(self, fdef: ast.FunctionDef, scope: Scope, source: Source, parent: Frontend | None = None):
         self.fdef = fdef
@@ -59,7 +59,8 @@ class Frontend(CallsMixin, FlowMixin):
         self.eqns = parent.eqns if parent else []
         self.errors: list[DiffcError] = parent.errors if parent else []
         self.fresh: set[int] = parent.fresh if parent else set()
-        self.group: dict[int, int] = parent.group if parent else {}  # id(var) -> id of the array it shares memory with
+        self.alias: dict[int, frozenset] = parent.alias if parent else {}  # id(var) -> roots it may share memory with
+        self.seqs: dict[int, tuple] = parent.seqs if parent else {}  # id(var) -> (items, kind) of a list/tuple literal
         self.calls: tuple[str, ...] = (*parent.calls, fdef.name) if parent else (fdef.name,)
         # Parameters that are dicts, tuples or lists, read only as p["key"], p[0] or a, b = p.
         self.containers: set[int] = parent.containers if parent else set()
@@ -82,9 +83,7 @@ class Frontend(CallsMixin, FlowMixin):
         out = out if out is not None else Var()
         self.fresh.add(id(out))
         Builder(self.eqns, self.source.lineno(node), node.col_offset).emit(op, *ins, out=out, **params)
-        first = ins[0] if ins else None
-        if op in VIEW_OPS and isinstance(first, Var):
-            self.group[id(out)] = self.group.get(id(first), id(first))
+        self.note_aliases(op, ins, out)
         return out
 
     # -- function -------------------------------------------------------------
@@ -201,27 +200,6 @@ class Frontend(CallsMixin, FlowMixin):
         name = target.value.id
         self.env[name] = self.emit("setitem", (x, value, *index_atoms), stmt, Var(name), index=index)
 
-    def check_mutation(self, target: ast.expr, stmt: ast.stmt):
-        if not isinstance(target, ast.Name):
-            self.fail(UnsupportedError, target, "only a named array can be changed in place",
-                      "assign the array to a name first")
-        var = self.env.get(target.id)
-        if var is None:
-            return
-        group = self.group.get(id(var), id(var))
-        if group in self.borrowed or id(var) in self.borrowed:
-            self.fail(UnsupportedError, stmt, f"'{target.id}' is the caller's array: changing it in place inside "
-                      f"'{self.fdef.name}' is not supported", f"copy it first, for example "
-                      f"'{target.id} = {target.id}.copy()'")
-        for name, other in self.env.items():
-            # Inside a loop or a branch, a read anywhere in the same statement may come after the write.
-            later = self.last_read.get(name, -1) > self.stmt_index or name in self.read_within
-            if name != target.id and isinstance(other, Var) and later and \
-                    self.group.get(id(other), id(other)) == group:
-                self.fail(UnsupportedError, stmt,
-                          f"'{target.id}' is changed in place while '{name}' still refers to the same array",
-                          f"copy it first, for example '{target.id} = {target.id}.copy()'")
-
     def unpack(self, targets, value_node):
         if len(targets) == 1 and isinstance(value_node, ast.Name) and \
                 id(self.env.get(value_node.id)) in self.containers:
@@ -231,6 +209,16 @@ class Frontend(CallsMixin, FlowMixin):
             for value, i in zip(values, range(len(names))):
                 value.label = _field_label(container, i)
             for name, value in zip(names, values):
+                self.bind(name, value, value_node)
+            return
+        if len(targets) == 1 and isinstance(value_node, ast.Name) and isinstance(self.env.get(value_node.id), Var) \
+                and id(self.env[value_node.id]) in self.seqs:  # p, q = t, with t = (a, 2.0 * a)
+            items = self.seqs[id(self.env[value_node.id])][0]
+            names = [t.id for t in targets[0].elts]
+            if len(names) != len(items):
+                self.fail(UnsupportedError, value_node, f"cannot unpack {len(items)} values into {len(names)} names",
+                          "use as many names as values")
+            for name, value in zip(names, items):
                 self.bind(name, value, value_node)
             return
         if len(targets) != 1 or not isinstance(value_node, (ast.Tuple, ast.List)):
@@ -252,6 +240,8 @@ class Frontend(CallsMixin, FlowMixin):
             var = value
         else:
             var = self.emit("copy", (value,), node, Var(hint))
+            if id(value) in self.seqs:
+                self.seqs[id(var)] = self.seqs[id(value)]
         self.env[name] = var
         return var
 
@@ -294,6 +284,10 @@ class Frontend(CallsMixin, FlowMixin):
             return self.call(node)
         if isinstance(node, ast.Subscript):
             base = self.expr(node.value)
+            if id(base) in self.seqs:  # t[0] of t = (a, 2.0 * a): the item itself
+                found = self.item(base, node)
+                if found is not None:
+                    return found
             if id(base) in self.containers:  # params["W1"]: one part of a container parameter
                 out = self.emit("field", (base,), node, key=node.slice.value)
                 out.label = _field_label(base, node.slice.value)
@@ -304,9 +298,9 @@ class Frontend(CallsMixin, FlowMixin):
             items = [self.expr(e) for e in node.elts]
             if all(isinstance(a, Const) for a in items):
                 return Const(tuple(a.value for a in items))
-            return self.emit("tuple", items, node)
+            return self.sequence(node, items, "Tuple")
         if isinstance(node, ast.List):  # a list stays a list: as an index it means fancy indexing
-            return self.emit("list", [self.expr(e) for e in node.elts], node)
+            return self.sequence(node, [self.expr(e) for e in node.elts], "List")
         raise AssertionError(f"fence let through {type(node).__name__}")  # pragma: no cover
 
     def index(self, ins: list, node: ast.expr):

@@ -41,7 +41,7 @@ MATH_FUNCTIONS = {
 }
 MATH_CONSTANTS = {name: getattr(math, name) for name in ("pi", "e", "tau", "inf", "nan")}
 BUILTINS = {"abs": (1, 1), "max": (2, None), "min": (2, None), "float": (1, 1), "round": (1, 1), "int": (1, 1),
-            "len": (1, 1)}
+            "bool": (1, 1), "len": (1, 1)}
 
 # ---------------------------------------------------------------------------
 # numpy: name -> (fewest, most positional arguments, keywords, shape rule)
@@ -68,7 +68,14 @@ NUMPY_FUNCTIONS.update({
     "argmax": (1, 2, ("axis",), _U), "argmin": (1, 2, ("axis",), _U),
     "shape": (1, 1, (), lambda shapes, eqn, in_shapes: (None,)),  # a tuple of ints: x.shape[0] is a scalar
     "ndim": (1, 1, (), _S), "size": (1, 1, (), _S),
+    # np.array([a, b]) stacks a literal list (see diffc.sequences); np.array(x) copies x.
+    "array": (1, None, (), lambda shapes, eqn, in_shapes: _array_shape(shapes, eqn, in_shapes)),
+    "asarray": (1, 1, (), _F),
 })
+# Casts: to a float type the identity for the gradient, to an integer type a cut.
+NUMPY_FUNCTIONS.update({name: (1, 1, (), _F) for name in (
+    "float64 float32 float16 double single half longdouble float_ "
+    "int64 int32 int16 int8 uint64 uint32 uint16 uint8 intp int_ bool_").split()})
 # Functions whose first argument is a sequence of arrays.
 SEQUENCE_FUNCTIONS = {"concatenate", "stack", "hstack", "vstack"}
 NUMPY_CONSTANTS = {"pi": math.pi, "e": math.e, "inf": math.inf, "nan": math.nan}
@@ -118,6 +125,15 @@ def call_arg(eqn, position: int, keyword: str, default=None):
         atom = eqn.ins[position]
         return getattr(atom, "value", default)
     return default
+
+
+def _array_shape(shapes, eqn, in_shapes):
+    if "_seq" not in eqn.params:
+        return in_shapes[0]
+    first = S.known(in_shapes[0])
+    if first is None or any(s != first for s in in_shapes):
+        return None
+    return (1 if len(in_shapes) == 1 else S.Sym(f"len{len(in_shapes)}"), *first)
 
 
 def _getitem_shape(shapes, eqn, in_shapes):

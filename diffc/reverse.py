@@ -26,16 +26,18 @@ from __future__ import annotations
 
 from .ir import Builder, Const, Eqn, Function, If, Loop, Var, item_defs, item_reads
 from .reverse_flow import FieldPart, FlowReverse, _Adder, split_parts
-from .rules import NONDIFF, NeedsShapes, vjp
+from .rules import VJPS, NeedsShapes, vjp
+from .rules_front import NoRule, accepts_sequence, cuts, sequence_vars
 from .rules_numpy import BROADCASTING, unbroadcast
 
 
 class ReverseError(Exception):
     """A rule could not be applied; carries the forward equation for locating it."""
 
-    def __init__(self, eqn: Eqn, message: str, hint: str, needs_shapes: bool = False):
+    def __init__(self, eqn: Eqn, message: str, hint: str, needs_shapes: bool = False, error_class=None):
         super().__init__(message)
         self.eqn, self.message, self.hint, self.needs_shapes = eqn, message, hint, needs_shapes
+        self.error_class = error_class
 
 
 def active_vars(fn: Function, wrt: list[Var]) -> set[int]:
@@ -45,7 +47,7 @@ def active_vars(fn: Function, wrt: list[Var]) -> set[int]:
     def block(items):
         for item in items:
             if isinstance(item, Eqn):
-                if item.op not in NONDIFF and any(id(a) in active for a in item.ins if isinstance(a, Var)):
+                if not cuts(item) and any(id(a) in active for a in item.ins if isinstance(a, Var)):
                     active.add(id(item.out))
             elif isinstance(item, If):
                 block(item.then)
@@ -117,6 +119,7 @@ class _Reverse(FlowReverse):
     def __init__(self, fn, wrt, numpy, shapes, record):
         self.fn, self.numpy, self.shapes, self.record = fn, numpy, shapes, record
         self.active = active_vars(fn, wrt)
+        self.sequences = sequence_vars(fn.eqns)  # may hold a Python list or tuple
         self.grads: dict[int, Var] = {}
         self.vars: dict[int, Var] = {}
         self.masks: dict[int, tuple] = {}  # id(gradient var) -> (condition, taken when true)
@@ -269,15 +272,13 @@ class _Reverse(FlowReverse):
                 if self.record is not None:
                     self.record[(id(eqn), 0)] = g
             return
-        if g is None or eqn.op in NONDIFF:
-            if g is not None and eqn.op in ("tuple", "list"):
-                raise ReverseError(eqn, "a tuple of values that depend on the parameters cannot be "
-                                        "differentiated here", "use the values directly instead of packing them")
+        if g is None or cuts(eqn):
             return
         shapes = self.shapes
         for i, a in enumerate(eqn.ins):
             if not (isinstance(a, Var) and id(a) in self.active):
                 continue
+            self.refuse_unruled(eqn, i, a)
             start = len(b.eqns)
             try:
                 part = vjp(b, eqn, g, i)
@@ -291,6 +292,8 @@ class _Reverse(FlowReverse):
                     part = b.call("numpy.where", cond, part, Const(0.0)) if taken else \
                         b.call("numpy.where", cond, Const(0.0), part)
                     self.masks[id(part)] = (cond, taken)
+            except NoRule as exc:
+                raise ReverseError(eqn, exc.message, exc.hint) from None
             except NeedsShapes as exc:
                 hint = "give the parameters' shapes (CLI: --shape NAME=N,D; the decorator knows them from the call)"
                 raise ReverseError(eqn, str(exc), hint, needs_shapes=True) from None
@@ -299,6 +302,22 @@ class _Reverse(FlowReverse):
                 contributions.setdefault(id(a), []).append(self.add(a, part))
                 if self.record is not None:
                     self.record[(id(eqn), i)] = part
+
+    def refuse_unruled(self, eqn: Eqn, i: int, a: Var):
+        """Activity analysis: a gradient must cross input ``i`` of ``eqn``; refuse if nothing says how."""
+        from .errors import UnknownCallError, UnsupportedError
+
+        if eqn.op == "opaque":  # a method diffc does not know is unsupported, a function has no rule
+            cls = UnsupportedError if eqn.params["_method"] else UnknownCallError
+            raise ReverseError(eqn, *eqn.params["_why"], error_class=cls)
+        if eqn.op not in VJPS:
+            raise ReverseError(eqn, f"'{eqn.op}' has no derivative rule", "compute it from supported operations")
+        if id(a) in self.sequences and not accepts_sequence(eqn, i):
+            raise ReverseError(eqn, "a list or tuple of values that depend on the parameters is used here in a "
+                                    "way diffc cannot differentiate",
+                               "index it with a literal integer (t[0]), unpack it (p, q = t), or make it an "
+                               "array first (np.array(t))")
+
 
 def backward(fn: Function, forward: list, wrt: list[Var], *, numpy: bool = False,
              shapes=None, record: dict | None = None) -> tuple[list, list[Var]]:

@@ -23,13 +23,18 @@ from .ir import Builder, Const, Ref, is_number
 VJPS: dict = {}
 
 # Zero gradient almost everywhere: the output is piecewise constant.
+# Only ops whose output is piecewise constant in every input belong here: ``and``/``or`` (which
+# return an operand), ``np.full`` (its fill value), ``np.arange`` (its start and step) and casts
+# (``astype``: a float cast is the identity) have rules in diffc.rules_front instead.
 NONDIFF = frozenset({
-    "gt", "ge", "lt", "le", "eq", "ne", "and", "or", "not", "floordiv", "bitand", "bitor", "invert", "tuple", "list",
-    "round", "int", "len", "math.floor", "math.ceil", "math.trunc", "astype",
+    "gt", "ge", "lt", "le", "eq", "ne", "not", "floordiv", "bitand", "bitor", "invert",
+    "round", "int", "bool", "len", "math.floor", "math.ceil", "math.trunc",
     "numpy.sign", "numpy.floor", "numpy.ceil", "numpy.rint", "numpy.isnan", "numpy.isfinite",
-    "numpy.logical_not", "numpy.logical_and", "numpy.logical_or", "numpy.arange", "numpy.zeros",
-    "numpy.ones", "numpy.full", "numpy.eye", "numpy.zeros_like", "numpy.ones_like", "numpy.full_like",
+    "numpy.logical_not", "numpy.logical_and", "numpy.logical_or", "numpy.zeros",
+    "numpy.ones", "numpy.eye", "numpy.zeros_like", "numpy.ones_like",
     "numpy.argmax", "numpy.argmin", "numpy.shape", "numpy.ndim", "numpy.size",
+    "numpy.int64", "numpy.int32", "numpy.int16", "numpy.int8", "numpy.uint64", "numpy.uint32", "numpy.uint16",
+    "numpy.uint8", "numpy.intp", "numpy.int_", "numpy.bool_",
 })
 
 ZERO = Const(0.0)
@@ -211,4 +216,5 @@ defvjp("math.erfc", lambda b, g, ans, x: _erf_local(b, b.neg(g), x))
 defvjp("math.fabs", lambda b, g, ans, x: b.mul(g, _sign(b, x)))
 
 
-from . import rules_numpy  # noqa: E402,F401  (registers the numpy section of the table)
+# The numpy section of the table, and the rules for sequences, casts and fills.
+from . import rules_front, rules_numpy  # noqa: E402,F401

@@ -1,0 +1,91 @@
+"""List and tuple literals: resolved at compile time where a person would, stacked where NumPy meets them.
+
+A literal ``[a, a * a, 2]`` or ``(a, 2.0 * a)`` is one equation (it stays a
+Python list or tuple in the generated code) whose items the frontend
+remembers. Indexed by a literal integer, unpacked, iterated by ``for``,
+passed to ``sum``/``max``/``min``/``len``, it is simply its items: no
+container is differentiated. Passed to a NumPy function it is a stack,
+``np.array([...])``, whose gradient goes back item by item. Anything else
+done with a list of active values (a variable index, arithmetic on the list,
+changing it in place) is left to the reverse pass, which refuses it when a
+gradient would have to cross it.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from .errors import UnsupportedError
+from .ir import Const, Var
+
+# Arguments of NumPy functions that are shapes or axes, not arrays: a tuple there stays a tuple.
+_SHAPE_ARGS = {
+    **{f"numpy.{n}": {1} for n in "reshape transpose expand_dims squeeze sum mean max min amax amin prod "
+       "argmax argmin".split()},
+    **{f"numpy.{n}": {0, 1, 2} for n in "zeros ones full eye arange".split()},
+}
+
+
+class SequencesMixin:
+    """The list-and-tuple part of :class:`diffc.frontend.Frontend` (``self.seqs``: id -> (items, kind))."""
+
+    def sequence(self, node: ast.expr, items: list, kind: str) -> Var:
+        out = self.emit(kind.lower(), items, node)
+        self.seqs[id(out)] = (items, kind)
+        return out
+
+    def items_of(self, node: ast.expr):
+        """The items of ``node`` if it is a list or tuple literal or a name bound to one, else None.
+        A literal is lowered here (the caller must not lower it again)."""
+        if isinstance(node, ast.Name) and isinstance(self.env.get(node.id), Var):
+            found = self.seqs.get(id(self.env[node.id]))
+            return None if found is None else found[0]
+        if isinstance(node, (ast.List, ast.Tuple)):
+            atom = self.expr(node)
+            return self.seqs[id(atom)][0] if id(atom) in self.seqs else [Const(v) for v in atom.value]
+        return None
+
+    def item(self, base: Var, node: ast.Subscript):
+        """``t[k]`` for a literal integer ``k``: the item itself, or None if ``k`` is not a literal."""
+        index = node.slice
+        negative = isinstance(index, ast.UnaryOp) and isinstance(index.op, ast.USub)
+        literal = index.operand if negative else index
+        if not (isinstance(literal, ast.Constant) and type(literal.value) is int):
+            return None
+        items = self.seqs[id(base)][0]
+        k = -literal.value if negative else literal.value
+        return items[k] if -len(items) <= k < len(items) else None  # out of range: Python's IndexError
+
+    def stacked(self, atom, node: ast.expr, op: str, position: int):
+        """A list or tuple literal passed to NumPy function ``op``: ``np.array(...)`` of its items."""
+        if not isinstance(atom, Var) or id(atom) not in self.seqs or position in _SHAPE_ARGS.get(op, ()):
+            return atom
+        items, kind = self.seqs[id(atom)]
+        return self.emit("numpy.array", items, node, _seq=kind)
+
+    def builtin_on_items(self, node: ast.Call):
+        """``sum``, ``max``, ``min`` or ``len`` of a list or tuple literal, or None if it is not one."""
+        func = node.func
+        if not (isinstance(func, ast.Name) and func.id in ("sum", "max", "min", "len") and func.id not in self.env
+                and self.scope.lookup(func.id) is None and len(node.args) == 1 and not node.keywords):
+            return None
+        items = self.items_of(node.args[0])
+        if items is None:
+            return None
+        if func.id == "len":
+            return Const(len(items))
+        if not items:
+            self.fail(UnsupportedError, node, f"{func.id}() of an empty sequence", "give it at least one value")
+        if func.id != "sum":
+            return items[0] if len(items) == 1 else self.emit(func.id, tuple(items), node)
+        total = items[0]
+        for item in items[1:]:
+            total = self.emit("add", (total, item), node)
+        return total
+
+    def unroll(self, stmt: ast.For, items: list) -> None:
+        """``for v in [a, b]: body``: the body once per item, with ``v`` bound to it."""
+        for item in items:
+            self.bind(stmt.target.id, item, stmt)
+            for inner in stmt.body:
+                self.statement(inner)
