@@ -16,6 +16,7 @@ from .emit import emit_function
 from .errors import DiffcError, ErrorGroup, SelectionError, ShapesNeededError, UnsupportedError, flatten
 from .fuse import fuse_sigmoids
 from .helpers import closure, helper_text
+from .ir import Var
 from .reverse import ReverseError, backward, live_forward
 from .scope import Scope
 from .shapes import Opaque, Sym, infer
@@ -138,6 +139,7 @@ def prepare(fdef: ast.FunctionDef, scope: Scope, source: Source, *, wrt=None, sh
     param_shapes = {p.hint: shapes.get(p.hint, Opaque(p.hint) if numpy else ()) for p in fn.params}
     param_shapes.update({k: v for k, v in shapes.items() if "[" in k})  # parts of container parameters
     inferred = infer(fn, param_shapes, kinds)
+    check_scalar_output(fdef, fn, inferred, source)
     try:
         bwd, grads = backward(fn, forward, wrt_vars, numpy=numpy, shapes=inferred, record=record)
     except ReverseError as exc:
@@ -146,6 +148,34 @@ def prepare(fdef: ast.FunctionDef, scope: Scope, source: Source, *, wrt=None, sh
         cls = exc.error_class or (ShapesNeededError if exc.needs_shapes else UnsupportedError)
         raise source.error(cls, node, exc.message, exc.hint) from None
     return Prepared(fdef, fn, wrt_vars, bare, forward, bwd, grads, inferred)
+
+
+def check_scalar_output(fdef: ast.FunctionDef, fn, shapes, source: Source) -> None:
+    """A gradient needs a scalar output: refuse one that is provably not (an array, a list or a
+    tuple); ``fn.scalar_proven`` says whether the generated code must check it at run time."""
+    from .rules_front import sequence_vars
+
+    returns = [n for n in ast.walk(fdef) if isinstance(n, ast.Return) and n.value is not None]
+    where = returns[-1].value if returns else fdef
+    out = fn.out
+    if isinstance(out, Var) and id(out) in sequence_vars(fn.eqns):
+        raise source.error(UnsupportedError, where, f"'{fdef.name}' returns a list or tuple; a gradient needs a "
+                           "single scalar output", "return one value (for example the sum of the parts), or "
+                           "write one function per output")
+    shape = shapes.get(out)
+    if isinstance(shape, tuple) and shape:
+        dims = ", ".join(_dim_text(d, shapes) for d in shape) + ("," if len(shape) == 1 else "")
+        raise source.error(UnsupportedError, where, f"'{fdef.name}' returns an array of shape ({dims}); a gradient "
+                           "needs a scalar output", "return a scalar such as np.sum(...) or np.mean(...) of it")
+    fn.scalar_proven = shape == ()
+
+
+def _dim_text(d, shapes) -> str:
+    d = shapes.find(d)
+    if isinstance(d, Sym):
+        name, _, axis = d.name.rpartition(".")
+        return f"{name}.shape[{axis}]" if axis.isdigit() and name else d.name
+    return "?" if d is None else str(d)
 
 
 def compile_function(fdef: ast.FunctionDef, scope: Scope, source: Source, *, wrt=None, mode: str = "grad",
@@ -163,6 +193,7 @@ def compile_function(fdef: ast.FunctionDef, scope: Scope, source: Source, *, wrt
     text, used, helpers = emit_function(
         p.fn, grad_name, p.forward, p.backward, p.grads, bare=p.bare, with_value=(mode == "value_and_grad"),
         scope=scope, source_line=source.line if comments else None,
+        check_scalar=None if getattr(p.fn, "scalar_proven", False) else fdef.name,
     )
     return CompiledFunction(fdef.name, grad_name, text, tuple(v.hint for v in p.wrt), p.bare), used, helpers
 

@@ -232,9 +232,11 @@ def signature(fn: Function) -> str:
 
 def emit_function(fn: Function, name: str, forward: list, backward: list, grads: list[Var],
                   *, bare: bool, with_value: bool, scope: Scope, source_line=None,
-                  trace: dict | None = None) -> tuple[str, set[str], set[str]]:
+                  trace: dict | None = None, check_scalar: str | None = None) -> tuple[str, set[str], set[str]]:
     """The text of one generated function, the global names and the helpers it uses.
 
+    ``check_scalar``, the user's function name, asks for a check after the forward pass that its
+    value is a scalar (when that is not proven at compile time).
     ``source_line(lineno)``, if given, turns on provenance comments.
     ``trace``, if given, asks for a function that keeps every value under a
     name of its own and returns ``locals()``; ``trace`` receives the names.
@@ -264,6 +266,9 @@ def emit_function(fn: Function, name: str, forward: list, backward: list, grads:
 
     lines = [f"def {name}({signature(fn)}):"]
     layout.write(items, 1, lines, names, source_line)
+    if check_scalar and trace is None and isinstance(fn.out, Var):
+        at = lines.index("    # backward") if "    # backward" in lines else len(lines)
+        lines[at:at] = _scalar_check(writer, names[id(fn.out)], check_scalar, with_value)
     if trace is not None:
         trace.update(names)
         lines.append("    return locals()")
@@ -276,6 +281,15 @@ def emit_function(fn: Function, name: str, forward: list, backward: list, grads:
         grads_text = f"{ast.unparse(value_ret)}, {grads_text}"
     lines.append(f"    return {grads_text}")
     return "\n".join(lines) + "\n", writer.globals_used, writer.helpers
+
+
+def _scalar_check(writer: _Writer, value: str, function: str, with_value: bool) -> list[str]:
+    """Lines that raise unless ``value`` is a scalar: the gradient of an array is not defined."""
+    ndim, shape = (ast.unparse(writer.numpy(attr)) for attr in ("ndim", "shape"))
+    what = "value_and_grad" if with_value else "grad"
+    message = (f"{function} returned a value of shape {{{shape}({value})}}; {what} needs a scalar output: "
+               "return a scalar such as np.sum(...) or np.mean(...) of it")
+    return [f"    if {ndim}({value}) != 0:", f"        raise ValueError(f{message!r})"]
 
 
 def _group_members(item) -> list:
