@@ -13,7 +13,15 @@ from dataclasses import dataclass, field
 
 from . import fence, frontend
 from .emit import emit_function
-from .errors import DiffcError, ErrorGroup, SelectionError, ShapesNeededError, UnsupportedError, flatten
+from .errors import (
+    DiffcError,
+    ErrorGroup,
+    InternalError,
+    SelectionError,
+    ShapesNeededError,
+    UnsupportedError,
+    flatten,
+)
 from .fuse import fuse_sigmoids
 from .helpers import closure, helper_text
 from .ir import Var
@@ -195,7 +203,35 @@ def compile_function(fdef: ast.FunctionDef, scope: Scope, source: Source, *, wrt
         scope=scope, source_line=source.line if comments else None,
         check_scalar=None if getattr(p.fn, "scalar_proven", False) else fdef.name,
     )
+    self_check(text, fdef, source, scope, used, helpers)
     return CompiledFunction(fdef.name, grad_name, text, tuple(v.hint for v in p.wrt), p.bare), used, helpers
+
+
+def self_check(text: str, fdef: ast.FunctionDef, source: Source, scope: Scope, used: set[str],
+               helpers: set[str]) -> None:
+    """Generated code is checked before it is handed out: it compiles, and every name it reads (each
+    returned gradient included) is a parameter, a name it assigns, an import, a helper or a builtin.
+    A failure is diffc's bug, reported against the user's function."""
+    import builtins
+
+    def internal(problem: str):
+        return source.error(InternalError, fdef, f"diffc wrote code for '{fdef.name}' that {problem}: this is a bug "
+                            "in diffc", "please report it with this function; meanwhile, rewriting the function "
+                            "(or differentiating it another way) avoids it")
+
+    try:
+        tree = ast.parse(text)
+        compile(tree, f"<diffc {fdef.name}>", "exec")
+    except SyntaxError as exc:
+        raise internal(f"does not compile ({exc.msg}, generated line {exc.lineno})") from None
+    func = tree.body[0]
+    known = {a.arg for a in ast.walk(func.args) if isinstance(a, ast.arg)} | set(closure(helpers))
+    known |= {n.id for n in ast.walk(func) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    known |= {name for name in used if scope.lookup(name) is not None}
+    for node in ast.walk(func):
+        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id not in known \
+                and not hasattr(builtins, node.id):
+            raise internal(f"reads the name '{node.id}', which it never defines")
 
 
 def module_parts(scope: Scope, used: set[str], helpers: set[str]) -> list[str]:

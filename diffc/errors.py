@@ -74,6 +74,10 @@ class ShapesNeededError(UnsupportedError):
     """The gradient can only be written once the parameters' ranks are known."""
 
 
+class InternalError(DiffcError):
+    """diffc produced something wrong (generated code that does not compile): a bug in diffc."""
+
+
 class NameResolutionError(DiffcError):
     """A name that is not defined where it is used."""
 
