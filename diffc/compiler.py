@@ -182,6 +182,8 @@ def _dim_text(d, shapes) -> str:
     d = shapes.find(d)
     if isinstance(d, Sym):
         name, _, axis = d.name.rpartition(".")
+        if d.name.startswith("len") and d.name[3:].isdigit():  # the length of a literal list
+            return d.name[3:]
         return f"{name}.shape[{axis}]" if axis.isdigit() and name else d.name
     return "?" if d is None else str(d)
 
