@@ -61,6 +61,7 @@ class Frontend(CallsMixin, FlowMixin, SequencesMixin, AliasMixin):
         self.fresh: set[int] = parent.fresh if parent else set()
         self.alias: dict[int, frozenset] = parent.alias if parent else {}  # id(var) -> roots it may share memory with
         self.seqs: dict[int, tuple] = parent.seqs if parent else {}  # id(var) -> (items, kind) of a list/tuple literal
+        self.stacks: dict[tuple, Var] = parent.stacks if parent else {}  # np.array of a literal, per block
         self.calls: tuple[str, ...] = (*parent.calls, fdef.name) if parent else (fdef.name,)
         # Parameters that are dicts, tuples or lists, read only as p["key"], p[0] or a, b = p.
         self.containers: set[int] = parent.containers if parent else set()
@@ -165,7 +166,8 @@ class Frontend(CallsMixin, FlowMixin, SequencesMixin, AliasMixin):
                 x = self.name(stmt.target.value)
                 ins, index = self.index([x], stmt.target.slice)
                 old = self.emit("getitem", ins, stmt.target, index=index)
-                new = self.emit(op, (old, self.expr(stmt.value)), stmt)
+                rhs = self.stacked(self.expr(stmt.value), stmt.value, "setitem", 1)  # x[:2] += [a, b]
+                new = self.emit(op, (old, rhs), stmt)
                 self.setitem(stmt.target, x, new, ins[1:], _shift_index(index, 1), stmt)
                 return None
             if self.uses_numpy:
@@ -189,6 +191,7 @@ class Frontend(CallsMixin, FlowMixin, SequencesMixin, AliasMixin):
             if isinstance(target, ast.Subscript):
                 self.check_mutation(target.value, stmt)
                 x = self.name(target.value)
+                value = self.stacked(value, stmt.value, "setitem", 1)  # x[:2] = [a, b]: an array
                 ins, index = self.index([x, value], target.slice)
                 self.setitem(target, x, value, ins[2:], index, stmt)
             else:

@@ -60,8 +60,12 @@ class SequencesMixin:
         """A list or tuple literal passed to NumPy function ``op``: ``np.array(...)`` of its items."""
         if not isinstance(atom, Var) or id(atom) not in self.seqs or position in _SHAPE_ARGS.get(op, ()):
             return atom
-        items, kind = self.seqs[id(atom)]
-        return self.emit("numpy.array", items, node, _seq=kind)
+        key = (id(atom), id(self.eqns))  # one stack per list and block
+        if key not in self.stacks:
+            items, kind = self.seqs[id(atom)]
+            self.stacks[key] = self.emit("numpy.array", items, node, _seq=kind)
+            self.stacks[key].label = atom.hint  # b = [1, a * a, 2]; np.sum(b): the array keeps the name b
+        return self.stacks[key]
 
     def builtin_on_items(self, node: ast.Call):
         """``sum``, ``max``, ``min`` or ``len`` of a list or tuple literal, or None if it is not one."""

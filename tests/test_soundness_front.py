@@ -62,6 +62,9 @@ LISTS = [
     ("def f(x):\n    s = 0.0\n    for v in (x, 2 * x):\n        if np.sum(v) > 0:\n            break\n"
      "        s = s + np.sum(v ** 2)\n    return s\n", (-X3,)),
     ("def f(x, c):\n    t = [x, x] if c > 0 else [x, 2 * x]\n    return np.sum(np.array(t))\n", (X3, -1.0)),
+    ("def f(x):\n    y = np.zeros(3)\n    y[0:2] = [x[2], x[0] * x[1]]\n    return np.sum(y ** 2)\n", (X3,)),
+    ("def f(x):\n    y = x * 1.0\n    y[0:2] += [x[2], x[0] * x[1]]\n    return np.sum(y ** 2)\n", (X3,)),
+    ("def f(a):\n    c = [1, a * a, 2]\n    return np.sum(c) * np.max(c)\n", (0.7,)),
 ]
 
 
