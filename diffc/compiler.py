@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass, field
 
 from . import fence, frontend
+from .desugar import without_scalar_checks
 from .emit import emit_function
 from .errors import (
     DiffcError,
@@ -129,6 +130,8 @@ def prepare(fdef: ast.FunctionDef, scope: Scope, source: Source, *, wrt=None, sh
     as the sigmoid (:mod:`diffc.fuse`); ``record`` is passed to the reverse pass; ``transform``,
     if given, rewrites the lowered function first (the tracer unrolls control flow with it).
     """
+    if source.filename.startswith("<diffc "):  # a gradient diffc wrote: differentiated again
+        without_scalar_checks(fdef)
     errors = fence.check(fdef, source)
     if errors:
         raise errors[0] if len(errors) == 1 else ErrorGroup(errors)

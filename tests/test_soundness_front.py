@@ -248,3 +248,11 @@ def test_generated_code_reading_an_undefined_name_is_an_internal_error(monkeypat
     monkeypatch.setattr(compiler, "emit_function", broken)
     with pytest.raises(diffc.InternalError, match="'grad_y', which it never defines"):
         diffc.compile_source("def f(x):\n    return x * x\n", "user.py")
+
+
+def test_a_gradient_with_a_run_time_check_can_be_differentiated_again(make_module):
+    module = make_module("import numpy as np\n\n\ndef f(x):\n    return x ** 3 * np.exp(x)\n")
+    first = diffc.grad(module.f)
+    assert "needs a scalar output" in first.__diffc_source__  # the output's shape is not known yet
+    x = 0.5
+    assert diffc.grad(first)(x) == pytest.approx((6 * x + 6 * x ** 2 + x ** 3) * np.exp(x), rel=1e-12)
