@@ -39,8 +39,18 @@ def _unstack(b, g, ans, ins, i, params):
     return b.emit("getitem", g, Const(i), index=("atom", 1))
 
 
+def _differ(a: tuple, b: tuple) -> bool:
+    """True if two shapes provably differ: other ranks, or a dim that is 1 against one that is not
+    (a symbol is a size known not to be 1; two symbols may still be equal)."""
+    return len(a) != len(b) or any(x is not None and y is not None and (x == 1) != (y == 1) for x, y in zip(a, b))
+
+
 def _array(b, g, ans, ins, i, params):
     if "_seq" in params:  # np.array([a, b]): a stack
+        shapes = [b.shape(a) for a in ins]
+        if all(isinstance(s, tuple) for s in shapes) and any(_differ(shapes[0], s) for s in shapes[1:]):
+            raise NoRule("the items of this list have different shapes, so they do not stack into one array",
+                         "give every item the same shape, or use np.concatenate")
         return _unstack(b, g, ans, ins, i, params)
     return g  # np.array(x), np.asarray(x): x's values
 

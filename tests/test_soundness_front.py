@@ -79,6 +79,14 @@ def test_a_literal_list_reads_as_written():
     assert "[" not in text.split("# backward")[0]  # indexing and the loop resolved at compile time
 
 
+def test_a_ragged_list_is_refused_when_shapes_are_known(make_module):
+    module = make_module("import numpy as np\n\n\ndef f(x, y):\n    return np.sum(np.array([x, y * x[0]]))\n")
+    with pytest.raises(diffc.UnsupportedError, match="different shapes") as info:
+        diffc.grad(module.f)(X3, 0.5)
+    assert info.value.lineno == 5
+    np.testing.assert_allclose(diffc.grad(module.f)(X3, Y3)[1], X3[0] * np.ones(3))  # equal shapes stack
+
+
 @pytest.mark.parametrize("body,message,line", [
     ("def f(x):\n    t = [x, x * 2]\n    s = 0.0\n    for i in range(2):\n        s = s + np.sum(t[i])\n"
      "    return s\n", "a list or tuple of values that depend on the parameters", 9),
