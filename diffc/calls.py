@@ -3,7 +3,10 @@
 A call to a function of the user's module is inlined: its body is lowered in
 place with its parameters bound to the arguments (recursion is refused). A
 call to a library function becomes one equation, its literal keyword
-arguments kept as parameters of the equation.
+arguments kept as parameters of the equation. A call diffc has no rule for
+(``sorted``, ``np.random.default_rng(0).normal``, an unknown method) is an
+``opaque`` equation written back as the user spelled it: plain forward
+code, refused by the reverse pass only if a gradient must cross it.
 """
 
 from __future__ import annotations

@@ -10,8 +10,12 @@ rule. Problems are collected and raised together as located errors.
 
 Arrays can be changed in place (``x[i] = v``). The IR treats that as a new
 value of ``x``; it is only the same as Python's meaning when no other name
-still refers to the old array (an alias ``y = x`` or a view ``r = x[0]``),
-so that case is refused with a hint to copy first.
+may still refer to the old array (an alias ``y = x``, a view ``r = x[0]``,
+through a branch or a loop: :mod:`diffc.alias`), so that case is refused
+with a hint to copy first. List and tuple literals are resolved at compile
+time or stacked (:mod:`diffc.sequences`); a call diffc has no rule for is
+kept as forward code (an ``opaque`` equation), refused by the reverse pass
+only if a gradient must cross it.
 """
 
 from __future__ import annotations

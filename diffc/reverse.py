@@ -1,5 +1,11 @@
 """Reverse mode: from forward items to backward items.
 
+Activity analysis decides what is differentiated: a value is active when it
+depends on a parameter in ``wrt`` (through anything but an op with a zero
+derivative, :func:`diffc.rules_front.cuts`). A gradient that must cross an
+equation with no rule (an opaque call, a list used where it cannot be) stops
+compilation with a located error; inactive code needs no rule.
+
 Visits a block's items in reverse order, starting from ``grad_out = 1.0``.
 For an equation it asks the rule table for the gradient flowing into each
 input (downstream = upstream x local). A value used more than once receives
