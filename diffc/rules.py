@@ -9,7 +9,7 @@ can itself be differentiated again.
 
 Ops listed in ``NONDIFF`` have a zero gradient almost everywhere
 (comparisons, rounding); they are not the same as an op with no rule, which
-the fence refuses.
+the reverse pass refuses when a gradient must cross it.
 
 Tie convention for ``max``/``min``: the whole gradient goes to the argument
 that the call returned, which for Python's builtins is the first of equal
