@@ -20,6 +20,10 @@ from .ir import Const, Var
 from .rules import has_rule
 from .scope import FromImport, GlobalConst, ModuleAlias, ModuleFunction
 
+# Methods and functions that change an argument in place (the IR has values, not memory).
+_MUTATING = {"sort", "fill", "resize", "put", "itemset", "setfield", "partition", "setflags", "byteswap", "copyto",
+             "place", "putmask", "fill_diagonal", "shuffle", "put_along_axis", "add.at", "at"}
+
 
 class CallsMixin:
     """The call-lowering part of :class:`diffc.frontend.Frontend`."""
@@ -103,6 +107,10 @@ class CallsMixin:
         Arguments that read no local name are copied as written (``dtype=int``, ``CONSTS``)."""
         func = node.func
         ins, spec = [], []
+        name = func.attr if isinstance(func, ast.Attribute) else func.id
+        if name in _MUTATING or any(kw.arg == "out" for kw in node.keywords):
+            self.fail(UnsupportedError, node, f"'{ast.unparse(func)}' changes an array in place: diffc cannot follow "
+                      "that", "use a form that returns a new array, such as np.sort(x) for x.sort()")
         if why is None:  # a method: receiver.name(...)
             ins.append(self.expr(func.value))
             callee, text = None, f"{ast.unparse(func.value)}.{func.attr}"

@@ -145,6 +145,11 @@ def test_active_values_without_a_rule_are_refused(body, message, cls):
     assert error.hint
 
 
+@pytest.mark.parametrize("call", ["y.sort()", "np.cumsum(np.ones(3), out=y)", "np.fill_diagonal(y, 0.0)"])
+def test_a_call_that_changes_an_array_in_place_is_refused(call):
+    _refused(f"def f(x):\n    y = x * 1.0\n    z = {call}\n    return np.sum(y * x)\n", "changes an array in place", 7)
+
+
 def test_a_module_variable_in_a_call_is_refused_with_a_hint():
     error = _refused("CONSTS = [3.0, 1.0]\n\n\ndef f(x):\n    return x * sorted(CONSTS)[0]\n",
                      "'CONSTS' is not a module, an import or a number", 9)
