@@ -50,11 +50,17 @@ class AliasMixin:
         assignment of ``name`` in the body that may make a view (not arithmetic)."""
         roots = frozenset()
         for node in (n for stmt in body for n in ast.walk(stmt)):
-            if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == name for t in node.targets) \
-                    and _may_view(node.value):
-                for read in (n.id for n in ast.walk(node.value) if isinstance(n, ast.Name)):
-                    if isinstance(self.env.get(read), Var):
-                        roots |= self.roots(self.env[read])
+            if not isinstance(node, ast.Assign):
+                continue
+            pairs = [(t, node.value) for t in node.targets]
+            for target in node.targets:  # b, d = c, 0
+                if isinstance(target, (ast.Tuple, ast.List)) and isinstance(node.value, (ast.Tuple, ast.List)):
+                    pairs += list(zip(target.elts, node.value.elts))
+            for target, value in pairs:
+                if isinstance(target, ast.Name) and target.id == name and _may_view(value):
+                    for read in (n.id for n in ast.walk(value) if isinstance(n, ast.Name)):
+                        if isinstance(self.env.get(read), Var):
+                            roots |= self.roots(self.env[read])
         return roots
 
     def check_mutation(self, target: ast.expr, stmt: ast.stmt):
