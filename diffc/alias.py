@@ -42,7 +42,7 @@ class AliasMixin:
             self.shares(out, first)
         elif op == "select":  # c = b if s else a: c is b or a
             self.shares(out, out, ins[1], ins[2])
-        elif op == "opaque":  # a call diffc does not know may return a view of any argument
+        elif op in ("opaque", "list", "tuple"):  # a list holds its items; an unknown call may return a view
             self.shares(out, out, *ins)
 
     def aliased_by_loop(self, body: list, name: str) -> frozenset:

@@ -195,6 +195,7 @@ def test_float_casts_keep_the_gradient_int_casts_cut_it(make_module, body, args)
      "    return np.sum(b)\n", 9),
     ("def f(a):\n    b = a * 1.0\n    c = a * 2.0\n    for i in range(2):\n        b[0] = 1.0\n        b, d = c, 0.0\n"
      "    return np.sum(c * a)\n", 9),
+    ("def f(a):\n    b = a * 1.0\n    t = [b, a]\n    b[0] = 5.0\n    return np.sum(np.array(t) * a)\n", 8),
 ])
 def test_aliasing_through_control_flow_is_refused(body, line):
     error = _refused(body, "still refers to the same array", line)
