@@ -76,8 +76,8 @@ class SequencesMixin:
         items = self.items_of(node.args[0])
         if items is None:
             return None
-        if func.id == "len":
-            return Const(len(items))
+        if func.id == "len" or func.id == "sum" and not items:
+            return Const(len(items))  # sum([]) == 0 == len([])
         if not items:
             self.fail(UnsupportedError, node, f"{func.id}() of an empty sequence", "give it at least one value")
         if func.id != "sum":

@@ -65,6 +65,7 @@ LISTS = [
     ("def f(x):\n    y = np.zeros(3)\n    y[0:2] = [x[2], x[0] * x[1]]\n    return np.sum(y ** 2)\n", (X3,)),
     ("def f(x):\n    y = x * 1.0\n    y[0:2] += [x[2], x[0] * x[1]]\n    return np.sum(y ** 2)\n", (X3,)),
     ("def f(a):\n    c = [1, a * a, 2]\n    return np.sum(c) * np.max(c)\n", (0.7,)),
+    ("def f(a):\n    s = a * sum([])\n    for v in []:\n        s = s + v\n    return s + a * a\n", (0.7,)),
 ]
 
 
