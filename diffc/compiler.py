@@ -209,6 +209,7 @@ def compile_function(fdef: ast.FunctionDef, scope: Scope, source: Source, *, wrt
         check_scalar=None if getattr(p.fn, "scalar_proven", False) else fdef.name,
     )
     self_check(text, fdef, source, scope, used, helpers)
+    check_gradient_shapes(p, source)
     return CompiledFunction(fdef.name, grad_name, text, tuple(v.hint for v in p.wrt), p.bare), used, helpers
 
 
@@ -237,6 +238,30 @@ def self_check(text: str, fdef: ast.FunctionDef, source: Source, scope: Scope, u
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id not in known \
                 and not hasattr(builtins, node.id):
             raise internal(f"reads the name '{node.id}', which it never defines")
+
+
+def check_gradient_shapes(p: Prepared, source: Source) -> None:
+    """Each gradient must have its parameter's shape: where both are known (shapes inferred through
+    the backward items too, on a copy) and provably differ, it is diffc's bug."""
+    import copy
+
+    from .ir import Loop
+    from .primitives import shape_rule
+    from .rules_front import _differ
+    from .shapes import _infer_block
+
+    if any(isinstance(item, Loop) for item in p.backward):
+        return  # a backward loop's stacks have no shapes to compare
+    shapes = copy.deepcopy(p.shapes)
+    try:
+        _infer_block(shapes, p.backward, shape_rule)
+    except Exception:  # a shape rule that cannot read a backward op: nothing to compare
+        return
+    for param, grad in zip(p.wrt, p.grads):
+        want, got = shapes.get(param), shapes.get(grad)
+        if isinstance(want, tuple) and isinstance(got, tuple) and _differ(want, got):
+            raise source.error(InternalError, p.fdef, f"diffc wrote a gradient for '{param.hint}' of shape {got}, "
+                               f"not its shape {want}: this is a bug in diffc", "please report it with this function")
 
 
 def module_parts(scope: Scope, used: set[str], helpers: set[str]) -> list[str]:

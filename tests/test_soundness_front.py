@@ -273,3 +273,13 @@ def test_a_gradient_with_a_run_time_check_can_be_differentiated_again(make_modul
     assert "needs a scalar output" in first.__diffc_source__  # the output's shape is not known yet
     x = 0.5
     assert diffc.grad(first)(x) == pytest.approx((6 * x + 6 * x ** 2 + x ** 3) * np.exp(x), rel=1e-12)
+
+
+def test_a_gradient_of_the_wrong_shape_is_an_internal_error(monkeypatch):
+    from diffc.rules import VJPS
+
+    broken = lambda b, g, ans, ins, i, params: b.call("numpy.sum", b.mul(g, ans))  # noqa: E731  (drops the shape)
+    monkeypatch.setitem(VJPS, "numpy.exp", broken)
+    with pytest.raises(diffc.InternalError, match="gradient for 'x' of shape"):
+        diffc.compile_source("import numpy as np\n\n\ndef f(x):\n    return np.sum(np.exp(x))\n", "user.py",
+                             shapes={"x": compiler.parse_shape("N")})
