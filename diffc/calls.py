@@ -227,7 +227,8 @@ class CallsMixin:
         if found is None or not has_rule(found[0]):
             # Forward code as it is; refused later if a gradient must cross it.
             return "opaque", (f"cannot differentiate call to '{qualified}': it has no derivative rule",
-                              "rewrite it with supported functions (see the README's list) or compute it outside")
+                              "rewrite it with supported functions (see the README's list); on values that do "
+                              "not depend on the parameters being differentiated it may stay as it is")
         op, (low, high) = found
         params = self.keywords(node, op)
         n = len(node.args)
