@@ -23,6 +23,7 @@ def _unbroadcast(grad, x):
     "_matmul_grad": '''
 def _matmul_grad(grad, a, b, i):
     """Gradient of a @ b with respect to a (i == 0) or b (i == 1), for operands of any rank."""
+    grad = np.asarray(grad)
     if np.ndim(a) == 0 or np.ndim(b) == 0:
         return _unbroadcast(grad * (b if i == 0 else a), a if i == 0 else b)
     a2 = a[None, :] if np.ndim(a) == 1 else a
@@ -32,6 +33,19 @@ def _matmul_grad(grad, a, b, i):
     if i == 0:
         return np.reshape(_unbroadcast(grad @ np.swapaxes(b2, -1, -2), a2), np.shape(a))
     return np.reshape(_unbroadcast(np.swapaxes(a2, -1, -2) @ grad, b2), np.shape(b))
+''',
+    "_dot_grad": '''
+def _dot_grad(grad, a, b, i):
+    """Gradient of np.dot(a, b) with respect to a (i == 0) or b (i == 1), for operands of any rank."""
+    na, nb = np.ndim(a), np.ndim(b)
+    if na == 0 or nb == 0:
+        return _unbroadcast(grad * (b if i == 0 else a), a if i == 0 else b)
+    if i == 0:  # np.dot contracts a's last axis with b's second to last (its only one if b is 1-D)
+        if nb == 1:
+            return np.multiply.outer(grad, b)
+        return np.tensordot(grad, b, axes=(list(range(na - 1, np.ndim(grad))), [*range(nb - 2), nb - 1]))
+    part = np.tensordot(a, grad, axes=(list(range(na - 1)), list(range(na - 1))))
+    return part if nb == 1 else np.moveaxis(part, 0, -2)
 ''',
     "_first_mask": '''
 def _first_mask(pick, x, axis=None):
@@ -66,7 +80,7 @@ def _last_writes(x, index):
 ''',
 }
 # Helpers that call other helpers.
-REQUIRES = {"_matmul_grad": ["_unbroadcast"]}
+REQUIRES = {"_matmul_grad": ["_unbroadcast"], "_dot_grad": ["_unbroadcast"]}
 
 
 def closure(names: set[str]) -> list[str]:

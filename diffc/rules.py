@@ -18,6 +18,8 @@ arguments. ``abs`` has gradient 0 at 0.
 
 from __future__ import annotations
 
+import math
+
 from .ir import Builder, Const, Ref, is_number
 
 VJPS: dict = {}
@@ -95,13 +97,32 @@ defvjp(
 
 
 def _pow_base(b, g, ans, x, y):
+    """y * x ** (y - 1); for a variable y, x ** 1 where y == 0 (JAX's choice), so 0 ** 0 has gradient 0."""
     if is_number(y, 0):
         return None
-    return b.mul(b.mul(g, y), b.pow(x, b.sub(y, ONE)))
+    exponent = b.sub(y, ONE) if is_number(y) else b.select(b.compare("eq", y, ZERO), ONE, b.sub(y, ONE))
+    return b.mul(b.mul(g, y), b.pow(x, exponent))
+
+
+def _positive(atom) -> bool:
+    value = atom.value if isinstance(atom, (Const, Ref)) else None
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
 
 
 def _pow_exponent(b, g, ans, x, y):
-    return b.mul(b.mul(g, ans), b.call(b.lib("log"), x))
+    """x ** y * log(x), with JAX's 0 where x == 0 (x ** y is flat there for y > 0)."""
+    if is_number(x, 0):
+        return None
+    if _positive(x):
+        return b.mul(b.mul(g, ans), b.call(b.lib("log"), x))
+    # log(1) where x == 0, NaN below 0 (x ** y has no derivative in y there); never a domain error.
+    if b.numpy:
+        safe = b.select(b.compare("eq", x, ZERO), Const(1.0), x)
+    else:
+        below = b.emit("select", b.compare("eq", x, ZERO), Const(1.0), Ref("math", "nan", math.nan))
+        safe = b.emit("select", b.compare("gt", x, ZERO), x, below)
+    log_x = b.call(b.lib("log"), safe)
+    return b.mul(b.mul(g, ans), log_x)
 
 
 defvjp("pow", _pow_base, _pow_exponent)
@@ -112,17 +133,23 @@ defvjp(
     lambda b, g, ans, c, x, y: b.select(c, g, ZERO),
     lambda b, g, ans, c, x, y: b.select(c, ZERO, g),
 )
-defvjp("matmul", lambda b, g, ans, x, y: _matmul(b, g, x, y, 0), lambda b, g, ans, x, y: _matmul(b, g, x, y, 1))
+defvjp("matmul", lambda b, g, ans, x, y: matmul_vjp(b, g, ans, x, y, 0),
+       lambda b, g, ans, x, y: matmul_vjp(b, g, ans, x, y, 1))
 
 
-def _matmul(b, g, x, y, i):
-    """x @ y. Written for the operands' ranks when known, else by a helper that checks them at run time."""
+def matmul_vjp(b, g, ans, x, y, i, dot=False):
+    """x @ y (or np.dot(x, y) with ``dot``). Written for the operands' ranks when known, else by a
+    helper that checks them at run time. The two agree when both ranks are at most 2 or y is 1-D;
+    above that, matmul broadcasts stacks of matrices and dot contracts x's last axis with y's
+    second to last, keeping every other axis of both."""
     rx, ry = b.rank(x), b.rank(y)
     if rx == 0 or ry == 0:  # a scalar operand: elementwise, summed back into the scalar
         part = b.mul(g, y if i == 0 else x)
         return b.call("numpy.sum", part) if (rx if i == 0 else ry) == 0 else part
-    if rx is None or ry is None or rx > 2 or ry > 2:
-        return b.emit("_matmul_grad", g, x, y, Const(i))
+    if rx is None or ry is None:
+        return b.emit("_dot_grad" if dot else "_matmul_grad", g, x, y, Const(i))
+    if rx > 2 or ry > 2:
+        return _tensordot_grad(b, g, x, y, i, rx, ry) if dot else _batched_grad(b, g, ans, x, y, i, rx, ry)
     if i == 0:
         if ry == 1:
             return b.call("numpy.outer", g, y) if rx == 2 else b.mul(g, y)
@@ -131,9 +158,39 @@ def _matmul(b, g, x, y, i):
         return b.call("numpy.outer", x, g) if ry == 2 else b.mul(g, x)
     return b.emit("matmul", b.T(x), g)
 
+
+def _batched_grad(b, g, ans, x, y, i, rx, ry):
+    """x @ y with a stack of matrices: the matrix rule on the last two axes, summed over broadcast ones."""
+    from .rules_numpy import unbroadcast
+
+    out = b.shape(ans)
+    if rx < 2 or ry < 2 or not isinstance(out, tuple):  # a vector against a stack: the helper promotes it
+        return b.emit("_matmul_grad", g, x, y, Const(i))
+    swap = lambda v, r: b.T(v) if r == 2 else b.call("numpy.swapaxes", v, Const(-1), Const(-2))  # noqa: E731
+    if i == 0:
+        return unbroadcast(b, b.emit("matmul", g, swap(y, ry)), x, out[:-2] + b.shape(x)[-2:])
+    return unbroadcast(b, b.emit("matmul", swap(x, rx), g), y, out[:-2] + b.shape(y)[-2:])
+
+
+def _tensordot_grad(b, g, x, y, i, rx, ry):
+    """np.dot(x, y) = np.tensordot(x, y, axes=(rx - 1, ry - 2)): the gradient contracts g with the other."""
+    if i == 0:
+        if ry == 1:
+            return b.emit("numpy.tensordot", g, y, axes=0)
+        return b.emit("numpy.tensordot", g, y, axes=(tuple(range(rx - 1, rx + ry - 2)), (*range(ry - 2), ry - 1)))
+    lead = tuple(range(rx - 1))
+    part = b.emit("numpy.tensordot", x, g, axes=(lead, lead))
+    return part if ry == 1 else b.call("numpy.moveaxis", part, Const(0), Const(-2))
+
+
 # ----------------------------------------------------------------------------
 # Python builtins
 # ----------------------------------------------------------------------------
+
+
+def nonzero(b, x):
+    """``x``, or 1 where ``x`` is 0: a divisor that is safe where the numerator is 0 too."""
+    return b.emit("select", b.compare("ne", x, ZERO), x, Const(1.0))
 
 
 def _sign(b, x):
@@ -210,7 +267,9 @@ defvjp_n("math.atan2", _atan2_rule)
 defvjp("math.sinh", lambda b, g, ans, x: b.mul(g, b.call("math.cosh", x)))
 defvjp("math.cosh", lambda b, g, ans, x: b.mul(g, b.call("math.sinh", x)))
 defvjp("math.tanh", lambda b, g, ans, x: b.mul(g, b.sub(ONE, b.mul(ans, ans))))
-defvjp_n("math.hypot", lambda b, g, ans, ins, i: b.div(b.mul(g, ins[i]), ans))
+# x / hypot(x, ...): hypot is 0 only where every argument is 0, so dividing by 1 there gives 0, the
+# subgradient that keeps the gradient odd (as abs at 0, and np.linalg.norm at 0).
+defvjp_n("math.hypot", lambda b, g, ans, ins, i: b.div(b.mul(g, ins[i]), nonzero(b, ans)))
 defvjp("math.erf", lambda b, g, ans, x: _erf_local(b, g, x))
 defvjp("math.erfc", lambda b, g, ans, x: _erf_local(b, b.neg(g), x))
 defvjp("math.fabs", lambda b, g, ans, x: b.mul(g, _sign(b, x)))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from .ir import Const
 from .primitives import call_arg
-from .rules import ONE, VJPS, ZERO, NeedsShapes, defvjp, defvjp_full
+from .rules import ONE, VJPS, ZERO, NeedsShapes, defvjp, defvjp_full, matmul_vjp, nonzero
 from .shapes import Sym, known
 
 # Ops whose inputs broadcast against each other: the reverse pass sums each
@@ -109,7 +109,9 @@ defvjp(
 # ----------------------------------------------------------------------------
 # Linear algebra
 # ----------------------------------------------------------------------------
-VJPS[_np("dot")] = VJPS[_np("matmul")] = VJPS["matmul"]
+VJPS[_np("matmul")] = VJPS["matmul"]
+defvjp(_np("dot"), lambda b, g, ans, x, y: matmul_vjp(b, g, ans, x, y, 0, dot=True),
+       lambda b, g, ans, x, y: matmul_vjp(b, g, ans, x, y, 1, dot=True))
 
 
 def _outer(b, g, ans, x, y, i):
@@ -137,7 +139,9 @@ defvjp(_np("outer"), lambda b, g, ans, x, y: _outer(b, g, ans, x, y, 0),
        lambda b, g, ans, x, y: _outer(b, g, ans, x, y, 1))
 defvjp(_np("inner"), lambda b, g, ans, x, y: _inner(b, g, ans, x, y, 0),
        lambda b, g, ans, x, y: _inner(b, g, ans, x, y, 1))
-defvjp(_np("linalg.norm"), lambda b, g, ans, x: b.div(b.mul(g, x), ans))
+# x / norm(x), and 0 at x == 0 (the subgradient that keeps the gradient odd, as abs at 0), so that
+# np.linalg.norm(x) ** 2 has its true gradient 2 * x there. The norm is a scalar: a plain if.
+defvjp(_np("linalg.norm"), lambda b, g, ans, x: b.div(b.mul(g, x), nonzero(b, ans)))
 
 
 def _trace(b, g, ans, x):

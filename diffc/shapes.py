@@ -134,12 +134,18 @@ def reduce_shape(shape, axis, keepdims):
     return tuple(d for i, d in enumerate(shape) if i not in axes)
 
 
-def _matmul(S: Shapes, a, b):
+def _matmul(S: Shapes, a, b, dot=False):
+    """The shape of a @ b (or np.dot(a, b)) for operands of rank 1 or more."""
     a, b = known(a), known(b)
-    if a is None or b is None or not a or not b or len(a) > 2 or len(b) > 2:
+    if a is None or b is None or not a or not b:
         return None
-    S.broadcast_dim(a[-1], b[0])  # the contracted sizes agree
-    return tuple(a[:-1]) + tuple(b[1:])
+    S.broadcast_dim(a[-1], b[-2] if len(b) > 1 else b[0])  # the contracted sizes agree
+    if len(b) == 1:
+        return tuple(a[:-1])
+    if dot:  # every axis of a but its last, then every axis of b but its second to last
+        return tuple(a[:-1]) + tuple(b[:-2]) + (b[-1],)
+    stack = S.broadcast(tuple(a[:-2]), tuple(b[:-2]))  # matmul broadcasts the stacks of matrices
+    return stack + tuple(a[-2:-1]) + (b[-1],)
 
 
 _INT_OPS = {"numpy.arange", "numpy.argmax", "numpy.argmin", "numpy.shape", "numpy.size", "numpy.ndim", "len"}
@@ -272,7 +278,7 @@ def matmul(S, eqn, shapes):
     a, b = shapes[:2]
     if a == () or b == ():
         return S.broadcast(a, b)
-    return _matmul(S, a, b)
+    return _matmul(S, a, b, dot=eqn.op == "numpy.dot")
 
 
 def reduction(S, eqn, shapes):

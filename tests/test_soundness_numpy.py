@@ -1,0 +1,135 @@
+"""Soundness of the NumPy and math rules (issues 8 and 10): each case a minimal reproducer,
+checked against central differences (or the documented convention at a kink) through both
+compile paths: the decorator, which knows the shapes, and ``compile_source`` without shapes,
+whose code must hold for every shape (it calls the run-time helpers of diffc.helpers).
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+from conftest import numeric_gradient, run_generated
+
+import diffc
+
+RNG = np.random.default_rng(8)
+
+
+def R(*shape):
+    return RNG.normal(size=shape) if shape else float(RNG.normal())
+
+
+def gradients(make_module, body, args, wrt=None, header="import math\nimport numpy as np\n\n\n"):
+    """The gradients of ``f`` (defined by ``body``) at ``args``, by the decorator and by the generic code."""
+    text = header + body
+    wrt = tuple(range(len(args))) if wrt is None else wrt
+    module = make_module(text)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a gradient at a kink must not divide by zero on the way
+        by_decorator = diffc.grad(module.f, wrt=wrt)(*args)
+        generic = run_generated(diffc.compile_source(text, wrt=wrt).text)["f_grad"](*args)
+    as_tuple = lambda g: g if isinstance(g, tuple) else (g,)  # noqa: E731
+    return module.f, as_tuple(by_decorator), as_tuple(generic), wrt
+
+
+def check(make_module, body, args, wrt=None, expected=None, **kw):
+    f, by_decorator, generic, wrt = gradients(make_module, body, args, wrt, **kw)
+    for k, i in enumerate(wrt):
+        want = numeric_gradient(f, list(args), i) if expected is None else expected[k]
+        for path, got in (("decorator", by_decorator[k]), ("generic", generic[k])):
+            assert np.shape(got) == np.shape(args[i]), f"{path}: gradient {i} has shape {np.shape(got)}"
+            np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-8, err_msg=f"{path}, gradient {i}")
+
+
+# ----------------------------------------------------------------------------------------------
+# Issue 8 case 3, issue 10 item 2: np.dot and matmul for every rank
+# ----------------------------------------------------------------------------------------------
+SHAPES = [(), (3,), (2, 3), (3, 3), (2, 3, 3), (1, 3, 3), (2, 2, 3)]
+PRODUCTS = [(form, a, b) for form in ("a @ b", "np.dot(a, b)", "np.matmul(a, b)", "a.dot(b)")
+            for a in SHAPES for b in SHAPES if not (form == "a.dot(b)" and a == ())]
+
+
+def _valid(form, a, b):
+    try:
+        eval(form, {"np": np}, {"a": np.ones(a) if a else 1.0, "b": np.ones(b) if b else 1.0})
+    except (ValueError, AttributeError, TypeError):
+        return False
+    return True
+
+
+@pytest.mark.parametrize("form,sa,sb", [p for p in PRODUCTS if _valid(*p)], ids=str)
+def test_dot_and_matmul_every_rank(form, sa, sb, make_module):
+    # np.sin makes every entry of the product count differently (a plain sum would hide a transpose).
+    check(make_module, f"def f(a, b):\n    return np.sum(np.sin({form}))\n", [R(*sa), R(*sb)])
+
+
+def test_dot_rank_3_is_not_matmul(make_module):
+    check(make_module, "def f(a, b):\n    return np.sum(np.dot(a, b) * np.arange(16.0).reshape(2, 2, 4))\n",
+          [R(2, 3), R(2, 3, 4)])
+
+
+@pytest.mark.parametrize("body", [
+    "def f(a, b):\n    return a @ b\n",
+    "def f(a, b):\n    return np.dot(a, a) + a.dot(b)\n",
+    "def f(a, b):\n    return np.matmul(a, b) * 2.0\n",
+])
+def test_vector_products_returned_as_they_are(body, make_module):
+    check(make_module, body, [R(3), R(3)])
+
+
+def test_power_iteration_loses_shapes_in_the_loop(make_module):
+    body = ("def f(A, v):\n    for i in range(3):\n        v = A @ v\n        v = v / np.linalg.norm(v)\n"
+            "    return v @ v[::-1] + np.dot(v, v)\n")
+    check(make_module, body, [R(3, 3), R(3)])
+
+
+# ----------------------------------------------------------------------------------------------
+# Issue 8 case 4, issue 10 item 4: powers, hypot and norm at 0 (JAX's values: x ** y has gradient
+# 0 in y where x == 0 and 0 in x where y == 0; hypot and norm have gradient 0 at 0, as abs does)
+# ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("args,expected", [
+    ([0.0, 2.0], None), ([0.0, 1.0], None), ([2.0, 0.0], None), ([1.5, -2.0], None), ([3.0, 0.5], None),
+    ([0.0, 0.0], [0.0, 0.0]),  # 0 ** y is undefined for y < 0: no central difference, JAX's values
+])
+def test_scalar_power_at_zero(args, expected, make_module):
+    for header in ("import math\n\n\n", "import math\nimport numpy as np\n\n\n"):
+        check(make_module, "def f(x, y):\n    return x ** y + math.pow(x, y)\n", args, header=header,
+              expected=expected)
+
+
+@pytest.mark.parametrize("x,y", [
+    (np.array([0.0, 0.0, 2.0, 1.5]), np.array([2.0, 1.0, 0.0, 0.5])),
+    (np.zeros((2, 3)), np.array([1.0, 2.0, 3.0])),
+    (0.0, np.array([1.0, 2.0, 3.0])),
+    (np.array([[0.5], [1.0]]), 0.0),
+])
+def test_numpy_power_at_zero(x, y, make_module):
+    check(make_module, "def f(x, y):\n    return np.sum(np.power(x, y) + x ** y)\n", [x, y])
+
+
+def test_numpy_zero_to_the_zero(make_module):
+    x, y = np.array([0.0, 0.0, 1.0]), np.array([0.0, 2.0, 0.0])
+    check(make_module, "def f(x, y):\n    return np.sum(np.power(x, y))\n", [x, y],
+          expected=[[0.0, 0.0, 0.0], [0.0, 0.0, 0.0]])
+
+
+def test_zero_base_and_constant_bases(make_module):
+    check(make_module, "def f(a):\n    return 0.0 ** a + 2.0 ** a + math.e ** a\n", [1.5])
+    check(make_module, "def f(a):\n    return np.sum(0.0 ** a + 2.0 ** a)\n", [np.array([0.5, 2.0])])
+
+
+def test_negative_base_in_the_exponent_is_nan_not_a_crash(make_module):
+    f, by_decorator, generic, _ = gradients(make_module, "def f(x, y):\n    return x ** y\n", [-2.0, 2.0],
+                                            header="import math\n\n\n")
+    for grads in (by_decorator, generic):
+        assert grads[0] == pytest.approx(-4.0) and np.isnan(grads[1])
+
+
+@pytest.mark.parametrize("args", [[0.0, 0.0], [0.0, 2.0], [3.0, -4.0]])
+def test_hypot_at_zero(args, make_module):
+    check(make_module, "def f(a, b):\n    return math.hypot(a, b) + math.hypot(a, b, a)\n", args)
+
+
+@pytest.mark.parametrize("x", [np.zeros(3), np.zeros((2, 2)), np.array([3.0, -4.0])])
+def test_norm_at_zero(x, make_module):
+    check(make_module, "def f(x):\n    return np.linalg.norm(x) + np.linalg.norm(x) ** 2\n", [x])
