@@ -45,6 +45,18 @@ def index_ast(template, args: list[ast.expr]) -> ast.expr:
     return args[template[1]]
 
 
+def index_value_ast(template, args: list[ast.expr]) -> ast.expr:
+    """The same index as a value (an argument of np.add.at): a slice is written ``slice(lo, hi, step)``."""
+    if template[0] == "tuple":
+        return ast.Tuple([index_value_ast(t, args) for t in template[1]], ast.Load())
+    if template[0] == "slice":
+        parts = [ast.Constant(None) if p is None else args[p] for p in template[1:]]
+        if template[3] is None:  # no step: slice(lo, hi), and slice(None) for ':'
+            parts = parts[:1] if template[1:3] == (None, None) else parts[:2]
+        return ast.Call(ast.Name("slice", ast.Load()), parts, [])
+    return index_ast(template, args)
+
+
 def _is_basic(template, ins) -> bool:
     """True if the index can select no element twice (slices, None, literal integers)."""
     kind = template[0]
@@ -185,7 +197,7 @@ class _Writer:
         if eqn.params.get("basic") or _is_basic(index, eqn.ins):
             return [first, ast.Assign([store], args[1], lineno=0)]
         add_at = ast.Call(ast.Attribute(self.numpy("add"), "at", ast.Load()),
-                          [name, index_ast(index, args), args[1]], [])
+                          [name, index_value_ast(index, args), args[1]], [])
         return [first, ast.Expr(add_at)]
 
 

@@ -133,3 +133,27 @@ def test_hypot_at_zero(args, make_module):
 @pytest.mark.parametrize("x", [np.zeros(3), np.zeros((2, 2)), np.array([3.0, -4.0])])
 def test_norm_at_zero(x, make_module):
     check(make_module, "def f(x):\n    return np.linalg.norm(x) + np.linalg.norm(x) ** 2\n", [x])
+
+
+# ----------------------------------------------------------------------------------------------
+# Issue 8 case 5: indexing that mixes integer arrays, masks, slices, None and Ellipsis
+# ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("index,shape", [
+    ("[[0, 1, 2], :, :]", (4, 3, 5)), ("[3, 2:, [1, 3]]", (4, 4, 5)), ("[:, [0, 2]]", (3, 4)),
+    ("[[0, 0, 2], 1:]", (3, 4)), ("[[2, 0, 2], 1::2]", (3, 4)), ("[[[0, 1], [1, 1]], ::-1]", (3, 4)),
+    ("[None, [0, 0], ..., 1]", (3, 4, 2)), ("[..., [1, 1]]", (3, 4)), ("[1:, x[0] > 0]", (3, 4)),
+    ("[x > 0]", (3, 4)), ("[:2, None, [0, 0, 3]]", (3, 4)),
+])
+def test_mixed_fancy_and_slice_indexing(index, shape, make_module):
+    check(make_module, f"def f(x):\n    return np.sum(np.sin(x{index}))\n", [R(*shape)])
+
+
+@pytest.mark.parametrize("index,shape,value", [
+    ("[[0, 2], :]", (3, 4), (2, 4)), ("[:, [0, 2]]", (3, 4), (3, 2)), ("[1, 1:, [0, 2]]", (3, 3, 4), (2,)),
+    ("[[0, 0, 2], 1:]", (3, 4), (3, 3)), ("[..., [1, 1]]", (3, 4), ()), ("[:, x[0] > 0]", (3, 4), ()),
+    ("[[2, 0], ::2]", (3, 4), (2, 2)), ("[None, [0, 2]]", (3, 4), (1, 2, 4)),
+])
+@pytest.mark.parametrize("op", ["=", "+=", "*="])
+def test_mixed_indexing_in_place(index, shape, value, op, make_module):
+    body = f"def f(x, v):\n    y = x * 1.0\n    y{index} {op} v * np.sum(x)\n    return np.sum(np.sin(y))\n"
+    check(make_module, body, [R(*shape), R(*value)])
