@@ -54,7 +54,7 @@ NUMPY_FUNCTIONS = {name: (1, 1, (), _F) for name in _UNARY}
 NUMPY_FUNCTIONS.update({name: (2, 2, (), _E) for name in _BINARY})
 NUMPY_FUNCTIONS.update({name: (1, 2, ("axis", "keepdims"), _R) for name in "sum mean max min amax amin prod".split()})
 NUMPY_FUNCTIONS.update({
-    "where": (3, 3, (), _E), "clip": (3, 3, (), _F),
+    "where": (3, 3, (), _E), "clip": (1, 3, ("a_min", "a_max", "min", "max"), S.clip),
     "dot": (2, 2, (), S.matmul), "matmul": (2, 2, (), S.matmul), "outer": (2, 2, (), S.outer),
     "inner": (2, 2, (), _U), "trace": (1, 1, (), _S), "linalg.norm": (1, 1, (), _S),
     "transpose": (1, 2, ("axes",), S.transpose), "reshape": (2, 2, (), _U), "ravel": (1, 1, (), _U),

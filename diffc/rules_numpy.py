@@ -98,13 +98,49 @@ defvjp(_np("minimum"), lambda b, g, ans, x, y: _where_zero(b, b.compare("le", x,
        lambda b, g, ans, x, y: _where_zero(b, b.compare("lt", y, x), g))
 defvjp(_np("where"), lambda b, g, ans, c, x, y: None, lambda b, g, ans, c, x, y: _where_zero(b, c, g),
        lambda b, g, ans, c, x, y: _where_zero(b, c, g, take_if_true=False))
-defvjp(
-    _np("clip"),
-    lambda b, g, ans, x, lo, hi: _where_zero(
-        b, b.call(_np("logical_and"), b.compare("ge", x, lo), b.compare("le", x, hi)), g),
-    lambda b, g, ans, x, lo, hi: _where_zero(b, b.compare("lt", x, lo), g),
-    lambda b, g, ans, x, lo, hi: _where_zero(b, b.compare("gt", x, hi), g),
-)
+
+
+def clip_bounds(ins, params):
+    """(x, lo, hi) of np.clip, bounds given by position or keyword; a missing bound is Const(None)."""
+    given = [*ins[1:3], *[Const(None)] * (3 - len(ins))]
+    for k, names in ((0, ("a_min", "min")), (1, ("a_max", "max"))):
+        for name in names:
+            if name in params:
+                given[k] = Const(params[name])
+    return ins[0], given[0], given[1]
+
+
+def _number(atom):
+    value = getattr(atom, "value", None)
+    return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _clip(b, g, ans, ins, i, params):
+    """np.clip(x, lo, hi) is np.minimum(np.maximum(x, lo), hi): x takes the gradient where lo <= x <= hi,
+    lo where it is above x (and not above hi), hi where it is below x or below lo (then the result
+    is hi, as in NumPy). A bound of None takes part in nothing."""
+    x, lo, hi = clip_bounds(ins, params)
+    has_lo, has_hi = lo != Const(None), hi != Const(None)
+    ordered = not (has_lo and has_hi) or _number(lo) is not None and _number(hi) is not None and \
+        _number(lo) <= _number(hi)
+    if i == 0:
+        conds = [b.compare("ge", x, lo)] if has_lo else []
+        conds += [b.compare("le", x, hi)] if has_hi else []
+        if not conds:
+            return g
+        cond = conds[0] if len(conds) == 1 else b.call(_np("logical_and"), *conds)
+    elif i == 1:
+        cond = b.compare("lt", x, lo)
+        if not ordered:
+            cond = b.call(_np("logical_and"), cond, b.compare("le", lo, hi))
+    else:
+        cond = b.compare("gt", x, hi)
+        if not ordered:
+            cond = b.call(_np("logical_or"), cond, b.compare("gt", lo, hi))
+    return _where_zero(b, cond, g)
+
+
+defvjp_full(_np("clip"), _clip)
 
 # ----------------------------------------------------------------------------
 # Linear algebra
@@ -174,8 +210,9 @@ def _spread(b, g, axis, keepdims):
 
 
 def _count(b, x, ans, axis):
-    if axis is None:
-        return b.emit(_np("size"), x, _style=("attr", "size"))
+    if axis is None:  # x.size if x is known to be an array; np.size(x) also counts a float as 1
+        rank = b.rank(x)
+        return b.emit(_np("size"), x, _style=("attr", "size")) if rank else b.call(_np("size"), x)
     if isinstance(axis, int):
         return b.emit("getitem", b.shape_of(x), Const(axis), index=("atom", 1))
     size = lambda v: b.emit(_np("size"), v, _style=("attr", "size"))  # noqa: E731

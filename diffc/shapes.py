@@ -281,6 +281,11 @@ def matmul(S, eqn, shapes):
     return _matmul(S, a, b, dot=eqn.op == "numpy.dot")
 
 
+def clip(S, eqn, shapes):
+    """np.clip broadcasts x against its bounds; a bound of None takes no part."""
+    return S.broadcast(*(s for a, s in zip(eqn.ins, shapes) if a != Const(None)))
+
+
 def reduction(S, eqn, shapes):
     from .primitives import call_arg
 

@@ -157,3 +157,37 @@ def test_mixed_fancy_and_slice_indexing(index, shape, make_module):
 def test_mixed_indexing_in_place(index, shape, value, op, make_module):
     body = f"def f(x, v):\n    y = x * 1.0\n    y{index} {op} v * np.sum(x)\n    return np.sum(np.sin(y))\n"
     check(make_module, body, [R(*shape), R(*value)])
+
+
+# ----------------------------------------------------------------------------------------------
+# Issue 8 case 7: np.mean of a Python float
+# ----------------------------------------------------------------------------------------------
+def test_mean_of_a_float(make_module):
+    check(make_module, "def f(x):\n    return np.mean(x) * x\n", [0.7])
+    check(make_module, "def f(x, y):\n    return np.mean(x * y) + np.mean(y) * np.mean(x)\n", [0.7, R(3)])
+
+
+# ----------------------------------------------------------------------------------------------
+# Issue 8 case 13, issue 10 item 3: np.clip with array bounds, bounds out of order, None bounds
+# ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("shapes", [
+    [(3,), (2, 3), (2, 1)], [(3,), (), ()], [(), (4,), (4,)], [(3, 1), (4,), ()], [(6,), (6,), (6,)],
+    [(), (), ()], [(2, 3), (3,), (2, 1)],
+])
+def test_clip_with_array_bounds(shapes, make_module):
+    check(make_module, "def f(x, lo, hi):\n    return np.sum(np.sin(np.clip(x, lo, hi)))\n", [R(*s) for s in shapes])
+
+
+def test_clip_bounds_out_of_order_give_hi(make_module):
+    # lo > hi everywhere: NumPy returns hi, so hi takes the whole gradient and lo none.
+    x, lo, hi = np.array([-1.0, 0.2, 3.0]), np.array([0.5, 0.5, 0.5]), np.array([0.1, 0.1, 0.1])
+    check(make_module, "def f(x, lo, hi):\n    return np.sum(np.sin(np.clip(x, lo, hi)))\n",
+          [x, lo, hi])
+    check(make_module, "def f(x, lo):\n    return np.sum(np.clip(x, lo, 0.1))\n", [x, lo])
+
+
+@pytest.mark.parametrize("call", ["np.clip(x, None, 0.5)", "np.clip(x, 0.0, None)", "x.clip(None, 0.5)",
+                                  "np.clip(x, a_min=-0.2, a_max=0.5)", "np.clip(x, -0.3, a_max=0.5)",
+                                  "x.clip(min=-0.3)", "np.clip(x, max=0.2)"])
+def test_clip_with_one_bound_and_keywords(call, make_module):
+    check(make_module, f"def f(x):\n    return np.sum(np.sin({call}))\n", [R(5)])
