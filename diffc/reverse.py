@@ -34,7 +34,7 @@ from .ir import Builder, Const, Eqn, Function, If, Loop, Var, item_defs, item_re
 from .reverse_flow import FieldPart, FlowReverse, _Adder, split_parts
 from .rules import VJPS, NeedsShapes, vjp
 from .rules_front import NoRule, accepts_sequence, cuts, sequence_vars
-from .rules_numpy import BROADCASTING, unbroadcast
+from .rules_numpy import BROADCASTING, selection_mask, unbroadcast
 
 
 class ReverseError(Exception):
@@ -291,8 +291,8 @@ class _Reverse(FlowReverse):
                 if part is not None and eqn.op in BROADCASTING:
                     part = unbroadcast(b, part, a, shapes.get(eqn.out) if shapes is not None else None)
                 same_shape = shapes is not None and shapes.get(a) is not None and shapes.get(a) == shapes.get(eqn.out)
-                if part is not None and eqn.op == "numpy.where" and same_shape:
-                    self.masks[id(part)] = (eqn.ins[0], i == 1)
+                if part is not None and same_shape and selection_mask(b, part) is not None:
+                    self.masks[id(part)] = selection_mask(b, part)  # np.where, np.maximum, np.clip ...
                 elif part is not None and id(g) in self.masks and _preserves_shape(eqn, shapes):
                     cond, taken = self.masks[id(g)]
                     part = b.call("numpy.where", cond, part, Const(0.0)) if taken else \

@@ -53,6 +53,21 @@ def unbroadcast(b, g, x, out_shape):
     return b.emit("_unbroadcast", g, x)
 
 
+def selection_mask(b, part):
+    """(condition, taken when true) if ``part`` is a gradient a rule just routed with np.where(cond, g, 0).
+
+    The reverse pass masks the local gradients upstream of it the same way, so that an inf or NaN in
+    a value the forward pass discarded (the branch np.where did not take, the side of np.maximum that
+    lost, what np.clip cut off) cannot leak into the gradient as 0 * inf.
+    """
+    eqn = b.eqns[-1] if b.eqns else None
+    if getattr(eqn, "out", None) is not part or eqn.op != "numpy.where":
+        return None
+    if eqn.ins[2] == ZERO:
+        return eqn.ins[0], True
+    return (eqn.ins[0], False) if eqn.ins[1] == ZERO else None
+
+
 def _where_zero(b, cond, g, take_if_true=True):
     return b.call("numpy.where", cond, g, ZERO) if take_if_true else b.call("numpy.where", cond, ZERO, g)
 
