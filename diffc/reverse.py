@@ -34,7 +34,7 @@ from .ir import Builder, Const, Eqn, Function, If, Loop, Var, item_defs, item_re
 from .reverse_flow import FieldPart, FlowReverse, _Adder, split_parts
 from .rules import VJPS, NeedsShapes, vjp
 from .rules_front import NoRule, accepts_sequence, cuts, sequence_vars
-from .rules_numpy import BROADCASTING, selection_mask, unbroadcast
+from .rules_numpy import BROADCASTING, ELEMENTWISE, selection_mask, unbroadcast
 
 
 class ReverseError(Exception):
@@ -116,7 +116,10 @@ def live_forward(fn: Function) -> list:
 
 
 def _preserves_shape(eqn: Eqn, shapes) -> bool:
-    """True if every array input of ``eqn`` provably has its output's shape."""
+    """True if ``eqn`` is elementwise and every array input provably has its output's shape (so a mask
+    on its output applies to its inputs element by element: not so for a square matmul or x[::-1])."""
+    if eqn.op not in ELEMENTWISE:
+        return False
     out = shapes.get(eqn.out) if shapes is not None else None
     return out is not None and all(not isinstance(a, Var) or shapes.get(a) == out for a in eqn.ins)
 

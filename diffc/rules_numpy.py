@@ -23,6 +23,12 @@ BROADCASTING = {
     "numpy.divide", "numpy.true_divide", "numpy.power", "numpy.maximum", "numpy.minimum", "numpy.where",
     "numpy.clip",
 }
+# Ops whose output element depends only on the input elements at the same place (under broadcasting).
+ELEMENTWISE = BROADCASTING | {
+    "neg", "pos", "abs", "sigmoid", "copy", "float", "numpy.copy", "numpy.negative", "numpy.square",
+    *(f"numpy.{f}" for f in "exp log log1p expm1 sqrt abs absolute sin cos tan tanh arcsin arccos arctan sinh cosh "
+      "exp2 log2 log10 reciprocal".split()),
+}
 
 
 def unbroadcast(b, g, x, out_shape):

@@ -209,3 +209,13 @@ def test_discarded_inf_and_nan_do_not_leak(expr, expected, make_module):
                                             strict=False)
     for grads in (by_decorator, generic):
         np.testing.assert_allclose(grads[0], expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("expr", [
+    "np.where(A > 0, A @ A, 0.0)",  # the mask of np.where is not a mask of A @ A's inputs
+    "np.minimum(A, np.power(np.abs(np.dot(A, A)) + 0.5, A))",
+    "np.maximum(A.T, 0.2) * A",
+    "np.clip(A @ A.T, -0.5, 0.5)",
+])
+def test_masks_stop_at_operations_that_are_not_elementwise(expr, make_module):
+    check(make_module, f"def f(A):\n    return np.sum(np.sin({expr}))\n", [R(3, 3)])
