@@ -293,10 +293,10 @@ class _Reverse(FlowReverse):
                 part = vjp(b, eqn, g, i)
                 if part is not None and eqn.op in BROADCASTING:
                     part = unbroadcast(b, part, a, shapes.get(eqn.out) if shapes is not None else None)
-                same_shape = shapes is not None and shapes.get(a) is not None and shapes.get(a) == shapes.get(eqn.out)
-                if part is not None and same_shape and selection_mask(b, part) is not None:
-                    self.masks[id(part)] = selection_mask(b, part)  # np.where, np.maximum, np.clip ...
-                elif part is not None and id(g) in self.masks and _preserves_shape(eqn, shapes):
+                mask = selection_mask(b.eqns[start:], part)  # np.where, np.maximum, np.clip, np.max ...
+                if mask is not None:
+                    self.masks[id(part)] = mask
+                elif part is not None and part is not g and id(g) in self.masks and _preserves_shape(eqn, shapes):
                     cond, taken = self.masks[id(g)]
                     part = b.call("numpy.where", cond, part, Const(0.0)) if taken else \
                         b.call("numpy.where", cond, Const(0.0), part)

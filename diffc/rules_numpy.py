@@ -59,19 +59,25 @@ def unbroadcast(b, g, x, out_shape):
     return b.emit("_unbroadcast", g, x)
 
 
-def selection_mask(b, part):
-    """(condition, taken when true) if ``part`` is a gradient a rule just routed with np.where(cond, g, 0).
+def selection_mask(eqns, part):
+    """(condition, taken when true) if a rule just made ``part`` (the last of ``eqns``) by routing the
+    gradient to some elements only: np.where(cond, g, 0), or _first_mask(...) * g for np.max.
 
     The reverse pass masks the local gradients upstream of it the same way, so that an inf or NaN in
     a value the forward pass discarded (the branch np.where did not take, the side of np.maximum that
-    lost, what np.clip cut off) cannot leak into the gradient as 0 * inf.
+    lost, what np.clip cut off, what np.max did not pick) cannot leak into the gradient as 0 * inf.
+    A part that was then summed back to its input's shape is not the last equation: no mask.
     """
-    eqn = b.eqns[-1] if b.eqns else None
-    if getattr(eqn, "out", None) is not part or eqn.op != "numpy.where":
+    eqn = eqns[-1] if eqns else None
+    if part is None or getattr(eqn, "out", None) is not part:
         return None
-    if eqn.ins[2] == ZERO:
+    if eqn.op == "numpy.where":
+        if eqn.ins[2] == ZERO:
+            return eqn.ins[0], True
+        return (eqn.ins[0], False) if eqn.ins[1] == ZERO else None
+    if eqn.op == "mul" and any(getattr(e, "out", None) is eqn.ins[0] and e.op == "_first_mask" for e in eqns):
         return eqn.ins[0], True
-    return (eqn.ins[0], False) if eqn.ins[1] == ZERO else None
+    return None
 
 
 def _where_zero(b, cond, g, take_if_true=True):

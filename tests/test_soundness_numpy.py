@@ -202,6 +202,8 @@ def test_clip_with_one_bound_and_keywords(call, make_module):
     ("np.maximum(np.log(x), 0.0)", [0.0, 0.0, 0.0, 0.5]),  # log(0) = -inf and log(-1) = nan lose to 0
     ("np.minimum(0.0, -np.sqrt(x) * 2.0)", [0.0, 0.0, -2 ** 0.5, -(2 ** -0.5)]),
     ("np.where(x > 0.1, x, np.exp(1000.0 * x))", [0.0, 1000.0, 1.0, 1.0]),
+    ("np.max(np.log(x + 1.0))", [0.0, 0.0, 0.0, 1 / 3]),  # log(0) = -inf is not the max
+    ("np.min(-np.log(np.abs(x)), axis=0, keepdims=True)", [0.0, 0.0, 0.0, -0.5]),
 ])
 def test_discarded_inf_and_nan_do_not_leak(expr, expected, make_module):
     x = np.array([-1.0, 0.0, 0.5, 2.0])
