@@ -220,13 +220,16 @@ defvjp(_np("trace"), _trace)
 # ----------------------------------------------------------------------------
 # Reductions
 # ----------------------------------------------------------------------------
-def _axis(params, ins):
+def _axis(params, ins, b=None):
     class _E:
         pass
 
     e = _E()
     e.params, e.ins = params, ins
-    return call_arg(e, 1, "axis", None), call_arg(e, -1, "keepdims", False)
+    axis = call_arg(e, 1, "axis", None)
+    if b is not None and b.rank(ins[0]) == 0:  # NumPy lets a number be reduced over axis 0 or -1
+        axis = None
+    return axis, call_arg(e, -1, "keepdims", False)
 
 
 def _spread(b, g, axis, keepdims):
@@ -247,12 +250,12 @@ def _count(b, x, ans, axis):
 
 
 def _sum(b, g, ans, ins, i, params):
-    axis, keepdims = _axis(params, ins)
+    axis, keepdims = _axis(params, ins, b)
     return b.call(_np("full_like"), ins[0], _spread(b, g, axis, keepdims)) if i == 0 else None
 
 
 def _mean(b, g, ans, ins, i, params):
-    axis, keepdims = _axis(params, ins)
+    axis, keepdims = _axis(params, ins, b)
     if i:
         return None
     share = b.div(_spread(b, g, axis, keepdims), _count(b, ins[0], ans, axis))
@@ -261,7 +264,7 @@ def _mean(b, g, ans, ins, i, params):
 
 def _router(pick):
     def rule(b, g, ans, ins, i, params):
-        axis, keepdims = _axis(params, ins)
+        axis, keepdims = _axis(params, ins, b)
         if i:
             return None
         if isinstance(axis, tuple):
@@ -275,7 +278,7 @@ def _router(pick):
 
 
 def _prod(b, g, ans, ins, i, params):
-    axis, keepdims = _axis(params, ins)
+    axis, keepdims = _axis(params, ins, b)
     if i:
         return None
     if isinstance(axis, tuple):

@@ -221,3 +221,10 @@ def test_discarded_inf_and_nan_do_not_leak(expr, expected, make_module):
 ])
 def test_masks_stop_at_operations_that_are_not_elementwise(expr, make_module):
     check(make_module, f"def f(A):\n    return np.sum(np.sin({expr}))\n", [R(3, 3)])
+
+
+@pytest.mark.parametrize("expr", ["np.max(x, axis=0)", "np.prod(x, axis=0)", "np.min(x, axis=-1, keepdims=True)"])
+def test_a_number_reduced_over_axis_0(expr, make_module):
+    # NumPy reduces a number over axis 0 or -1 as if no axis were given (the decorator knows x is one).
+    module = make_module(f"import numpy as np\n\n\ndef f(x):\n    return {expr} * x\n")
+    assert diffc.grad(module.f)(0.7) == pytest.approx(1.4)
