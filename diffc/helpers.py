@@ -52,7 +52,7 @@ def _first_mask(pick, x, axis=None):
     """True where pick (np.argmax or np.argmin) points: the first of equal extremes."""
     x = np.asarray(x)
     mask = np.zeros(x.shape, dtype=bool)
-    if axis is None or x.ndim == 0:
+    if axis is None:
         mask.flat[pick(x)] = True
     else:
         np.put_along_axis(mask, np.expand_dims(pick(x, axis=axis), axis), True, axis=axis)
@@ -62,7 +62,7 @@ def _first_mask(pick, x, axis=None):
 def _prod_others(x, axis=None):
     """For each element, the product of the others along axis (no division, so zeros are fine)."""
     x = np.asarray(x, dtype=float)
-    if axis is None or x.ndim == 0:
+    if axis is None:
         return _prod_others(x.ravel(), 0).reshape(x.shape)
     x = np.moveaxis(x, axis, -1)
     ones = np.ones(x.shape[:-1] + (1,))
