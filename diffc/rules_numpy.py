@@ -182,7 +182,7 @@ def _outer(b, g, ans, x, y, i):
         return b.emit("matmul", g, y) if i == 0 else b.emit("matmul", x, g)
     other = b.call(_np("ravel"), y if i == 0 else x)
     flat = b.emit("matmul", g, other) if i == 0 else b.emit("matmul", other, g)
-    return b.emit(_np("reshape"), flat, b.shape_of(x if i == 0 else y), _style=("method", "reshape"))
+    return reshape_like(b, flat, x if i == 0 else y, ans)
 
 
 def _inner(b, g, ans, x, y, i):
@@ -298,10 +298,16 @@ defvjp_full(_np("prod"), _prod)
 # ----------------------------------------------------------------------------
 # Shapes and indexing
 # ----------------------------------------------------------------------------
+def reshape_like(b, g, x, ans):
+    """``g`` (the gradient of ``ans``) reshaped to ``x``'s shape: ``g.reshape(x.shape)`` where both are
+    known to be arrays, else ``np.reshape(g, np.shape(x))``, which also takes numbers."""
+    if b.rank(x) and b.rank(ans):
+        return b.emit(_np("reshape"), g, b.shape_of(x), _style=("method", "reshape"))
+    return b.call(_np("reshape"), g, b.call(_np("shape"), x))
+
+
 def _reshape_back(b, g, ans, ins, i, params):
-    if i:
-        return None
-    return b.emit(_np("reshape"), g, b.shape_of(ins[0]), _style=("method", "reshape"))
+    return None if i else reshape_like(b, g, ins[0], ans)
 
 
 def _transpose(b, g, ans, ins, i, params):

@@ -228,3 +228,13 @@ def test_a_number_reduced_over_axis_0(expr, make_module):
     # NumPy reduces a number over axis 0 or -1 as if no axis were given (the decorator knows x is one).
     module = make_module(f"import numpy as np\n\n\ndef f(x):\n    return {expr} * x\n")
     assert diffc.grad(module.f)(0.7) == pytest.approx(1.4)
+
+
+@pytest.mark.parametrize("expr,args", [
+    ("np.sum(np.expand_dims(b, 0) * b)", [0.7]), ("np.squeeze(b) * 2.0", [R(1)]),
+    ("np.sum(np.sin(np.outer(b, c)))", [0.7, R(3)]), ("np.sum(np.sin(np.outer(c, b)))", [0.7, R(2, 2)]),
+    ("np.sum(np.ravel(b)) * b", [0.7]), ("np.sum(np.reshape(b, (1, 1))) * b", [0.7]),
+])
+def test_shape_changes_of_a_number(expr, args, make_module):
+    # The gradient is reshaped with np.reshape(g, np.shape(b)): b.shape fails on a float, g.reshape on a float.
+    check(make_module, f"def f(b, c=0.0):\n    return {expr}\n", args)
