@@ -56,7 +56,7 @@ NUMPY_FUNCTIONS.update({name: (1, 2, ("axis", "keepdims"), _R) for name in "sum 
 NUMPY_FUNCTIONS.update({
     "where": (3, 3, (), _E), "clip": (1, 3, ("a_min", "a_max", "min", "max"), S.clip),
     "dot": (2, 2, (), S.matmul), "matmul": (2, 2, (), S.matmul), "outer": (2, 2, (), S.outer),
-    "inner": (2, 2, (), _U), "trace": (1, 1, (), _S), "linalg.norm": (1, 1, (), _S),
+    "inner": (2, 2, (), _U), "trace": (1, 1, (), S.trace), "linalg.norm": (1, 1, (), _S),
     "transpose": (1, 2, ("axes",), S.transpose), "reshape": (2, 2, (), _U), "ravel": (1, 1, (), _U),
     "expand_dims": (2, 2, ("axis",), S.expand_dims), "squeeze": (1, 2, ("axis",), _U),
     "concatenate": (1, 2, ("axis",), _U), "stack": (1, 2, ("axis",), _U), "hstack": (1, 1, (), _U),

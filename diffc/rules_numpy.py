@@ -208,10 +208,12 @@ defvjp(_np("linalg.norm"), lambda b, g, ans, x: b.div(b.mul(g, x), nonzero(b, an
 
 
 def _trace(b, g, ans, x):
+    """np.trace sums the diagonal of x's first two axes; any further axes stay, and so does g's."""
     shape = b.shape_of(x)
     rows = b.emit("getitem", shape, Const(0), index=("atom", 1))
     cols = b.emit("getitem", shape, Const(1), index=("atom", 1))
-    return b.mul(g, b.call(_np("eye"), rows, cols))
+    eye = b.call(_np("eye"), rows, cols)
+    return b.mul(g, eye) if b.rank(x) == 2 else b.call(_np("multiply.outer"), eye, g)
 
 
 defvjp(_np("trace"), _trace)

@@ -281,6 +281,12 @@ def matmul(S, eqn, shapes):
     return _matmul(S, a, b, dot=eqn.op == "numpy.dot")
 
 
+def trace(S, eqn, shapes):
+    """np.trace keeps every axis of x after its first two."""
+    shape = known(shapes[0])
+    return tuple(shape[2:]) if shape is not None and len(shape) >= 2 else None
+
+
 def clip(S, eqn, shapes):
     """np.clip broadcasts x against its bounds; a bound of None takes no part."""
     return S.broadcast(*(s for a, s in zip(eqn.ins, shapes) if a != Const(None)))

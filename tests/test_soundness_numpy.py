@@ -238,3 +238,9 @@ def test_a_number_reduced_over_axis_0(expr, make_module):
 def test_shape_changes_of_a_number(expr, args, make_module):
     # The gradient is reshaped with np.reshape(g, np.shape(b)): b.shape fails on a float, g.reshape on a float.
     check(make_module, f"def f(b, c=0.0):\n    return {expr}\n", args)
+
+
+@pytest.mark.parametrize("shape", [(2, 3), (3, 3), (2, 2, 3), (3, 2, 2, 2)])
+def test_trace_of_every_rank(shape, make_module):
+    # np.trace sums the diagonal of the first two axes and keeps the others.
+    check(make_module, "def f(a):\n    return np.sum(np.sin(np.trace(a)))\n", [R(*shape)])
