@@ -64,6 +64,13 @@ def test_dot_and_matmul_every_rank(form, sa, sb, make_module):
     check(make_module, f"def f(a, b):\n    return np.sum(np.sin({form}))\n", [R(*sa), R(*sb)])
 
 
+@pytest.mark.parametrize("form", ["a @ b", "np.dot(a, b)"])
+@pytest.mark.parametrize("sa,sb", [((2, 1, 2, 3), (5, 3, 4)), ((3,), (2, 1, 3, 4)), ((2, 1, 2, 3), (3,)),
+                                   ((2, 3), (4, 1, 3, 2))])
+def test_dot_and_matmul_rank_4(form, sa, sb, make_module):
+    check(make_module, f"def f(a, b):\n    return np.sum(np.sin({form}))\n", [R(*sa), R(*sb)])
+
+
 def test_dot_rank_3_is_not_matmul(make_module):
     check(make_module, "def f(a, b):\n    return np.sum(np.dot(a, b) * np.arange(16.0).reshape(2, 2, 4))\n",
           [R(2, 3), R(2, 3, 4)])
