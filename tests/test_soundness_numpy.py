@@ -251,3 +251,11 @@ def test_shape_changes_of_a_number(expr, args, make_module):
 def test_trace_of_every_rank(shape, make_module):
     # np.trace sums the diagonal of the first two axes and keeps the others.
     check(make_module, "def f(a):\n    return np.sum(np.sin(np.trace(a)))\n", [R(*shape)])
+
+
+@pytest.mark.parametrize("body", ["sum(sin(trace(a)))", "sum(sin(dot(a, b)))", "sum(sin(matmul(a, b)))",
+                                  "sum(sin(a @ b))"])
+def test_new_numpy_calls_are_imported_in_the_users_style(body, make_module):
+    # Generated code names np.tensordot, np.moveaxis, np.swapaxes through the user's own imports.
+    check(make_module, f"def f(a, b):\n    return {body}\n", [R(2, 2, 3), R(4, 3, 2)],
+          header="from numpy import dot, matmul, sin, sum, trace\n\n\n")
