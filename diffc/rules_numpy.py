@@ -316,8 +316,8 @@ def _transpose(b, g, ans, ins, i, params):
     axes = call_arg(type("E", (), {"params": params, "ins": ins})(), 1, "axes", None)
     if i:
         return None
-    if axes is None:
-        return b.T(g)
+    if axes is None:  # g.T, unless g may be a number (the transpose of a number is that number)
+        return b.T(g) if b.rank(ans) else b.call(_np("transpose"), g)
     inverse = tuple(sorted(range(len(axes)), key=lambda k: axes[k]))
     return b.call(_np("transpose"), g, Const(inverse))
 

@@ -241,6 +241,7 @@ def test_a_number_reduced_over_axis_0(expr, make_module):
     ("np.sum(np.expand_dims(b, 0) * b)", [0.7]), ("np.squeeze(b) * 2.0", [R(1)]),
     ("np.sum(np.sin(np.outer(b, c)))", [0.7, R(3)]), ("np.sum(np.sin(np.outer(c, b)))", [0.7, R(2, 2)]),
     ("np.sum(np.ravel(b)) * b", [0.7]), ("np.sum(np.reshape(b, (1, 1))) * b", [0.7]),
+    ("np.transpose(b) * 2.0", [0.7]), ("np.sum(np.sin(b.T))", [R(2, 3)]),
 ])
 def test_shape_changes_of_a_number(expr, args, make_module):
     # The gradient is reshaped with np.reshape(g, np.shape(b)): b.shape fails on a float, g.reshape on a float.
