@@ -362,7 +362,7 @@ def _setitem(b, g, ans, ins, i, params):
         part = b.emit("getitem", g, *index_atoms, index=index)
         if not _basic(index, (None, *index_atoms), b):  # an index may repeat: only the last write counts
             mask = b.emit("_last_writes", ins[0], *index_atoms, index=index)
-            part = b.mul(part, mask)
+            part = _where_zero(b, mask, part)  # not part * mask: 0 * inf would be NaN
         return unbroadcast(b, part, ins[1], None)
     return None
 

@@ -260,3 +260,12 @@ def test_new_numpy_calls_are_imported_in_the_users_style(body, make_module):
     # Generated code names np.tensordot, np.moveaxis, np.swapaxes through the user's own imports.
     check(make_module, f"def f(a, b):\n    return {body}\n", [R(2, 2, 3), R(1, 3, 2)],
           header="from numpy import dot, matmul, sin, sum, trace\n\n\n")
+
+
+def test_a_write_numpy_discards_gets_zero_not_nan(make_module):
+    # y[[0, 0, 1]] = v: NumPy keeps the second write to y[0]; the first gets 0, even where the gradient is inf.
+    body = "def f(x, v):\n    y = x * 1.0\n    y[[0, 0, 1]] = v * 2.0\n    return np.sum(np.exp(y * 1000.0))\n"
+    f, by_decorator, generic, _ = gradients(make_module, body, [np.array([0.1, 0.2, 0.3]), np.array([0.5, 1.0, -1.0])],
+                                            strict=False)
+    for grads in (by_decorator, generic):
+        assert grads[1][0] == 0.0 and grads[1][1] == np.inf and grads[1][2] == 0.0
