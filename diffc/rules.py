@@ -133,56 +133,6 @@ defvjp(
     lambda b, g, ans, c, x, y: b.select(c, g, ZERO),
     lambda b, g, ans, c, x, y: b.select(c, ZERO, g),
 )
-defvjp("matmul", lambda b, g, ans, x, y: matmul_vjp(b, g, ans, x, y, 0),
-       lambda b, g, ans, x, y: matmul_vjp(b, g, ans, x, y, 1))
-
-
-def matmul_vjp(b, g, ans, x, y, i, dot=False):
-    """x @ y (or np.dot(x, y) with ``dot``). Written for the operands' ranks when known, else by a
-    helper that checks them at run time. The two agree when both ranks are at most 2 or y is 1-D;
-    above that, matmul broadcasts stacks of matrices and dot contracts x's last axis with y's
-    second to last, keeping every other axis of both."""
-    rx, ry = b.rank(x), b.rank(y)
-    if rx == 0 or ry == 0:  # a scalar operand: elementwise, summed back into the scalar
-        part = b.mul(g, y if i == 0 else x)
-        return b.call("numpy.sum", part) if (rx if i == 0 else ry) == 0 else part
-    if rx is None or ry is None:
-        return b.emit("_dot_grad" if dot else "_matmul_grad", g, x, y, Const(i))
-    if rx > 2 or ry > 2:
-        return _tensordot_grad(b, g, x, y, i, rx, ry) if dot else _batched_grad(b, g, ans, x, y, i, rx, ry)
-    if i == 0:
-        if ry == 1:
-            return b.call("numpy.outer", g, y) if rx == 2 else b.mul(g, y)
-        return b.emit("matmul", g, b.T(y)) if rx == 2 else b.emit("matmul", y, g)
-    if rx == 1:
-        return b.call("numpy.outer", x, g) if ry == 2 else b.mul(g, x)
-    return b.emit("matmul", b.T(x), g)
-
-
-def _batched_grad(b, g, ans, x, y, i, rx, ry):
-    """x @ y with a stack of matrices: the matrix rule on the last two axes, summed over broadcast ones."""
-    from .rules_numpy import unbroadcast
-
-    out = b.shape(ans)
-    if rx < 2 or ry < 2 or not isinstance(out, tuple):  # a vector against a stack: the helper promotes it
-        return b.emit("_matmul_grad", g, x, y, Const(i))
-    swap = lambda v, r: b.T(v) if r == 2 else b.call("numpy.swapaxes", v, Const(-1), Const(-2))  # noqa: E731
-    if i == 0:
-        return unbroadcast(b, b.emit("matmul", g, swap(y, ry)), x, out[:-2] + b.shape(x)[-2:])
-    return unbroadcast(b, b.emit("matmul", swap(x, rx), g), y, out[:-2] + b.shape(y)[-2:])
-
-
-def _tensordot_grad(b, g, x, y, i, rx, ry):
-    """np.dot(x, y) = np.tensordot(x, y, axes=(rx - 1, ry - 2)): the gradient contracts g with the other."""
-    if i == 0:
-        if ry == 1:
-            return b.emit("numpy.tensordot", g, y, axes=0)
-        return b.emit("numpy.tensordot", g, y, axes=(tuple(range(rx - 1, rx + ry - 2)), (*range(ry - 2), ry - 1)))
-    lead = tuple(range(rx - 1))
-    part = b.emit("numpy.tensordot", x, g, axes=(lead, lead))
-    return part if ry == 1 else b.call("numpy.moveaxis", part, Const(0), Const(-2))
-
-
 # ----------------------------------------------------------------------------
 # Python builtins
 # ----------------------------------------------------------------------------
@@ -275,5 +225,5 @@ defvjp("math.erfc", lambda b, g, ans, x: _erf_local(b, b.neg(g), x))
 defvjp("math.fabs", lambda b, g, ans, x: b.mul(g, _sign(b, x)))
 
 
-# The numpy section of the table, and the rules for sequences, casts and fills.
-from . import rules_front, rules_numpy  # noqa: E402,F401
+# The numpy sections of the table (linear algebra apart), and the rules for sequences, casts and fills.
+from . import rules_front, rules_linalg, rules_numpy  # noqa: E402,F401

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from .ir import Const
 from .primitives import call_arg
-from .rules import ONE, VJPS, ZERO, NeedsShapes, defvjp, defvjp_full, matmul_vjp, nonzero
+from .rules import ONE, VJPS, ZERO, NeedsShapes, defvjp, defvjp_full
 from .shapes import Sym, known
 
 # Ops whose inputs broadcast against each other: the reverse pass sums each
@@ -168,56 +168,6 @@ def _clip(b, g, ans, ins, i, params):
 
 
 defvjp_full(_np("clip"), _clip)
-
-# ----------------------------------------------------------------------------
-# Linear algebra
-# ----------------------------------------------------------------------------
-VJPS[_np("matmul")] = VJPS["matmul"]
-defvjp(_np("dot"), lambda b, g, ans, x, y: matmul_vjp(b, g, ans, x, y, 0, dot=True),
-       lambda b, g, ans, x, y: matmul_vjp(b, g, ans, x, y, 1, dot=True))
-
-
-def _outer(b, g, ans, x, y, i):
-    if b.rank(x) == 1 and b.rank(y) == 1:
-        return b.emit("matmul", g, y) if i == 0 else b.emit("matmul", x, g)
-    other = b.call(_np("ravel"), y if i == 0 else x)
-    flat = b.emit("matmul", g, other) if i == 0 else b.emit("matmul", other, g)
-    return reshape_like(b, flat, x if i == 0 else y, ans)
-
-
-def _inner(b, g, ans, x, y, i):
-    ranks = (b.rank(x), b.rank(y))
-    if ranks == (1, 1):
-        return b.mul(g, y if i == 0 else x)
-    if ranks == (2, 2):
-        return b.emit("matmul", g, y) if i == 0 else b.emit("matmul", b.T(g), x)
-    if ranks == (2, 1):
-        return b.call(_np("outer"), g, y) if i == 0 else b.emit("matmul", b.T(x), g)
-    if ranks == (1, 2):
-        return b.emit("matmul", g, y) if i == 0 else b.call(_np("outer"), g, x)
-    raise NeedsShapes("np.inner needs its operands' ranks (1 or 2)")
-
-
-defvjp(_np("outer"), lambda b, g, ans, x, y: _outer(b, g, ans, x, y, 0),
-       lambda b, g, ans, x, y: _outer(b, g, ans, x, y, 1))
-defvjp(_np("inner"), lambda b, g, ans, x, y: _inner(b, g, ans, x, y, 0),
-       lambda b, g, ans, x, y: _inner(b, g, ans, x, y, 1))
-# x / norm(x), and 0 at x == 0 (the subgradient that keeps the gradient odd, as abs at 0), so that
-# np.linalg.norm(x) ** 2 has its true gradient 2 * x there. The norm is a scalar: a plain if.
-defvjp(_np("linalg.norm"), lambda b, g, ans, x: b.div(b.mul(g, x), nonzero(b, ans)))
-
-
-def _trace(b, g, ans, x):
-    """np.trace sums the diagonal of x's first two axes; any further axes stay, and so does g's."""
-    shape = b.shape_of(x)
-    rows = b.emit("getitem", shape, Const(0), index=("atom", 1))
-    cols = b.emit("getitem", shape, Const(1), index=("atom", 1))
-    eye = b.call(_np("eye"), rows, cols)
-    return b.mul(g, eye) if b.rank(x) == 2 else b.emit(_np("tensordot"), eye, g, axes=0)  # an outer product
-
-
-defvjp(_np("trace"), _trace)
-
 
 # ----------------------------------------------------------------------------
 # Reductions
