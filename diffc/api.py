@@ -11,43 +11,19 @@ through ``fn.__globals__`` (aliases such as ``import math as m`` are kept).
 
 from __future__ import annotations
 
-import ast
 import functools
-import inspect
 import linecache
 
-from .compiler import compile_function, join_module, module_parts
-from .errors import DiffcError, SelectionError, ShapesNeededError
-from .scope import Scope, identifiers
+from .compiler import compile_function, join_module, module_parts, resolve_wrt
+from .errors import DiffcError, ShapesNeededError
+from .live import GENERATED as _GENERATED
+from .live import build, definition, names_of, real_globals, refuse_unsupported
+from .live import find_def as _find_def  # noqa: F401  (kept importable)
+from .live import function_source as _function_source  # noqa: F401
+from .scope import GlobalConst, Scope, identifiers
 from .shapes import Sym
-from .source import Source
 
-_GENERATED = "__diffc_source__"
 _counter = 0
-
-
-def _function_source(fn) -> Source:
-    generated = getattr(fn, _GENERATED, None)
-    if generated is not None:  # differentiating a gradient diffc made: higher order
-        return Source(generated, f"<diffc {fn.__name__}>")
-    try:
-        lines, start = inspect.getsourcelines(fn)
-        filename = inspect.getsourcefile(fn) or "<unknown>"
-    except (OSError, TypeError) as exc:
-        raise DiffcError(
-            f"cannot read the source of {getattr(fn, '__name__', fn)!r}: {exc}",
-            hint="define the function in a file or a notebook cell, or use diffc.compile_source(text)",
-        ) from None
-    file_lines = linecache.getlines(filename) or None
-    return Source("".join(lines), filename, line_offset=max(start - 1, 0), file_lines=file_lines)
-
-
-def _find_def(tree: ast.Module, name: str, source: Source) -> ast.FunctionDef:
-    for node in tree.body:
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == name:
-            return node
-    raise SelectionError(f"cannot find the definition of '{name}' in its source", filename=source.filename,
-                         hint="diffc differentiates functions defined with 'def', not lambdas")
 
 
 def _pattern(value):
@@ -80,6 +56,69 @@ def _shapes(pattern: dict) -> dict:
     return shapes
 
 
+def _zero(value):
+    """A zero gradient with the structure and shape of ``value``."""
+    if isinstance(value, (list, tuple)):
+        return type(value)(_zero(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _zero(v) for k, v in value.items()}
+    if hasattr(value, "shape") and getattr(value, "ndim", 0):
+        import numpy as np
+
+        return np.zeros(value.shape)
+    return 0.0
+
+
+def _like(value, grad):
+    """``grad``, a tuple, an array or ``{}`` (nothing used), in the structure of the argument ``value``."""
+    if isinstance(value, (list, tuple)):
+        if isinstance(grad, dict):
+            parts = [grad[i] for i in range(len(value)) if i in grad]
+        elif isinstance(grad, (list, tuple)) or getattr(grad, "ndim", 0):
+            parts = list(grad)
+        else:
+            parts = []
+        return type(value)(_like(v, parts[i]) if i < len(parts) else _zero(v) for i, v in enumerate(value))
+    if isinstance(value, dict) and isinstance(grad, dict):
+        return {k: _like(value[k], g) if k in value else g for k, g in grad.items()}
+    return grad
+
+
+def _restructuring(run, gf, names):
+    """Call ``run`` and give each gradient of a list or tuple argument that argument's structure."""
+    params, wrt, defaults, bare = gf._params, gf._wrt_names, gf._defaults, gf._bare
+    with_value = gf._mode == "value_and_grad"
+
+    def restructured(*args, **kwargs):
+        out = run(*args, **kwargs)
+        grads = out[1] if with_value else out
+        grads = [grads] if bare else list(grads)
+        for i, name in enumerate(wrt):
+            if name in names:
+                p = params.index(name)
+                value = args[p] if p < len(args) else kwargs[name] if name in kwargs else defaults[name]
+                grads[i] = _like(value, grads[i])
+        grads = grads[0] if bare else tuple(grads)
+        return (out[0], grads) if with_value else grads
+
+    return restructured
+
+
+def _reading_live(run, globals_: dict, names: list, function: str):
+    """Call ``run`` after checking that the module numbers it reads at call time are still numbers."""
+
+    def checked(*args, **kwargs):
+        for name in names:
+            if type(globals_.get(name)) not in (float, int):
+                raise DiffcError(f"the gradient of '{function}' reads the module-level number '{name}', which is "
+                                 f"now {type(globals_.get(name)).__name__}", filename=globals_.get("__file__"),
+                                 hint="the gradient was compiled for a number: keep it a number, or pass the "
+                                      "value as a parameter")
+        return run(*args, **kwargs)
+
+    return checked
+
+
 class GradFunction:
     """The gradient of a Python function, compiled by diffc.
 
@@ -91,24 +130,24 @@ class GradFunction:
     """
 
     def __init__(self, fn, wrt, mode):
-        if not callable(fn):
-            raise TypeError(f"diffc.grad expects a function, got {type(fn).__name__}")
+        refuse_unsupported(fn)
         self.__wrapped_function__ = fn
         self._wrt, self._mode = wrt, mode
-        self._source = _function_source(fn)
-        tree = self._source.parse()
-        self._fdef = _find_def(tree, fn.__name__, self._source)
-        self._globals = getattr(fn, "__globals__", {})
+        self._fdef, self._source = definition(fn)
+        self._globals = real_globals(fn)  # generated code runs with these: module numbers are read live
+        self._namespace = names_of(fn)
         self._names = identifiers(self._fdef)
         params = self._fdef.args
         self._params = [a.arg for a in [*params.posonlyargs, *params.args, *params.kwonlyargs]]
         defaults = getattr(fn, "__defaults__", None) or ()
         self._defaults = {**dict(zip(self._params[len(self._params) - len(defaults):], defaults)),
                           **(getattr(fn, "__kwdefaults__", None) or {})}
+        positions, self._bare = resolve_wrt(self._fdef, wrt, self._source)
+        self._wrt_names = [self._params[i] for i in positions]
         self._cache: dict = {}
         try:
             # Compiled now, for unknown shapes, so that errors show at once.
-            self._last = self._generic = self._compile(None)
+            self._last = self._generic = self._compile(None)[0]
         except ShapesNeededError:
             self._last = self._generic = None  # written at the first call, when the shapes are known
         self.__name__ = f"{fn.__name__}_{mode}"
@@ -116,9 +155,10 @@ class GradFunction:
         self.__doc__ = f"Gradient of {fn.__name__}, generated by diffc."
         self.__module__ = getattr(fn, "__module__", None)
 
-    def _compile(self, shapes):
+    def _compile(self, shapes, structs=frozenset()):
         global _counter
-        scope = Scope.from_globals(self._globals, self._names)
+        scope = Scope.from_globals(self._namespace, self._names, home=self._globals)
+        scope.structs = structs
         compiled, used, helpers = compile_function(self._fdef, scope, self._source, wrt=self._wrt,
                                                    mode=self._mode, shapes=shapes)
         text = join_module(None, module_parts(scope, used, helpers), [compiled.text])
@@ -126,40 +166,57 @@ class GradFunction:
         filename = f"<diffc {compiled.grad_name} #{_counter}>"
         # Register the text so tracebacks and inspect show the generated lines.
         linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
-        namespace: dict = {"__name__": getattr(self.__wrapped_function__, "__module__", "__diffc__")}
-        exec(compile(text, filename, "exec"), namespace)
-        generated = namespace[compiled.grad_name]
+        generated = build(text, filename, compiled.grad_name, self._globals)
         generated.source = text
         setattr(generated, _GENERATED, compiled.text)
         if self._defaults and generated.__defaults__ is None:
             generated.__defaults__ = getattr(self.__wrapped_function__, "__defaults__", None)
             generated.__kwdefaults__ = getattr(self.__wrapped_function__, "__kwdefaults__", None)
-        return generated
+        live = sorted(n for n in used if isinstance(scope.lookup(n), GlobalConst))
+        return generated, live
+
+    def _variant(self, key, args, kwargs):
+        pattern = {name: _pattern(self._defaults[name]) for name in self._params if name in self._defaults}
+        pattern.update(zip(self._params, (_pattern(a) for a in args)))
+        pattern.update({k: _pattern(v) for k, v in kwargs.items()})
+        structs = frozenset(n for n, p in pattern.items() if p and p[0] == "struct")
+        generated, live = self._compile(_shapes(pattern), structs)
+        sequences = [n for n in self._wrt_names if n in structs]
+        run = generated
+        if sequences:
+            run = _restructuring(run, self, sequences)
+        if live:
+            run = _reading_live(run, self._globals, live, self._fdef.name)
+        run.__diffc_generated__ = generated
+        self._cache[key] = run
+        return run
 
     def __call__(self, *args, **kwargs):
         key = tuple(_pattern(a) for a in args) + tuple(sorted((k, _pattern(v)) for k, v in kwargs.items()))
-        generated = self._cache.get(key)
-        if generated is None:
-            pattern = {name: _pattern(self._defaults[name]) for name in self._params if name in self._defaults}
-            pattern.update(zip(self._params, (_pattern(a) for a in args)))
-            pattern.update({k: _pattern(v) for k, v in kwargs.items()})
-            generated = self._cache[key] = self._compile(_shapes(pattern))
-        self._last = generated
-        return generated(*args, **kwargs)
+        run = self._cache.get(key)
+        if run is None:
+            run = self._variant(key, args, kwargs)
+        self._last = run
+        return run(*args, **kwargs)
+
+    @property
+    def _generated(self):
+        made = self._generic or self._last
+        return getattr(made, "__diffc_generated__", made)
 
     @property
     def source(self) -> str:
         if self._last is None:
             raise AttributeError("this gradient needs its arguments' shapes: call it once, then read .source")
-        return self._last.source
+        return getattr(self._last, "__diffc_generated__", self._last).source
 
     @property
     def __diffc_source__(self) -> str:
-        return getattr(self._generic or self._last, _GENERATED)
+        return getattr(self._generated, _GENERATED)
 
     @property
     def __globals__(self) -> dict:
-        return (self._generic or self._last).__globals__
+        return self._globals
 
     def __repr__(self) -> str:
         return f"<diffc gradient {self.__qualname__}>"

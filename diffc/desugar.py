@@ -83,9 +83,10 @@ def _replace_breaks(stmts: list, flag: str) -> list:
     return out
 
 
-def _is_container(fdef, name: str) -> bool:
+def _is_container(fdef, name: str, known: bool = False) -> bool:
     """True if ``name`` is only read as ``name[<constant>]`` or unpacked (``a, b = name``), with at
-    least one string key or one unpacking: ``x[0]`` alone is read as indexing an array."""
+    least one string key or one unpacking: ``x[0]`` alone is read as indexing an array, unless the
+    caller ``known``s the argument is a list, tuple or dict (the decorator sees it)."""
     uses, allowed, telling = 0, set(), False
     for node in ast.walk(fdef):
         if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id == name \
@@ -102,7 +103,7 @@ def _is_container(fdef, name: str) -> bool:
             uses += 1
             if id(node) not in allowed:
                 return False
-    return uses > 0 and telling
+    return uses > 0 and (telling or known)
 
 
 def single_exit(stmts: list) -> list:

@@ -39,7 +39,7 @@ from .desugar import (
 from .errors import DiffcError, ErrorGroup, NameResolutionError, UnsupportedError
 from .flow import FlowMixin
 from .ir import Builder, Const, Function, Ref, Var
-from .scope import FromImport, GlobalConst, ModuleAlias, Scope
+from .scope import FromImport, GlobalConst, ModuleAlias, OtherGlobal, Scope
 from .sequences import SequencesMixin
 from .source import Source
 
@@ -97,7 +97,7 @@ class Frontend(CallsMixin, FlowMixin, SequencesMixin, AliasMixin):
         params = [Var(a.arg, is_param=True) for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]]
         for p in params:
             self.env[p.hint] = p
-            if _is_container(self.fdef, p.hint):
+            if _is_container(self.fdef, p.hint, p.hint in getattr(self.scope, "structs", ())):
                 self.containers.add(id(p))
         positional = [*args.posonlyargs, *args.args]
         defaults = {a.arg: ast.unparse(d) for a, d in zip(positional[len(positional) - len(args.defaults):],
@@ -352,6 +352,8 @@ class Frontend(CallsMixin, FlowMixin, SequencesMixin, AliasMixin):
             value = P.library_constant(binding.module, binding.attr)
             if value is not None:
                 return Ref(binding.module, binding.attr, value)
+        if isinstance(binding, OtherGlobal) and binding.refusal:
+            self.fail(UnsupportedError, node, binding.refusal, binding.hint)
         if binding is None and node.id not in P.BUILTINS:
             self.fail(NameResolutionError, node, f"name '{node.id}' is not defined",
                       "pass it as a parameter, or define it as a number at the top of the module")

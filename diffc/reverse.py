@@ -159,8 +159,9 @@ class _Reverse(FlowReverse):
                        origin=origin if isinstance(origin, Eqn) else None, numpy=self.numpy, shapes=self.shapes)
 
     def zero(self, items, like: Var):
-        scalar = self.shapes is None or self.shapes.get(like) == ()
-        if not self.numpy or scalar:
+        shape = None if self.shapes is None else self.shapes.get(like)
+        # An array whose shape is known needs zeros of it even where the module does not use numpy.
+        if shape == () or not (self.numpy and self.shapes is not None or isinstance(shape, tuple)):
             return Const(0.0)
         return self.builder(items).emit("numpy.zeros_like", like)
 
@@ -362,10 +363,10 @@ def backward(fn: Function, forward: list, wrt: list[Var], *, numpy: bool = False
         if id(p) not in r.grads:
             # Not reached by the output: a zero of its type, written once.
             r.grads[id(p)] = Var(primal=p)
-            scalar = shapes is not None and shapes.get(p) == ()
+            shape = None if shapes is None else shapes.get(p)
             if id(p) in getattr(fn, "containers", ()):
                 tail.emit("make_struct", out=r.grads[id(p)], keys=(), kind="dict")
-            elif numpy and not scalar:
+            elif numpy and shape != () or isinstance(shape, tuple) and shape != ():  # an array: zeros of it
                 tail.emit("numpy.zeros_like", p, out=r.grads[id(p)])
             else:
                 tail.emit("copy", Const(0.0), out=r.grads[id(p)])

@@ -37,6 +37,7 @@ class FromImport:
 class GlobalConst:
     value: int | float
     text: str
+    live: bool = False  # read from the user's module when the gradient runs (the decorator), not copied
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,8 @@ class ModuleFunction:
 @dataclass(frozen=True)
 class OtherGlobal:
     what: str
+    refusal: str | None = None  # why a use of it in a differentiated function is refused, with a hint
+    hint: str | None = None
 
 
 Binding = ModuleAlias | FromImport | GlobalConst | ModuleFunction | OtherGlobal
@@ -86,6 +89,8 @@ class Scope:
         self.reserved = set(reserved) | set(bindings)
         # name -> a function returning (FunctionDef, Source, Scope) of a helper defined in the module
         self._helpers = helpers or {}
+        # Parameters the caller passes as a list, tuple or dict (the decorator sees the arguments).
+        self.structs: frozenset[str] = frozenset()
 
     def helper(self, name: str):
         """(definition, source, scope) of the module function ``name``, or None."""
@@ -128,17 +133,32 @@ class Scope:
         return scope
 
     @classmethod
-    def from_globals(cls, globals_: dict, names: set[str]) -> Scope:
+    def from_globals(cls, globals_, names: set[str], home: dict | None = None) -> Scope:
+        """The scope of a live function whose module namespace is ``globals_``.
+
+        Numbers are read live: generated code runs with ``home`` (the
+        differentiated function's module dict) as its globals. A helper from
+        another module cannot read its own module's numbers that way, so their
+        use there is refused.
+        """
+        home = globals_ if home is None else home
         bindings: dict[str, Binding] = {}
         helpers = {}
         for name in sorted(names):
             if name not in globals_:
                 continue
             binding = _classify(globals_[name], name)
+            if isinstance(binding, GlobalConst):
+                binding = GlobalConst(binding.value, binding.text, live=True)
+                if globals_ is not home and getattr(globals_, "maps", [None])[-1] is not home:
+                    binding = OtherGlobal("a number of another module", (
+                        f"'{name}' is a module-level number of {globals_.get('__name__', 'another module')!r}, "
+                        "read by a function inlined from there: the gradient can read only the differentiated "
+                        "function's module"), "pass it as a parameter")
             if binding is not None:
                 bindings[name] = binding
             if isinstance(binding, ModuleFunction):
-                helpers[name] = (lambda fn: lambda: _live_helper(fn))(globals_[name])
+                helpers[name] = (lambda fn: lambda: _live_helper(fn, home))(globals_[name])
         return cls(bindings, names, helpers)
 
     # -- queries ------------------------------------------------------------
@@ -197,7 +217,7 @@ class Scope:
                     from_groups[binding.module] = []
                     imports.append(binding.module)  # placeholder keeps first-seen order
                 from_groups[binding.module].append(item)
-            elif isinstance(binding, GlobalConst):
+            elif isinstance(binding, GlobalConst) and not binding.live:
                 constants.append(f"{name} = {binding.text}")
         lines = [
             f"from {line} import {', '.join(from_groups[line])}" if line in from_groups else line
@@ -226,10 +246,9 @@ def _classify(obj, name: str) -> Binding | None:
     return OtherGlobal(type(obj).__name__)
 
 
-def _live_helper(fn):
+def _live_helper(fn, home: dict):
     """A live helper function's definition, source and scope (for inlining)."""
-    from .api import _find_def, _function_source
+    from .live import definition
 
-    source = _function_source(fn)
-    fdef = _find_def(source.parse(), fn.__name__, source)
-    return fdef, source, Scope.from_globals(getattr(fn, "__globals__", {}), identifiers(fdef))
+    fdef, source = definition(fn)
+    return fdef, source, Scope.from_globals(getattr(fn, "__globals__", {}), identifiers(fdef), home)
