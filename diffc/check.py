@@ -130,6 +130,7 @@ def check_grad(fn, *args, wrt=None, rtol: float = 1e-5, atol: float = 1e-7, h: f
 
     import numpy as np
 
+    gfn = compile_live(fn, wrt=wrt, mode="grad")  # first: it refuses a bad fn or wrt with a clear error
     names = list(inspect.signature(fn).parameters)
     if wrt is None:
         positions = list(range(len(names)))
@@ -139,7 +140,6 @@ def check_grad(fn, *args, wrt=None, rtol: float = 1e-5, atol: float = 1e-7, h: f
     # Only what is differentiated becomes float64: a loop bound or labels keep their type.
     args = [_as_float64(a) if i in positions and not isinstance(a, int) or i in positions and wrt is not None
             else a for i, a in enumerate(args)]
-    gfn = compile_live(fn, wrt=wrt, mode="grad")
     grads = gfn(*args)
     if len(positions) == 1 and (wrt is None or isinstance(wrt, (str, int))):
         grads = (grads,)

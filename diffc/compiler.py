@@ -27,7 +27,7 @@ from .fuse import fuse_sigmoids
 from .helpers import closure, helper_text
 from .ir import Var
 from .reverse import ReverseError, backward, live_forward
-from .scope import Scope
+from .scope import Scope, check_decorators
 from .shapes import Opaque, Sym, infer
 from .source import Source
 
@@ -59,6 +59,9 @@ def resolve_wrt(fdef: ast.FunctionDef, wrt, source: Source) -> tuple[list[int], 
     if wrt is None:
         return list(range(len(names))), len(names) == 1
     bare = isinstance(wrt, (str, int))
+    if not bare and not isinstance(wrt, (tuple, list)):
+        raise source.error(SelectionError, fdef, f"wrt must be a parameter name, a position, or a tuple or list "
+                           f"of them, not {wrt!r}", f"its parameters are: {', '.join(names)}")
     chosen = [wrt] if bare else list(wrt)
     if not chosen:
         raise source.error(SelectionError, fdef, "wrt is empty", "name at least one parameter")
@@ -310,6 +313,7 @@ def compile_source(text: str, filename: str = "<source>", *, functions=None, wrt
     compiled, bodies, used, helpers, errors = [], [], set(), set(), []
     for fdef in selected:
         try:
+            check_decorators(fdef, source)
             cf, names, needs = compile_function(fdef, scope, source, wrt=wrt, mode=mode, comments=comments,
                                                 shapes=shapes, fuse=fuse)
         except DiffcError as exc:

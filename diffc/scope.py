@@ -17,6 +17,9 @@ import sys
 import types
 from dataclasses import dataclass
 
+from .certain import HINT, uncertain
+from .errors import UnsupportedError
+
 # Libraries whose functions have derivative rules.
 KNOWN_MODULES = ("math", "numpy")
 _CONVENTIONAL = {"numpy": "np"}
@@ -116,7 +119,8 @@ class Scope:
                         bindings[alias.asname or alias.name] = FromImport(stmt.module, alias.name)
             elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 bindings[stmt.name] = ModuleFunction(stmt.name)
-                helpers[stmt.name] = (lambda fdef: lambda: (fdef, source, scope))(stmt)
+                helpers[stmt.name] = (lambda fdef: lambda: (check_decorators(fdef, source), fdef, source, scope)[1:])(
+                    stmt)
             elif isinstance(stmt, ast.ClassDef):
                 bindings[stmt.name] = OtherGlobal("a class")
             elif isinstance(stmt, (ast.Assign, ast.AnnAssign)) and stmt.value is not None:
@@ -129,6 +133,10 @@ class Scope:
                             bindings[target.id] = GlobalConst(value, spelled or ast.unparse(stmt.value))
                         else:
                             bindings[target.id] = OtherGlobal("a module-level variable")
+        for name, reason in uncertain(tree).items():
+            if name not in bindings or isinstance(bindings[name], (GlobalConst, OtherGlobal)):
+                bindings[name] = OtherGlobal("a module-level variable", f"the value of the module-level variable "
+                                             f"'{name}' is not certain: {reason}", HINT)
         scope = cls(bindings, identifiers(tree), helpers)
         return scope
 
@@ -224,6 +232,19 @@ class Scope:
             for line in imports
         ]
         return lines + ([""] + constants if constants and lines else constants)
+
+
+UNDERSTOOD_DECORATORS = ("staticmethod",)
+
+
+def check_decorators(fdef: ast.FunctionDef, source) -> None:
+    """Refuse a ``def`` read from source whose decorators may change what calling it does."""
+    for node in fdef.decorator_list:
+        if ast.unparse(node) not in UNDERSTOOD_DECORATORS:
+            raise source.error(UnsupportedError, node, f"'{fdef.name}' is decorated with @{ast.unparse(node)}: "
+                               "diffc would differentiate the function without its decorator",
+                               "differentiate a function without the decorator (write what the decorator does "
+                               "into the function, or move the computation into an undecorated function)")
 
 
 def _classify(obj, name: str) -> Binding | None:
