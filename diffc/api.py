@@ -18,9 +18,7 @@ from .compiler import compile_function, join_module, module_parts, resolve_wrt
 from .errors import DiffcError, ShapesNeededError
 from .live import GENERATED as _GENERATED
 from .live import build, definition, names_of, real_globals, refuse_unsupported
-from .live import find_def as _find_def  # noqa: F401  (kept importable)
-from .live import function_source as _function_source  # noqa: F401
-from .scope import GlobalConst, Scope, identifiers
+from .scope import FromImport, GlobalConst, ModuleAlias, Scope, identifiers
 from .shapes import Sym
 
 _counter = 0
@@ -167,12 +165,20 @@ class GradFunction:
         # Register the text so tracebacks and inspect show the generated lines.
         linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
         generated = build(text, filename, compiled.grad_name, self._globals)
+        # Names the generated code reads from the module when it runs: numbers (of inlined helpers too).
+        live = sorted(n for n in used if not isinstance(scope.lookup(n), (ModuleAlias, FromImport)))
+        if live:  # .source stays a standalone module: the numbers' values now, marked as read live
+            scope.show_live = True
+            for name in live:
+                value = self._globals.get(name)
+                if type(value) in (int, float) and not isinstance(scope.lookup(name), GlobalConst):
+                    scope.bindings[name] = GlobalConst(value, repr(value), live=True)
+            text = join_module(None, module_parts(scope, used, helpers), [compiled.text])
         generated.source = text
         setattr(generated, _GENERATED, compiled.text)
         if self._defaults and generated.__defaults__ is None:
             generated.__defaults__ = getattr(self.__wrapped_function__, "__defaults__", None)
             generated.__kwdefaults__ = getattr(self.__wrapped_function__, "__kwdefaults__", None)
-        live = sorted(n for n in used if isinstance(scope.lookup(n), GlobalConst))
         return generated, live
 
     def _variant(self, key, args, kwargs):

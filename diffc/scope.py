@@ -94,6 +94,7 @@ class Scope:
         self._helpers = helpers or {}
         # Parameters the caller passes as a list, tuple or dict (the decorator sees the arguments).
         self.structs: frozenset[str] = frozenset()
+        self.show_live = False  # write live numbers' current values too (the decorator's .source)
 
     def helper(self, name: str):
         """(definition, source, scope) of the module function ``name``, or None."""
@@ -225,8 +226,9 @@ class Scope:
                     from_groups[binding.module] = []
                     imports.append(binding.module)  # placeholder keeps first-seen order
                 from_groups[binding.module].append(item)
-            elif isinstance(binding, GlobalConst) and not binding.live:
-                constants.append(f"{name} = {binding.text}")
+            elif isinstance(binding, GlobalConst) and (not binding.live or self.show_live):
+                note = "  # its value when compiled: the gradient reads the module's at each call" * binding.live
+                constants.append(f"{name} = {binding.text}{note}")
         lines = [
             f"from {line} import {', '.join(from_groups[line])}" if line in from_groups else line
             for line in imports

@@ -233,11 +233,11 @@ def trace_live(fn, args: tuple, kwargs: dict, **options) -> Trace:
     """The graph of a live function evaluated at ``fn(*args, **kwargs)``."""
     import inspect
 
-    from .api import _find_def, _function_source
+    from .live import definition, refuse_unsupported
     from .scope import identifiers
 
-    source = _function_source(fn)
-    fdef = _find_def(source.parse(), fn.__name__, source)
+    refuse_unsupported(fn)
+    fdef, source = definition(fn)  # the source checked to be the code that runs
     bound = inspect.signature(fn).bind(*args, **kwargs)
     bound.apply_defaults()
     scope = Scope.from_globals(getattr(fn, "__globals__", {}), identifiers(fdef))
