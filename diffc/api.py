@@ -79,6 +79,8 @@ def _like(value, grad):
         return type(value)(_like(v, parts[i]) if i < len(parts) else _zero(v) for i, v in enumerate(value))
     if isinstance(value, dict) and isinstance(grad, dict):
         return {k: _like(value[k], g) if k in value else g for k, g in grad.items()}
+    if type(value) in (float, int) and getattr(grad, "ndim", None) == 0:
+        return float(grad)  # a number in a list gets a number back, not a NumPy scalar
     return grad
 
 
@@ -164,9 +166,9 @@ class GradFunction:
         filename = f"<diffc {compiled.grad_name} #{_counter}>"
         # Register the text so tracebacks and inspect show the generated lines.
         linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
-        generated = build(text, filename, compiled.grad_name, self._globals)
         # Names the generated code reads from the module when it runs: numbers (of inlined helpers too).
         live = sorted(n for n in used if not isinstance(scope.lookup(n), (ModuleAlias, FromImport)))
+        generated = build(text, filename, compiled.grad_name, self._globals, live)
         if live:  # .source stays a standalone module: the numbers' values now, marked as read live
             scope.show_live = True
             for name in live:

@@ -122,6 +122,10 @@ def _check_live(fn, fdef: ast.FunctionDef, source: Source) -> None:
                            "the function without its decorator",
                            f"differentiate the undecorated function (diffc.grad({name}.__wrapped__)) and apply what "
                            "the decorator does in the function itself")
+    owner = fn.__qualname__.split(".")[-2:-1]
+    if owner and owner != ["<locals>"] and "staticmethod" not in [ast.unparse(d) for d in fdef.decorator_list]:
+        raise source.error(SelectionError, fdef, f"'{fn.__qualname__}' is a method of class '{owner[0]}': "
+                           f"{_LATER.split(':')[0]}", _LATER.split(": ", 1)[1])
     if fn.__code__.co_freevars:
         raise source.error(UnsupportedError, fdef, f"'{name}' reads variables of the function around it "
                            f"({', '.join(fn.__code__.co_freevars)}): diffc resolves names in the module only",
@@ -181,14 +185,22 @@ def real_globals(fn) -> dict:
 _FACTORY = "__diffc_factory__"
 
 
-def build(text: str, filename: str, name: str, globals_: dict):
+def build(text: str, filename: str, name: str, globals_: dict, reads=()):
     """The function ``name`` defined by the generated module ``text``, running with ``globals_``.
 
     The module's imports and helpers become locals of a factory function, so
     the generated function sees them as closure variables and every other
     global name (a module-level number) in ``globals_``, when it runs.
+    ``reads`` are the names it must find there: one that the generated module
+    defines too would be shadowed, so that is refused.
     """
     tree = ast.parse(text, filename)
+    defined = {a.asname or a.name.split(".")[0] for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))
+               for a in node.names} | {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+    clash = sorted(defined & set(reads))
+    if clash:
+        raise DiffcError(f"the module-level name '{clash[0]}' is also a name the generated code defines",
+                         filename=globals_.get("__file__"), hint=f"rename '{clash[0]}' in your module")
     factory = ast.parse(f"def {_FACTORY}():\n    pass\n").body[0]
     factory.body = [*tree.body, ast.Return(ast.Name(name, ast.Load()))]
     module = ast.Module([factory], [])

@@ -207,6 +207,34 @@ def test_a_staticmethod_taken_from_its_class_is_a_function():
     assert diffc.grad(Model.static_loss)(2.0) == 12.0
 
 
+def test_a_method_taken_from_its_class_is_refused():
+    with pytest.raises(diffc.SelectionError, match="'Model.loss' is a method of class 'Model'") as info:
+        diffc.grad(Model.loss)
+    assert info.value.source_line.strip() == "def loss(self, x):"
+
+
+def test_a_wrapped_helper_is_refused(make_module):
+    module = make_module("""
+        import functools
+
+        def double(fn):
+            @functools.wraps(fn)
+            def wrapper(x):
+                return 2.0 * fn(x)
+            return wrapper
+
+        @double
+        def h(x):
+            return x * x
+
+        def f(x):
+            return h(x) + x
+    """)
+    assert module.f(1.0) == 3.0
+    with pytest.raises(diffc.UnsupportedError, match="'h' is wrapped by @double"):
+        diffc.grad(module.f)
+
+
 @pytest.mark.parametrize("wrt", [1.5, {"x": 1}, None.__class__])
 def test_a_wrt_of_the_wrong_type_is_a_located_error(make_module, wrt):
     module = make_module("def f(x, y):\n    return x * y\n")
@@ -290,6 +318,12 @@ def test_a_sequence_of_equal_shapes_keeps_its_type(sequences, kind):
     assert value == pytest.approx(1.0) and type(grad) is kind
 
 
+def test_a_list_used_as_an_array_gets_a_list_back(make_module):
+    module = make_module("import numpy as np\ndef f(xs):\n    return np.sum(np.square(xs))\n")
+    grad = diffc.grad(module.f)([1.0, 2.0])
+    assert grad == [2.0, 4.0] and type(grad[0]) is float
+
+
 def test_unread_items_of_a_sequence_get_zeros(sequences):
     xs = [np.array([1.0, 2.0]), np.array([3.0, -1.0, 1.0]), 4.0]
     w = np.array([2.0, 0.5, 1.0])
@@ -299,3 +333,9 @@ def test_unread_items_of_a_sequence_get_zeros(sequences):
     np.testing.assert_allclose(gxs[1], w)
     assert gxs[2] == 0.0
     np.testing.assert_allclose(gw, xs[1])
+
+
+def test_a_module_number_named_like_a_generated_helper_is_refused(make_module):
+    module = make_module("import numpy as np\n_unbroadcast = 2.0\ndef f(x, b):\n    return np.sum(x + b) * _unbroadcast\n")
+    with pytest.raises(diffc.DiffcError, match="'_unbroadcast' is also a name the generated code defines"):
+        diffc.grad(module.f)(np.ones((2, 3)), np.ones(3))
