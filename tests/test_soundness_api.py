@@ -336,6 +336,7 @@ def test_unread_items_of_a_sequence_get_zeros(sequences):
 
 
 def test_a_module_number_named_like_a_generated_helper_is_refused(make_module):
-    module = make_module("import numpy as np\n_unbroadcast = 2.0\ndef f(x, b):\n    return np.sum(x + b) * _unbroadcast\n")
+    module = make_module("import numpy as np\n_unbroadcast = 2.0\n"
+                         "def f(x, b):\n    return np.sum(x + b) * _unbroadcast\n")
     with pytest.raises(diffc.DiffcError, match="'_unbroadcast' is also a name the generated code defines"):
         diffc.grad(module.f)(np.ones((2, 3)), np.ones(3))
