@@ -1,12 +1,17 @@
 """The Python API: ``grad``, ``value_and_grad`` and compiling live functions.
 
 ``grad(fn)`` reads ``fn``'s source (a module on disk, a Jupyter/IPython
-cell, or a function diffc generated), compiles it exactly as the CLI would,
-and executes the generated module in a fresh namespace. The result, a
-:class:`GradFunction`, calls the generated code directly (one dictionary
-look-up per call picks the variant for the arguments' shapes), with
-``.source`` holding the generated code. Names outside the function resolve
-through ``fn.__globals__`` (aliases such as ``import math as m`` are kept).
+cell, or a function diffc generated), checks that it is the code that runs
+(:mod:`diffc.live`: plain functions only, no decorator wrapper, no closure,
+no file edited since import), compiles it exactly as the CLI would, and
+builds the generated function with ``fn.__globals__`` as its globals: a
+module-level number is read when the gradient runs, as ``fn`` reads it (and
+must still be a number then). The result, a :class:`GradFunction`, calls the
+generated code directly (one dictionary look-up per call picks the variant
+for the arguments' shapes), with ``.source`` holding the generated code.
+Names outside the function resolve through ``fn.__globals__`` (aliases such
+as ``import math as m`` are kept). A list or tuple argument gets a gradient
+of the same type and length.
 """
 
 from __future__ import annotations
