@@ -20,7 +20,8 @@ import functools
 import linecache
 
 from .compiler import compile_function, join_module, module_parts, resolve_wrt
-from .errors import DiffcError, ShapesNeededError
+from .desugar import _is_container
+from .errors import DiffcError, ShapesNeededError, UnsupportedError
 from .live import GENERATED as _GENERATED
 from .live import build, definition, names_of, real_globals, refuse_unsupported
 from .scope import FromImport, GlobalConst, ModuleAlias, Scope, identifiers
@@ -89,12 +90,29 @@ def _like(value, grad):
     return grad
 
 
+def _ragged(value) -> bool:
+    import numpy as np
+
+    return isinstance(value, (list, tuple)) and len({np.shape(v) for v in value}) > 1
+
+
 def _restructuring(run, gf, names):
     """Call ``run`` and give each gradient of a list or tuple argument that argument's structure."""
     params, wrt, defaults, bare = gf._params, gf._wrt_names, gf._defaults, gf._bare
     with_value = gf._mode == "value_and_grad"
+    # Sequences the generated code reads as one array (x[i], a loop over it): their items must stack.
+    stacked = [(params.index(n), n) for n in names if not _is_container(gf._fdef, n, True)]
 
     def restructured(*args, **kwargs):
+        for p, name in stacked:
+            if _ragged(args[p] if p < len(args) else kwargs.get(name, defaults.get(name))):
+                node = next(a for a in [*gf._fdef.args.posonlyargs, *gf._fdef.args.args, *gf._fdef.args.kwonlyargs]
+                            if a.arg == name)
+                raise gf._source.error(
+                    UnsupportedError, node, f"'{name}' holds arrays of different shapes, and "
+                    f"'{gf._fdef.name}' reads it as one array (an index or a loop that is not a constant index)",
+                    f"read its items with constant indices ({name}[0], {name}[1]) or unpack them, "
+                    "or pass them as separate parameters")
         out = run(*args, **kwargs)
         grads = out[1] if with_value else out
         grads = [grads] if bare else list(grads)

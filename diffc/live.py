@@ -54,6 +54,9 @@ def refuse_unsupported(fn) -> None:
     name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
     if getattr(fn, GENERATED, None) is not None:
         return
+    if hasattr(fn, "_generated") and hasattr(fn, "_cache") and fn._generated is None:
+        raise SelectionError(f"the gradient {name} has not been compiled yet: it needs its arguments' shapes",
+                             hint="call it once, then differentiate it again")
     if isinstance(fn, (staticmethod, classmethod)):
         kind = type(fn).__name__
         raise SelectionError(f"diffc.grad got a {kind} object", **_where(fn.__func__),

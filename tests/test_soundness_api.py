@@ -340,3 +340,21 @@ def test_a_module_number_named_like_a_generated_helper_is_refused(make_module):
                          "def f(x, b):\n    return np.sum(x + b) * _unbroadcast\n")
     with pytest.raises(diffc.DiffcError, match="'_unbroadcast' is also a name the generated code defines"):
         diffc.grad(module.f)(np.ones((2, 3)), np.ones(3))
+
+
+def test_a_sequence_of_different_shapes_read_as_one_array_is_a_located_error(make_module):
+    module = make_module("""
+        import numpy as np
+
+        def f(xs):
+            s = 0.0
+            for v in xs:
+                s = s + np.sum(v * v)
+            return s
+    """)
+    g = diffc.grad(module.f)
+    grad = g((np.ones(2), np.array([1.0, 3.0])))
+    assert type(grad) is tuple and np.allclose(grad[1], [2.0, 6.0])
+    with pytest.raises(diffc.UnsupportedError, match="'xs' holds arrays of different shapes") as info:
+        g([np.ones(2), np.ones(3)])
+    assert info.value.lineno == 4 and info.value.col_offset == 6
