@@ -358,3 +358,12 @@ def test_a_sequence_of_different_shapes_read_as_one_array_is_a_located_error(mak
     with pytest.raises(diffc.UnsupportedError, match="'xs' holds arrays of different shapes") as info:
         g([np.ones(2), np.ones(3)])
     assert info.value.lineno == 4 and info.value.col_offset == 6
+
+
+def test_a_second_derivative_reads_module_numbers_live_too(make_module):
+    module = make_module("import math\nREG = 0.5\ndef f(x):\n    return REG * math.sin(x) * x\n")
+    second = diffc.grad(diffc.grad(module.f))
+    x = 0.7
+    assert second(x) == pytest.approx(0.5 * (2 * math.cos(x) - x * math.sin(x)), rel=1e-12)
+    module.REG = 2.0
+    assert second(x) == pytest.approx(2.0 * (2 * math.cos(x) - x * math.sin(x)), rel=1e-12)
