@@ -199,6 +199,7 @@ class GradFunction:
                 if type(value) in (int, float) and not isinstance(scope.lookup(name), GlobalConst):
                     scope.bindings[name] = GlobalConst(value, repr(value), live=True)
             text = join_module(None, module_parts(scope, used, helpers), [compiled.text])
+        generated.__qualname__ = compiled.grad_name
         generated.source = text
         setattr(generated, _GENERATED, compiled.text)
         if self._defaults and generated.__defaults__ is None:
