@@ -85,8 +85,8 @@ def _replace_breaks(stmts: list, flag: str) -> list:
 
 def _is_container(fdef, name: str, known: bool = False) -> bool:
     """True if ``name`` is only read as ``name[<constant>]`` or unpacked (``a, b = name``), with at
-    least one string key or one unpacking: ``x[0]`` alone is read as indexing an array, unless the
-    caller ``known``s the argument is a list, tuple or dict (the decorator sees it)."""
+    least one string key or one unpacking: ``x[0]`` alone is read as indexing an array, unless
+    ``known`` (the decorator saw a list, tuple or dict argument)."""
     uses, allowed, telling = 0, set(), False
     for node in ast.walk(fdef):
         if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id == name \
