@@ -127,19 +127,26 @@ def _restructuring(run, gf, names):
     return restructured
 
 
-def _reading_live(run, globals_: dict, names: list, function: str):
-    """Call ``run`` after checking that the module numbers it reads at call time are still numbers."""
+def _guarded(run, gf, numbers: list, inlined: list):
+    """Call ``run`` while what it was compiled from still holds: the module numbers it reads when it
+    runs are numbers, and each helper function it inlined is still what its name means (else: compile again)."""
+    globals_, function = gf._globals, gf._fdef.name
 
-    def checked(*args, **kwargs):
-        for name in names:
+    def guarded(*args, **kwargs):
+        for name in numbers:
             if type(globals_.get(name)) not in (float, int):
                 raise DiffcError(f"the gradient of '{function}' reads the module-level number '{name}', which is "
                                  f"now {type(globals_.get(name)).__name__}", filename=globals_.get("__file__"),
                                  hint="the gradient was compiled for a number: keep it a number, or pass the "
                                       "value as a parameter")
+        for namespace, name, helper in inlined:
+            if namespace.get(name) is not helper:  # the function calls another function now
+                gf._cache.clear()
+                gf._generic = None
+                return gf(*args, **kwargs)
         return run(*args, **kwargs)
 
-    return checked
+    return guarded
 
 
 class GradFunction:
@@ -170,7 +177,7 @@ class GradFunction:
         self._cache: dict = {}
         try:
             # Compiled now, for unknown shapes, so that errors show at once.
-            self._last = self._generic = self._compile(None)[0]
+            self._last = self._generic = self._compile(None)[0]  # for .source and higher order
         except ShapesNeededError:
             self._last = self._generic = None  # written at the first call, when the shapes are known
         self.__name__ = f"{fn.__name__}_{mode}"
@@ -180,7 +187,8 @@ class GradFunction:
 
     def _compile(self, shapes, structs=frozenset()):
         global _counter
-        scope = Scope.from_globals(self._namespace, self._names, home=self._globals)
+        inlined: list = []
+        scope = Scope.from_globals(self._namespace, self._names, home=self._globals, inlined=inlined)
         scope.structs = structs
         compiled, used, helpers = compile_function(self._fdef, scope, self._source, wrt=self._wrt,
                                                    mode=self._mode, shapes=shapes)
@@ -205,20 +213,20 @@ class GradFunction:
         if self._defaults and generated.__defaults__ is None:
             generated.__defaults__ = getattr(self.__wrapped_function__, "__defaults__", None)
             generated.__kwdefaults__ = getattr(self.__wrapped_function__, "__kwdefaults__", None)
-        return generated, live
+        return generated, (live, inlined)
 
     def _variant(self, key, args, kwargs):
         pattern = {name: _pattern(self._defaults[name]) for name in self._params if name in self._defaults}
         pattern.update(zip(self._params, (_pattern(a) for a in args)))
         pattern.update({k: _pattern(v) for k, v in kwargs.items()})
         structs = frozenset(n for n, p in pattern.items() if p and p[0] == "struct")
-        generated, live = self._compile(_shapes(pattern), structs)
+        generated, (live, inlined) = self._compile(_shapes(pattern), structs)
         sequences = [n for n in self._wrt_names if n in structs]
         run = generated
         if sequences:
             run = _restructuring(run, self, sequences)
-        if live:
-            run = _reading_live(run, self._globals, live, self._fdef.name)
+        if live or inlined:
+            run = _guarded(run, self, live, inlined)
         run.__diffc_generated__ = generated
         self._cache[key] = run
         return run

@@ -94,6 +94,7 @@ class Scope:
         self._helpers = helpers or {}
         # Parameters the caller passes as a list, tuple or dict (the decorator sees the arguments).
         self.structs: frozenset[str] = frozenset()
+        self.inlined: list | None = None  # live helpers inlined: (namespace, name, function)
         self.show_live = False  # write live numbers' current values too (the decorator's .source)
 
     def helper(self, name: str):
@@ -142,13 +143,15 @@ class Scope:
         return scope
 
     @classmethod
-    def from_globals(cls, globals_, names: set[str], home: dict | None = None) -> Scope:
+    def from_globals(cls, globals_, names: set[str], home: dict | None = None, inlined: list | None = None) -> Scope:
         """The scope of a live function whose module namespace is ``globals_``.
 
         Numbers are read live: generated code runs with ``home`` (the
         differentiated function's module dict) as its globals. A helper from
         another module cannot read its own module's numbers that way, so their
-        use there is refused.
+        use there is refused. Each helper function inlined is recorded in
+        ``inlined`` as (namespace, name, function): the gradient is right only
+        while the name still means that function.
         """
         home = globals_ if home is None else home
         bindings: dict[str, Binding] = {}
@@ -167,8 +170,11 @@ class Scope:
             if binding is not None:
                 bindings[name] = binding
             if isinstance(binding, ModuleFunction):
-                helpers[name] = (lambda fn: lambda: _live_helper(fn, home))(globals_[name])
-        return cls(bindings, names, helpers)
+                helpers[name] = (lambda fn, key: lambda: _live_helper(fn, home, inlined, globals_, key))(
+                    globals_[name], name)
+        scope = cls(bindings, names, helpers)
+        scope.inlined = inlined
+        return scope
 
     # -- queries ------------------------------------------------------------
     def lookup(self, name: str) -> Binding | None:
@@ -269,9 +275,12 @@ def _classify(obj, name: str) -> Binding | None:
     return OtherGlobal(type(obj).__name__)
 
 
-def _live_helper(fn, home: dict):
+def _live_helper(fn, home: dict, inlined: list | None, namespace, name: str):
     """A live helper function's definition, source and scope (for inlining)."""
     from .live import definition
 
     fdef, source = definition(fn)
-    return fdef, source, Scope.from_globals(getattr(fn, "__globals__", {}), identifiers(fdef), home)
+    maps = getattr(namespace, "maps", [namespace])  # a ChainMap: a gradient's closure, then its module
+    if inlined is not None and next(m for m in maps if name in m) is maps[-1]:
+        inlined.append((maps[-1], name, fn))
+    return fdef, source, Scope.from_globals(getattr(fn, "__globals__", {}), identifiers(fdef), home, inlined)

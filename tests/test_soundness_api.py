@@ -367,3 +367,24 @@ def test_a_second_derivative_reads_module_numbers_live_too(make_module):
     assert second(x) == pytest.approx(0.5 * (2 * math.cos(x) - x * math.sin(x)), rel=1e-12)
     module.REG = 2.0
     assert second(x) == pytest.approx(2.0 * (2 * math.cos(x) - x * math.sin(x)), rel=1e-12)
+
+
+def test_a_helper_replaced_after_compiling_is_compiled_again(make_module):
+    module = make_module("""
+        import numpy as np
+
+        def penalty(w):
+            return np.sum(w * w)
+
+        def cubes(w):
+            return np.sum(w * w * w)
+
+        def f(w):
+            return penalty(w) + np.sum(w)
+    """)
+    g = diffc.grad(module.f)
+    w = np.array([1.0, 2.0])
+    np.testing.assert_allclose(g(w), 2 * w + 1)
+    module.penalty = module.cubes  # f calls the new function: so must its gradient
+    np.testing.assert_allclose(g(w), 3 * w * w + 1)
+    np.testing.assert_allclose(g(w), numeric_gradient(module.f, [w], 0), rtol=1e-6)
