@@ -18,7 +18,7 @@ from . import primitives as P
 from .errors import UnknownCallError, UnsupportedError
 from .ir import Const, Var
 from .rules import has_rule
-from .scope import FromImport, GlobalConst, ModuleAlias, ModuleFunction
+from .scope import FromImport, GlobalConst, ModuleAlias, ModuleFunction, OtherGlobal
 
 # Methods and functions that change an argument in place (the IR has values, not memory).
 _MUTATING = {"sort", "fill", "resize", "put", "itemset", "setfield", "partition", "setflags", "byteswap", "copyto",
@@ -216,6 +216,8 @@ class CallsMixin:
                 found = P.library_function(binding.module, binding.attr)
             elif isinstance(binding, ModuleFunction) and self.scope.helper(func.id) is not None:
                 return f"call:{func.id}", {}
+            elif isinstance(binding, OtherGlobal) and binding.refusal:
+                self.fail(UnsupportedError, func, binding.refusal, binding.hint)
             elif binding is None and func.id in P.BUILTINS:
                 qualified, found = func.id, (func.id, P.BUILTINS[func.id])
             else:

@@ -67,10 +67,11 @@ def _how(stmt: ast.stmt, target: ast.AST, inside: str | None) -> tuple[str, bool
 
 
 def writes(tree: ast.Module) -> dict[str, list[tuple[int, str, bool]]]:
-    """Each global name the module's code writes: (line, how, plain top-level assignment)."""
+    """Each global name the module's code writes: (line, how, plain top-level assignment; None for a
+    definition: def, class or import)."""
     found: dict[str, list[tuple[int, str, bool]]] = {}
 
-    def note(name, line, how, plain=False):
+    def note(name, line, how, plain: bool | None = False):  # None: a def, class or import
         found.setdefault(name, []).append((line, how, plain))
 
     def visit(body, inside):
@@ -78,7 +79,7 @@ def writes(tree: ast.Module) -> dict[str, list[tuple[int, str, bool]]]:
             line = stmt.lineno
             if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                 kind = "class" if isinstance(stmt, ast.ClassDef) else "def"
-                note(stmt.name, line, f"defined by '{kind}' on line {line}")
+                note(stmt.name, line, f"defined by '{kind}' on line {line}", None)
                 for node in ast.walk(stmt):
                     if isinstance(node, ast.Global):
                         for name in node.names:
@@ -91,7 +92,7 @@ def writes(tree: ast.Module) -> dict[str, list[tuple[int, str, bool]]]:
             if isinstance(stmt, (ast.Import, ast.ImportFrom)):
                 for alias in stmt.names:
                     name = "*" if alias.name == "*" else alias.asname or alias.name.split(".")[0]
-                    note(name, line, f"imported on line {line}")
+                    note(name, line, f"imported on line {line}", None)
                 continue
             if isinstance(stmt, ast.AnnAssign) and stmt.value is None:
                 continue  # an annotation alone binds nothing
@@ -126,10 +127,14 @@ def uncertain(tree: ast.Module) -> dict[str, str]:
     stars = [line for line, _, _ in found.pop("*", [])]
     reasons = {}
     for name, places in found.items():
+        if len(places) == 1 and places[0][2] is None:
+            continue  # defined once by a def, class or import: not a constant, and certain
         plain = [line for line, _, is_plain in places if is_plain]
-        other = [(line, how) for line, how, is_plain in places if not is_plain]
+        other = [(line, how) for line, how, is_plain in places if is_plain is False]
         if other:
             reasons[name] = f"it is {other[0][1]}"
+        elif len(places) > len(plain):
+            reasons[name] = f"it is bound more than once (lines {', '.join(str(p[0]) for p in places)})"
         elif len(plain) > 1:
             reasons[name] = f"it is assigned more than once (lines {', '.join(map(str, plain))})"
         elif any(star > plain[0] for star in stars):

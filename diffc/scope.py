@@ -136,7 +136,10 @@ class Scope:
                         else:
                             bindings[target.id] = OtherGlobal("a module-level variable")
         for name, reason in uncertain(tree).items():
-            if name not in bindings or isinstance(bindings[name], (GlobalConst, OtherGlobal)):
+            if name in helpers:  # a function defined at the top level, and bound again
+                bindings[name] = OtherGlobal("a function", f"which function '{name}' is when called is not "
+                                             f"certain: {reason}", "define it once with 'def' and do not rebind it")
+            elif name not in bindings or isinstance(bindings[name], (GlobalConst, OtherGlobal)):
                 bindings[name] = OtherGlobal("a module-level variable", f"the value of the module-level variable "
                                              f"'{name}' is not certain: {reason}", HINT)
         scope = cls(bindings, identifiers(tree), helpers)

@@ -388,3 +388,11 @@ def test_a_helper_replaced_after_compiling_is_compiled_again(make_module):
     module.penalty = module.cubes  # f calls the new function: so must its gradient
     np.testing.assert_allclose(g(w), 3 * w * w + 1)
     np.testing.assert_allclose(g(w), numeric_gradient(module.f, [w], 0), rtol=1e-6)
+
+
+@pytest.mark.parametrize("rebinding", ["def h(x):\n    return x\ng = h\n", "def g(x):\n    return x\n"])
+def test_a_helper_whose_name_is_rebound_in_the_file_is_refused(rebinding):
+    text = "def g(x):\n    return x * x\n" + rebinding + "def f(x):\n    return g(x)\n"
+    with pytest.raises(diffc.UnsupportedError, match="which function 'g' is when called is not certain") as info:
+        diffc.compile_source(text, "m.py", functions="f")
+    assert info.value.source_line.strip() == "return g(x)" and "do not rebind" in info.value.hint
