@@ -83,8 +83,9 @@ def _like(value, grad):
         else:
             parts = []
         return type(value)(_like(v, parts[i]) if i < len(parts) else _zero(v) for i, v in enumerate(value))
-    if isinstance(value, dict) and isinstance(grad, dict):
-        return {k: _like(value[k], g) if k in value else g for k, g in grad.items()}
+    if isinstance(value, dict) and isinstance(grad, dict):  # every key of the argument, in its order
+        return {**{k: _like(v, grad[k]) if k in grad else _zero(v) for k, v in value.items()}, **{
+            k: g for k, g in grad.items() if k not in value}}
     if type(value) in (float, int) and getattr(grad, "ndim", None) == 0:
         return float(grad)  # a number in a list gets a number back, not a NumPy scalar
     return grad

@@ -396,3 +396,13 @@ def test_a_helper_whose_name_is_rebound_in_the_file_is_refused(rebinding):
     with pytest.raises(diffc.UnsupportedError, match="which function 'g' is when called is not certain") as info:
         diffc.compile_source(text, "m.py", functions="f")
     assert info.value.source_line.strip() == "return g(x)" and "do not rebind" in info.value.hint
+
+
+def test_a_dict_argument_gets_every_key_back(make_module):
+    module = make_module("import numpy as np\ndef f(p, x):\n    return np.sum(p['w'] * x)\n")
+    params = {"b": np.ones(2), "w": np.array([1.0, 2.0]), "scale": 3.0}
+    grad = diffc.grad(module.f, wrt="p")(params, np.array([0.5, -1.0]))
+    assert list(grad) == ["b", "w", "scale"]
+    np.testing.assert_allclose(grad["w"], [0.5, -1.0])
+    assert not grad["b"].any() and grad["b"].shape == (2,) and grad["scale"] == 0.0
+    assert diffc.check_grad(module.f, params, np.array([0.5, -1.0]), wrt="p").ok
