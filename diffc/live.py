@@ -72,6 +72,11 @@ def refuse_unsupported(fn) -> None:
     if not callable(fn):
         raise SelectionError(f"diffc.grad expects a function, got {type(fn).__name__}",
                              hint="pass a function defined with 'def'")
+    if not isinstance(fn, types.FunctionType) and getattr(fn, "__wrapped__", None) is not None:
+        raise SelectionError(f"'{name}' is wrapped by a decorator (a {type(fn).__name__}): diffc would differentiate "
+                             "the function without it", **_where(inspect.unwrap(fn)),
+                             hint=f"differentiate the undecorated function (diffc.grad({name}.__wrapped__)) and "
+                                  "apply what the decorator does in the function itself")
     if not isinstance(fn, types.FunctionType):
         what = "a built-in function" if inspect.isbuiltin(fn) or type(fn).__name__ == "ufunc" else \
             f"a callable object of type {type(fn).__name__!r}"

@@ -195,6 +195,7 @@ class Model:
     (functools.partial(pow, 2.0), "functools.partial"),
     (Model(), "a callable object of type 'Model'"),
     (Model, "the class 'Model'"),
+    (functools.lru_cache(Model.static_loss), r"wrapped by a decorator \(a _lru_cache_wrapper\)"),
     (3.0, "expects a function, got float"),
 ])
 def test_what_is_not_a_plain_function_is_refused_at_grad_time(fn, message):
