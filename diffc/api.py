@@ -128,18 +128,18 @@ def _restructuring(run, gf, names):
     return restructured
 
 
-def _guarded(run, gf, numbers: list, inlined: list):
-    """Call ``run`` while what it was compiled from still holds: the module numbers it reads when it
-    runs are numbers, and each helper function it inlined is still what its name means (else: compile again)."""
-    globals_, function = gf._globals, gf._fdef.name
+def _not_a_number(globals_: dict, numbers: list, function: str):
+    """Raise the error for a module number the gradient reads that is no longer a number."""
+    name = next(n for n in numbers if type(globals_.get(n)) not in (float, int))
+    raise DiffcError(f"the gradient of '{function}' reads the module-level number '{name}', which is now "
+                     f"{type(globals_.get(name)).__name__}", filename=globals_.get("__file__"),
+                     hint="the gradient was compiled for a number: keep it a number, or pass the value as a parameter")
 
-    def guarded(*args, **kwargs):
-        for name in numbers:
-            if type(globals_.get(name)) not in (float, int):
-                raise DiffcError(f"the gradient of '{function}' reads the module-level number '{name}', which is "
-                                 f"now {type(globals_.get(name)).__name__}", filename=globals_.get("__file__"),
-                                 hint="the gradient was compiled for a number: keep it a number, or pass the "
-                                      "value as a parameter")
+
+def _recompiling(run, gf, inlined: list):
+    """Call ``run`` while each helper function it inlined is still what its name means; else compile again."""
+
+    def checked(*args, **kwargs):
         for namespace, name, helper in inlined:
             if namespace.get(name) is not helper:  # the function calls another function now
                 gf._cache.clear()
@@ -147,7 +147,7 @@ def _guarded(run, gf, numbers: list, inlined: list):
                 return gf(*args, **kwargs)
         return run(*args, **kwargs)
 
-    return guarded
+    return checked
 
 
 class GradFunction:
@@ -200,7 +200,8 @@ class GradFunction:
         linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
         # Names the generated code reads from the module when it runs: numbers (of inlined helpers too).
         live = sorted(n for n in used if not isinstance(scope.lookup(n), (ModuleAlias, FromImport)))
-        generated = build(text, filename, compiled.grad_name, self._globals, live)
+        generated = build(text, filename, compiled.grad_name, self._globals, live,
+                          functools.partial(_not_a_number, self._globals, live, self._fdef.name))
         if live:  # .source stays a standalone module: the numbers' values now, marked as read live
             scope.show_live = True
             for name in live:
@@ -214,20 +215,20 @@ class GradFunction:
         if self._defaults and generated.__defaults__ is None:
             generated.__defaults__ = getattr(self.__wrapped_function__, "__defaults__", None)
             generated.__kwdefaults__ = getattr(self.__wrapped_function__, "__kwdefaults__", None)
-        return generated, (live, inlined)
+        return generated, inlined
 
     def _variant(self, key, args, kwargs):
         pattern = {name: _pattern(self._defaults[name]) for name in self._params if name in self._defaults}
         pattern.update(zip(self._params, (_pattern(a) for a in args)))
         pattern.update({k: _pattern(v) for k, v in kwargs.items()})
         structs = frozenset(n for n, p in pattern.items() if p and p[0] == "struct")
-        generated, (live, inlined) = self._compile(_shapes(pattern), structs)
+        generated, inlined = self._compile(_shapes(pattern), structs)
         sequences = [n for n in self._wrt_names if n in structs]
         run = generated
         if sequences:
             run = _restructuring(run, self, sequences)
-        if live or inlined:
-            run = _guarded(run, self, live, inlined)
+        if inlined:
+            run = _recompiling(run, self, inlined)
         run.__diffc_generated__ = generated
         self._cache[key] = run
         return run

@@ -193,26 +193,39 @@ def real_globals(fn) -> dict:
 _FACTORY = "__diffc_factory__"
 
 
-def build(text: str, filename: str, name: str, globals_: dict, reads=()):
+_NUMBERS, _CHANGED = "__diffc_numbers__", "__diffc_changed__"
+
+
+def build(text: str, filename: str, name: str, globals_: dict, reads=(), changed=None):
     """The function ``name`` defined by the generated module ``text``, running with ``globals_``.
 
     The module's imports and helpers become locals of a factory function, so
     the generated function sees them as closure variables and every other
     global name (a module-level number) in ``globals_``, when it runs.
     ``reads`` are the names it must find there: one that the generated module
-    defines too would be shadowed, so that is refused.
+    defines too would be shadowed, so that is refused. Each call first checks
+    that they are still numbers, calling ``changed()`` if not (the check runs
+    inside the function, so it costs a few attribute reads, not a call).
     """
     tree = ast.parse(text, filename)
     defined = {a.asname or a.name.split(".")[0] for node in tree.body if isinstance(node, (ast.Import, ast.ImportFrom))
                for a in node.names} | {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
-    clash = sorted(defined & set(reads))
+    clash = sorted(defined & set(reads) | {_NUMBERS, _CHANGED} & set(reads))
     if clash:
         raise DiffcError(f"the module-level name '{clash[0]}' is also a name the generated code defines",
                          filename=globals_.get("__file__"), hint=f"rename '{clash[0]}' in your module")
-    factory = ast.parse(f"def {_FACTORY}():\n    pass\n").body[0]
+    factory = ast.parse(f"def {_FACTORY}({_NUMBERS}, {_CHANGED}):\n    pass\n").body[0]
+    if reads:
+        generated = next(node for node in tree.body if isinstance(node, ast.FunctionDef) and node.name == name)
+        test = " or ".join(f"type({n}) not in {_NUMBERS}" for n in reads)
+        check = ast.parse(f"if {test}:\n    {_CHANGED}()\n").body[0]
+        for node in ast.walk(check):  # shown as the def line in a traceback
+            node.lineno = node.end_lineno = generated.lineno
+            node.col_offset, node.end_col_offset = 0, 0
+        generated.body.insert(0, check)
     factory.body = [*tree.body, ast.Return(ast.Name(name, ast.Load()))]
     module = ast.Module([factory], [])
     ast.fix_missing_locations(module)
     code = compile(module, filename, "exec", dont_inherit=True)
     factory_code = next(c for c in code.co_consts if isinstance(c, types.CodeType))
-    return types.FunctionType(factory_code, globals_)()
+    return types.FunctionType(factory_code, globals_)((float, int), changed)
