@@ -24,7 +24,7 @@ from .desugar import _is_container
 from .errors import DiffcError, ShapesNeededError, UnsupportedError
 from .live import GENERATED as _GENERATED
 from .live import build, definition, names_of, real_globals, refuse_unsupported
-from .scope import FromImport, GlobalConst, ModuleAlias, Scope, identifiers
+from .scope import GlobalConst, Scope, identifiers
 from .shapes import Sym
 
 _counter = 0
@@ -199,15 +199,11 @@ class GradFunction:
         # Register the text so tracebacks and inspect show the generated lines.
         linecache.cache[filename] = (len(text), None, text.splitlines(True), filename)
         # Names the generated code reads from the module when it runs: numbers (of inlined helpers too).
-        live = sorted(n for n in used if not isinstance(scope.lookup(n), (ModuleAlias, FromImport)))
+        live = sorted(n for n in used if isinstance(scope.lookup(n), GlobalConst))
         generated = build(text, filename, compiled.grad_name, self._globals, live,
                           functools.partial(_not_a_number, self._globals, live, self._fdef.name))
         if live:  # .source stays a standalone module: the numbers' values now, marked as read live
             scope.show_live = True
-            for name in live:
-                value = self._globals.get(name)
-                if type(value) in (int, float) and not isinstance(scope.lookup(name), GlobalConst):
-                    scope.bindings[name] = GlobalConst(value, repr(value), live=True)
             text = join_module(None, module_parts(scope, used, helpers), [compiled.text])
         generated.__qualname__ = compiled.grad_name
         generated.source = text

@@ -27,7 +27,7 @@ from .fuse import fuse_sigmoids
 from .helpers import closure, helper_text
 from .ir import Var
 from .reverse import ReverseError, backward, live_forward
-from .scope import Scope, check_decorators
+from .scope import Scope, check_decorators, shadowed_numbers
 from .shapes import Opaque, Sym, infer
 from .source import Source
 
@@ -212,6 +212,10 @@ def compile_function(fdef: ast.FunctionDef, scope: Scope, source: Source, *, wrt
         check_scalar=None if getattr(p.fn, "scalar_proven", False) else fdef.name,
     )
     self_check(text, fdef, source, scope, used, helpers)
+    for number in shadowed_numbers(text, scope, used):
+        raise source.error(UnsupportedError, fdef, f"'{number}' is both a module-level number that '{fdef.name}' "
+                           "or a function it calls reads and a variable in the code inlined into its gradient",
+                           f"rename the variable '{number}'")
     check_gradient_shapes(p, source)
     return CompiledFunction(fdef.name, grad_name, text, tuple(v.hint for v in p.wrt), p.bare), used, helpers
 

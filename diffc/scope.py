@@ -146,7 +146,8 @@ class Scope:
         return scope
 
     @classmethod
-    def from_globals(cls, globals_, names: set[str], home: dict | None = None, inlined: list | None = None) -> Scope:
+    def from_globals(cls, globals_, names: set[str], home: dict | None = None, inlined: list | None = None,
+                     root: Scope | None = None) -> Scope:
         """The scope of a live function whose module namespace is ``globals_``.
 
         Numbers are read live: generated code runs with ``home`` (the
@@ -154,7 +155,9 @@ class Scope:
         another module cannot read its own module's numbers that way, so their
         use there is refused. Each helper function inlined is recorded in
         ``inlined`` as (namespace, name, function): the gradient is right only
-        while the name still means that function.
+        while the name still means that function. A helper's numbers are
+        also bound in the ``root`` scope (the differentiated function's), whose
+        generated module reads them.
         """
         home = globals_ if home is None else home
         bindings: dict[str, Binding] = {}
@@ -173,10 +176,15 @@ class Scope:
             if binding is not None:
                 bindings[name] = binding
             if isinstance(binding, ModuleFunction):
-                helpers[name] = (lambda fn, key: lambda: _live_helper(fn, home, inlined, globals_, key))(
+                helpers[name] = (lambda fn, key: lambda: _live_helper(fn, home, inlined, globals_, key, root or scope))(
                     globals_[name], name)
         scope = cls(bindings, names, helpers)
         scope.inlined = inlined
+        if root is not None:
+            for name, binding in bindings.items():
+                if isinstance(binding, GlobalConst):
+                    root.bindings.setdefault(name, binding)
+                    root.reserved.add(name)
         return scope
 
     # -- queries ------------------------------------------------------------
@@ -245,6 +253,15 @@ class Scope:
         return lines + ([""] + constants if constants and lines else constants)
 
 
+def shadowed_numbers(text: str, scope: Scope, used: set[str]) -> list[str]:
+    """Module numbers the generated function ``text`` reads by name that are also its own variables
+    (a helper reads the global ``K``, its caller has a local ``K``): the code would read the local."""
+    func = ast.parse(text).body[0]
+    local = {a.arg for a in ast.walk(func.args) if isinstance(a, ast.arg)}
+    local |= {n.id for n in ast.walk(func) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
+    return sorted(n for n in used & local if isinstance(scope.lookup(n), GlobalConst))
+
+
 UNDERSTOOD_DECORATORS = ("staticmethod",)
 
 
@@ -278,7 +295,7 @@ def _classify(obj, name: str) -> Binding | None:
     return OtherGlobal(type(obj).__name__)
 
 
-def _live_helper(fn, home: dict, inlined: list | None, namespace, name: str):
+def _live_helper(fn, home: dict, inlined: list | None, namespace, name: str, root: Scope):
     """A live helper function's definition, source and scope (for inlining)."""
     from .live import definition
 
@@ -286,4 +303,4 @@ def _live_helper(fn, home: dict, inlined: list | None, namespace, name: str):
     maps = getattr(namespace, "maps", [namespace])  # a ChainMap: a gradient's closure, then its module
     if inlined is not None and next(m for m in maps if name in m) is maps[-1]:
         inlined.append((maps[-1], name, fn))
-    return fdef, source, Scope.from_globals(getattr(fn, "__globals__", {}), identifiers(fdef), home, inlined)
+    return fdef, source, Scope.from_globals(getattr(fn, "__globals__", {}), identifiers(fdef), home, inlined, root)

@@ -407,3 +407,17 @@ def test_a_dict_argument_gets_every_key_back(make_module):
     np.testing.assert_allclose(grad["w"], [0.5, -1.0])
     assert not grad["b"].any() and grad["b"].shape == (2,) and grad["scale"] == 0.0
     assert diffc.check_grad(module.f, params, np.array([0.5, -1.0]), wrt="p").ok
+
+
+SHADOW = "K = 2.0\n\ndef h(x):\n    return K * x\n\ndef f(x):\n    K = 3.0\n    return h(x) * K\n"
+
+
+def test_a_helper_s_module_number_shadowed_by_a_caller_s_variable_is_refused(make_module):
+    with pytest.raises(diffc.UnsupportedError, match="'K' is both a module-level number") as info:
+        diffc.compile_source(SHADOW, "m.py", functions="f")  # it gave 9.0 [6.0]
+    assert info.value.lineno == 6 and info.value.hint == "rename the variable 'K'"
+    module = make_module(SHADOW)
+    with pytest.raises(diffc.UnsupportedError, match="'K' is both a module-level number"):
+        diffc.grad(module.f)
+    renamed = make_module(SHADOW.replace("K = 3.0", "L = 3.0").replace("* K\n", "* L\n"))
+    assert diffc.grad(renamed.f)(1.0) == 6.0
