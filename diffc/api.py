@@ -28,13 +28,16 @@ from .scope import GlobalConst, Scope, identifiers
 from .shapes import Sym
 
 _counter = 0
+_INT = ((), "i")  # a Python int: a number whose gradient must still be a float (see shapes.kind)
 
 
 def _pattern(value):
     """What a compiled gradient depends on: a scalar, or an array's rank and which of its dims are 1
     (for a dict, tuple or list: the same for each part)."""
-    if isinstance(value, (float, int)):
+    if isinstance(value, float):
         return ()
+    if isinstance(value, int):  # bool too
+        return _INT
     if isinstance(value, dict):
         return ("struct", tuple((k, _pattern(v)) for k, v in value.items()))
     if isinstance(value, (tuple, list)):

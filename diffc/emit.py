@@ -110,8 +110,8 @@ class _Writer:
     def value(self, eqn: Eqn) -> ast.expr:
         op, args = eqn.op, [self.atom(a) for a in eqn.ins]
         params = eqn.params
-        keywords = [ast.keyword(k, ast.Constant(v)) for k, v in params.items() if not k.startswith("_")
-                    and k not in ("index", "basic")]
+        keywords = [ast.keyword(k, ast.Name(v.__name__, ast.Load()) if isinstance(v, type) else ast.Constant(v))
+                    for k, v in params.items() if not k.startswith("_") and k not in ("index", "basic")]
         style = params.get("_style")
         if style is not None and style[0] == "attr":
             return ast.Attribute(args[0], style[1], ast.Load())
@@ -192,7 +192,8 @@ class _Writer:
             copy = [] if same else [ast.Assign([ast.Name(target, ast.Store())], _method(args[0], "copy"), lineno=0)]
             return [*copy, ast.Assign([store], ast.Constant(0.0), lineno=0)]
         # scatter_add: the gradient of x[index] is zero but at index, where it adds up.
-        zeros = ast.Call(self.numpy("zeros_like"), [args[0]], [])
+        dtype = [ast.keyword("dtype", ast.Name("float", ast.Load()))] if eqn.params.get("dtype") else []
+        zeros = ast.Call(self.numpy("zeros_like"), [args[0]], dtype)
         first = ast.Assign([ast.Name(target, ast.Store())], zeros, lineno=0)
         if eqn.params.get("basic") or _is_basic(index, eqn.ins):
             return [first, ast.Assign([store], args[1], lineno=0)]

@@ -122,6 +122,10 @@ _FOLD = {
 }
 
 
+# Ops that build an array like their first input: given an integer input, they build a float one.
+_LIKE = {"numpy.zeros_like", "numpy.ones_like", "numpy.full_like", "scatter_add"}
+
+
 class Builder:
     """Appends equations to ``eqns``, simplifying as it goes."""
 
@@ -154,6 +158,12 @@ class Builder:
         folded = self._simplify(op, ins)
         if folded is not None and out is None:
             return folded
+        if op in _LIKE and self.shapes is not None:
+            if op == "numpy.full_like" and out is None and self.shapes.get(ins[0]) == () and \
+                    self.shapes.kind(ins[0]) != "f" and self.shapes.get(ins[1]) == ():
+                return ins[1]  # filling a number with a number: that number
+            if self.shapes.kind(ins[0]) in ("b", "i", "u"):
+                params = {**params, "dtype": float}  # a gradient is real even where its value is an integer
         out = out if out is not None else Var()
         self.eqns.append(Eqn(op, tuple(ins), out, params, self.lineno, self.col, self.origin))
         return out

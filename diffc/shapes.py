@@ -149,6 +149,11 @@ def _matmul(S: Shapes, a, b, dot=False):
 
 
 _INT_OPS = {"numpy.arange", "numpy.argmax", "numpy.argmin", "numpy.shape", "numpy.size", "numpy.ndim", "len"}
+# Ops whose result is an integer array when every input is an integer (or bool) one.
+_INT_KEEPING = {"add", "sub", "mul", "neg", "pos", "abs", "floordiv", "mod", "numpy.sum", "numpy.cumsum",
+                "numpy.prod", "numpy.max", "numpy.min", "numpy.maximum", "numpy.minimum", "numpy.abs",
+                "numpy.absolute", "numpy.transpose", "numpy.reshape", "numpy.ravel", "numpy.squeeze",
+                "numpy.expand_dims", "numpy.concatenate", "numpy.stack", "numpy.dot", "matmul", "numpy.outer"}
 _BOOL_OPS = {"gt", "ge", "lt", "le", "eq", "ne", "numpy.logical_and", "numpy.logical_or", "numpy.logical_not",
              "numpy.isnan", "numpy.isfinite", "bitand", "bitor", "invert"}
 
@@ -253,6 +258,8 @@ def _infer_block(S: Shapes, items, shape_rule) -> None:
             S.kinds[id(eqn.out)] = "i"
         elif eqn.op in ("copy", "getitem", "setitem") and S.kind(eqn.ins[0]):
             S.kinds[id(eqn.out)] = S.kind(eqn.ins[0])
+        elif eqn.op in _INT_KEEPING and eqn.ins and all(S.kind(a) in ("i", "b") for a in eqn.ins):
+            S.kinds[id(eqn.out)] = "i"  # integers in, integers out: its gradient is built as floats
 
 
 ELEMENTWISE = "elementwise"

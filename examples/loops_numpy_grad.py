@@ -84,5 +84,5 @@ def two_layer_grad(params, X, y):
     grad_X = grad_t1 @ params_W1.T
     grad_params_W1 = X.T @ grad_t1
     grad_params = {'W1': grad_params_W1, 'b1': np.sum(grad_t1, axis=0), 'W2': grad_params_W2, 'b2': np.sum(grad_scores, axis=0)}
-    grad_y = np.zeros_like(y)
+    grad_y = np.zeros_like(y, dtype=float)
     return grad_params, grad_X, grad_y

@@ -421,3 +421,49 @@ def test_a_helper_s_module_number_shadowed_by_a_caller_s_variable_is_refused(mak
         diffc.grad(module.f)
     renamed = make_module(SHADOW.replace("K = 3.0", "L = 3.0").replace("* K\n", "* L\n"))
     assert diffc.grad(renamed.f)(1.0) == 6.0
+
+
+# --- integer arguments: differentiated at that real number, never truncated -----------------
+# A gradient built like an integer input (np.full_like(x, g), np.zeros_like(x) + np.add.at) is a
+# float array; np.full_like on an int array truncated it (np.sum(x) * 0.3 gave [0 0 0]).
+INTEGRAL = {
+    # source body, argument, exact gradient
+    "int array, full_like": ("return np.sum(x) * 0.3", np.array([1, 2, 3]), np.full(3, 0.3)),
+    "int number, mean": ("return np.mean(x) * x * 0.5", 3, 3.0),
+    "int array, square": ("return np.sum(x * x)", np.array([1, 2, 3]), np.array([2.0, 4.0, 6.0])),
+    "bool array": ("return np.sum(x) * 0.3", np.array([True, False]), np.full(2, 0.3)),
+    "numpy int scalar": ("return np.mean(x) * 0.25", np.int64(3), 0.25),
+    "int arithmetic first": ("return np.mean(x * 2) + np.sum(x[[0, 0]]) * 0.5", np.array([1, 2, 3]),
+                             np.array([5 / 3, 2 / 3, 2 / 3])),
+    "list of ints": ("return x[0] * 0.5 + x[1] * x[1]", [1, 2], [0.5, 4.0]),
+}
+
+
+@pytest.mark.parametrize("case", INTEGRAL)
+def test_integer_arguments_get_float_gradients(make_module, case):
+    body, arg, expected = INTEGRAL[case]
+    module = make_module(f"import numpy as np\n\ndef f(x):\n    {body}\n")
+    got = diffc.grad(module.f)(arg)
+    np.testing.assert_allclose(np.asarray(got, dtype=float), expected, rtol=1e-12)
+    assert np.asarray(got).dtype.kind == "f"
+
+
+def test_integer_kind_from_the_cli_shape_builds_float_gradients():
+    text = "import numpy as np\n\ndef f(x):\n    return np.sum(x) * 0.3 + np.mean(x[[0, 0]])\n"
+    shapes = {"x": diffc.compiler.parse_shape("N:int")}
+    namespace = run_generated(diffc.compile_source(text, "m.py", shapes=shapes).text)
+    np.testing.assert_allclose(namespace["f_grad"](np.array([1, 2, 3])), [1.3, 0.3, 0.3], rtol=1e-12)
+
+
+def test_integer_arguments_not_differentiated_stay_integers(make_module):
+    module = make_module("""
+        import numpy as np
+
+        def f(x, n):
+            s = 0.0
+            for i in range(n):
+                s = s + x * x
+            return s
+    """)
+    assert diffc.grad(module.f, wrt="x")(3, 2) == 12.0
+    assert diffc.grad(module.f)(3, 2) == (12.0, 0.0)  # a loop count keeps its type; its gradient is 0
