@@ -142,6 +142,8 @@ def time_in_turns(ready, rows, repeats, sample_s, cap_s):
     for name, b in ready.items():  # calibrate: calls per sample, so one sample lasts about sample_s
         one = timers[name](1, b.call, *b.args)
         inner[name] = max(1, min(100_000, int(sample_s / max(one, 1e-9))))
+    gc.collect()
+    gc.freeze()  # the libraries' objects out of the collector's way: a full collection takes 0.5 s with all loaded
     overhead = _loop_overhead()
     samples = {name: [] for name in ready}
     spent = dict.fromkeys(ready, 0.0)
@@ -150,7 +152,6 @@ def time_in_turns(ready, rows, repeats, sample_s, cap_s):
             if turn > 3 and spent[name] > cap_s:
                 continue  # a slow system keeps the samples it has (at least 3)
             n = inner[name]
-            gc.collect()
             gc.disable()
             try:
                 elapsed = timers[name](n, b.call, *b.args)

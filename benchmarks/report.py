@@ -20,6 +20,8 @@ LIBRARIES = ["numpy", "jax", "jaxlib", "torch", "autograd", "tangent-ad", "sympy
 def fmt_time(seconds) -> str:
     if seconds is None:
         return "—"
+    if seconds < 0:
+        return "-" + fmt_time(-seconds)
     for unit, scale in (("s", 1.0), ("ms", 1e-3), ("us", 1e-6)):
         if seconds >= scale:
             return f"{seconds / scale:.3g} {unit}"

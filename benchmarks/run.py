@@ -14,7 +14,7 @@ per (tool, length), each with a time limit.
 
 Output: a Markdown table on stdout; the full run also writes
 benchmarks/results.md and benchmarks/results.png (--out elsewhere; --quick
-writes only where --out says). --quick: the cases marked quick, 3 repeats,
+writes only where --out says). --quick: the cases marked quick, 5 repeats,
 short budgets, lengths to 1,000 operations: about two minutes.
 """
 
@@ -39,9 +39,27 @@ from measure import MARKER, PREPARE, ROW  # noqa: E402
 from suite import BY_ID, CASES  # noqa: E402
 from systems import SYSTEMS  # noqa: E402
 
-FULL = {"repeats": 7, "sample": 0.05, "budget": 60, "cap": 30, "sizes": (10, 100, 1000, 10000), "size_limit": 60}
-QUICK = {"repeats": 3, "sample": 0.005, "budget": 10, "cap": 3, "sizes": (10, 100, 1000), "size_limit": 20}
+# Many short samples, the minimum kept: on a shared machine the least disturbed sample is the one to read.
+FULL = {"repeats": 15, "sample": 0.01, "budget": 60, "cap": 20, "sizes": (10, 100, 1000, 10000), "size_limit": 60}
+QUICK = {"repeats": 5, "sample": 0.003, "budget": 5, "cap": 2, "sizes": (10, 100, 1000), "size_limit": 10}
 GRACE = 10  # seconds past the budget before a first call stuck in C code (an XLA compile) is stopped
+
+
+def thread_env(threads: int) -> dict:
+    """The environment of a measuring process: every library's thread pool at `threads` (0: as they are).
+
+    One thread each by default: on a small machine shared with other work, a BLAS that spreads a product over
+    cores that are busy waits for them, and its times swing tenfold; with one thread each, every system
+    gets the same single core's worth of work.
+    """
+    env = dict(os.environ)
+    if threads:
+        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BENCH_TORCH_THREADS"):
+            env[var] = str(threads)
+        eigen = "true" if threads > 1 else "false"
+        xla = f"--xla_cpu_multi_thread_eigen={eigen} intra_op_parallelism_threads={threads}"
+        env["XLA_FLAGS"] = (env.get("XLA_FLAGS", "") + " " + xla).strip()
+    return env
 
 
 def _split(values) -> list:
@@ -61,7 +79,8 @@ def _worker(case_id, systems, settings, log):
            "--budget", str(settings["budget"]), "--cap", str(settings["cap"])]
     timing_limit = (len(systems) + 1) * (4 * settings["budget"] + settings["cap"]) + 60
     with tempfile.TemporaryFile("w+") as err:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True, cwd=ROOT)
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True, cwd=ROOT,
+                                env=thread_env(settings["threads"]))
         lines: queue.Queue = queue.Queue()
         threading.Thread(target=_reader, args=(proc.stdout, lines), daemon=True).start()
         current, seen, result = "start", {}, None
@@ -156,13 +175,16 @@ def main(argv=None) -> int:
     parser.add_argument("--systems", nargs="*", help=f"of: {', '.join(SYSTEMS)} (default: all)")
     parser.add_argument("--sizes", help="lengths for the compile-time sweep, as 10,100 ('none' to skip)")
     parser.add_argument("--repeats", type=int, help="timed rounds per system")
-    parser.add_argument("--budget", type=float, help="seconds allowed for a system's first call (60; --quick 10)")
+    parser.add_argument("--budget", type=float, help="seconds allowed for a system's first call (60; --quick 5)")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="threads for BLAS, PyTorch and XLA (default 1; 0 leaves each library's own)")
     parser.add_argument("--out", help="the Markdown file to write (a PNG beside it)")
     parser.add_argument("--note", default="", help="a line for results.md (say if the machine was loaded)")
     args = parser.parse_args(argv)
     settings = dict(QUICK if args.quick else FULL)
     if args.repeats:
         settings["repeats"] = args.repeats
+    settings["threads"] = args.threads
     if args.budget:
         settings["budget"] = args.budget
     cases = _split(args.cases) or [c.id for c in CASES if c.quick or not args.quick]
@@ -187,7 +209,9 @@ def main(argv=None) -> int:
     sizes = run_sizes(tools, counts, settings["size_limit"], log)
     loads.append(os.getloadavg()[0])
 
-    lines = ["# diffc benchmark", "", *report.environment(ROOT, "quick" if args.quick else "full", args.note, loads),
+    mode = f"{'quick' if args.quick else 'full'}, {settings['repeats']} repeats, " + (
+        f"{args.threads} thread(s) per library" if args.threads else "libraries' own thread counts")
+    lines = ["# diffc benchmark", "", *report.environment(ROOT, mode, args.note, loads),
              "", "## Time per gradient call", "", *report.case_table(results), "", report.LEGEND]
     if sizes:
         lines += ["", "## Compile time and generated size, straight-line scalar code", "",

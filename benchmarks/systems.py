@@ -135,6 +135,8 @@ def _jax(case, inputs, jit=False):
 
 def _torch(case, inputs):
     torch = _require("torch")
+    if os.environ.get("BENCH_TORCH_THREADS"):
+        torch.set_num_threads(int(os.environ["BENCH_TORCH_THREADS"]))
     fn = _variant(case, "torch") or load(case, np=torch, math=torch)
     names = params(case)
     args = []
