@@ -56,6 +56,9 @@ def environment(root: str, mode: str, note: str, loads: list) -> list:
         f"- load average (1 min) at start and end: {', '.join(f'{x:.1f}' for x in loads)}",
         "- libraries: " + ", ".join(versions),
     ]
+    blas = {k: os.environ[k] for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE") if k in os.environ}
+    if blas:
+        lines.append("- set in the environment: " + ", ".join(f"{k}={v}" for k, v in blas.items()))
     if note:
         lines.append(f"- note: {note}")
     return lines
