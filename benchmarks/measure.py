@@ -1,6 +1,6 @@
 """Measure one case in this process: build each system, check it, then time them in turns.
 
-    python benchmarks/measure.py CASE --systems diffc,hand,... [--repeats 7] [--quick]
+    python benchmarks/measure.py CASE --systems diffc,hand,... [--repeats 7] [--sample S] [--clock cpu]
 
 run.py starts one fresh process of this per case and reads the JSON line it
 prints last. Order of work:
@@ -50,24 +50,27 @@ def _alarm(signum, frame):
     raise Budget()
 
 
-def _timer(nargs: int):
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
+def _timer(nargs: int, clock):
     """A loop that calls f(a0, a1, ...) n times, compiled for this arity so no *args unpacking is timed."""
     names = ", ".join(f"a{i}" for i in range(nargs))
     text = (f"def timer(n, f, {names}):\n    start = perf()\n    for _ in range(n):\n        f({names})\n"
             "    return perf() - start\n")
-    namespace = {"perf": time.perf_counter}
+    namespace = {"perf": clock}
     exec(text, namespace)
     return namespace["timer"]
 
 
-def _loop_overhead() -> float:
+def _loop_overhead(clock) -> float:
     """Seconds per iteration of an empty timing loop: the least of many tries (never more than the true cost)."""
     best = float("inf")
     for _ in range(30):
-        start = time.perf_counter()
+        start = clock()
         for _ in range(10_000):
             pass
-        best = min(best, time.perf_counter() - start)
+        best = min(best, clock() - start)
     return best / 10_000
 
 
@@ -136,15 +139,17 @@ def prepare(names, case, inputs, ref, budget_s):
     return rows, ready
 
 
-def time_in_turns(ready, rows, repeats, sample_s, cap_s):
-    timers = {name: _timer(len(b.args)) for name, b in ready.items()}
+def time_in_turns(ready, rows, repeats, sample_s, cap_s, clock="wall"):
+    """clock "cpu" counts this process's CPU time (all its threads): on a machine shared with other work it
+    leaves out the time the process waited for a core, which wall time counts at random."""
+    timers = {name: _timer(len(b.args), CLOCKS[clock]) for name, b in ready.items()}
     inner = {}
     for name, b in ready.items():  # calibrate: calls per sample, so one sample lasts about sample_s
         one = timers[name](1, b.call, *b.args)
         inner[name] = max(1, min(100_000, int(sample_s / max(one, 1e-9))))
     gc.collect()
     gc.freeze()  # the libraries' objects out of the collector's way: a full collection takes 0.5 s with all loaded
-    overhead = _loop_overhead()
+    overhead = _loop_overhead(CLOCKS[clock])
     samples = {name: [] for name in ready}
     spent = dict.fromkeys(ready, 0.0)
     for turn in range(repeats + 1):  # turn 0 warms up and is dropped
@@ -180,14 +185,14 @@ def peak_memory(ready, rows):
         del result
 
 
-def measure(case_id, names, repeats, sample_s, budget_s, cap_s, seed=0):
+def measure(case_id, names, repeats, sample_s, budget_s, cap_s, seed=0, clock="wall"):
     case = BY_ID[case_id]
     inputs = case.make_inputs(np.random.default_rng(seed))
     ref = [np.asarray(g, dtype=np.float64) for g in case.hand(*inputs)]
     names = ["forward"] + [n for n in names if n != "forward"]
     rows, ready = prepare(names, case, inputs, ref, budget_s)
     print(f"{PREPARE}timing", flush=True)
-    time_in_turns(ready, rows, repeats, sample_s, cap_s)
+    time_in_turns(ready, rows, repeats, sample_s, cap_s, clock)
     if not case.scalar:
         peak_memory(ready, rows)
     return {"case": case_id, "label": case.label, "scalar": case.scalar, "rows": rows}
@@ -201,9 +206,10 @@ def main(argv=None) -> int:
     parser.add_argument("--sample", type=float, default=0.02, help="seconds per timed sample (default 0.02)")
     parser.add_argument("--budget", type=float, default=60, help="seconds allowed for a first call (default 60)")
     parser.add_argument("--cap", type=float, default=30, help="seconds of timing per system, after 3 samples")
+    parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall", help="what a sample measures")
     args = parser.parse_args(argv)
     result = measure(args.case, [s for s in args.systems.split(",") if s], args.repeats, args.sample, args.budget,
-                     args.cap)
+                     args.cap, clock=args.clock)
     print(MARKER + json.dumps(result), flush=True)
     return 0
 

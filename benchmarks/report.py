@@ -152,9 +152,10 @@ def plot(results: list, path: str) -> str:
     return f"plot: {path}"
 
 
-LEGEND = ("min, median: time per gradient call (each sample a loop of calls, the empty loop subtracted); spread: "
+LEGEND = ("min, median: time per gradient call (each sample a loop of calls, the empty loop subtracted; the clock "
+          "is the one named under mode above); spread: "
           "(max - min) / median over the samples; x hand: min / hand-written's min; grad/fwd: min / the plain "
-          "NumPy forward's min; first call: from building to the first result (source-to-source compilation, "
+          "NumPy forward's min; first call: wall time from building to the first result (source-to-source compilation, "
           "tracing or jit compilation included; library import excluded); peak MB: tracemalloc's peak during "
           "one call, seen only for NumPy-based systems (n/a for JAX and PyTorch, whose memory it does not see). "
           "Every timed system's gradient matched the hand-written one to 1e-8 relative (norm of each component).")

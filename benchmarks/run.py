@@ -12,6 +12,10 @@ budget is stopped, and the case measured again without that system. Then
 compile time and generated size of straight-line functions, one process
 per (tool, length), each with a time limit.
 
+Times are CPU time of the measuring process by default, with every library
+held to one thread (--threads, --clock): on a machine shared with other
+work, wall time counts at random the time a process waits for a core.
+
 Output: a Markdown table on stdout; the full run also writes
 benchmarks/results.md and benchmarks/results.png (--out elsewhere; --quick
 writes only where --out says). --quick: the cases marked quick, 5 repeats,
@@ -76,7 +80,7 @@ def _worker(case_id, systems, settings, log):
     """Run measure.py once; returns (result or None, rows seen, system running when stopped or None)."""
     cmd = [sys.executable, os.path.join(HERE, "measure.py"), case_id, "--systems", ",".join(systems),
            "--repeats", str(settings["repeats"]), "--sample", str(settings["sample"]),
-           "--budget", str(settings["budget"]), "--cap", str(settings["cap"])]
+           "--budget", str(settings["budget"]), "--cap", str(settings["cap"]), "--clock", settings["clock"]]
     timing_limit = (len(systems) + 1) * (4 * settings["budget"] + settings["cap"]) + 60
     with tempfile.TemporaryFile("w+") as err:
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=err, text=True, cwd=ROOT,
@@ -178,6 +182,9 @@ def main(argv=None) -> int:
     parser.add_argument("--budget", type=float, help="seconds allowed for a system's first call (60; --quick 5)")
     parser.add_argument("--threads", type=int, default=1,
                         help="threads for BLAS, PyTorch and XLA (default 1; 0 leaves each library's own)")
+    parser.add_argument("--clock", choices=("cpu", "wall"),
+                        help="what a sample measures: the process's CPU time (the default with one thread per library:"
+                             " time spent waiting for a busy core is left out) or wall time (the default otherwise)")
     parser.add_argument("--out", help="the Markdown file to write (a PNG beside it)")
     parser.add_argument("--note", default="", help="a line for results.md (say if the machine was loaded)")
     args = parser.parse_args(argv)
@@ -185,6 +192,7 @@ def main(argv=None) -> int:
     if args.repeats:
         settings["repeats"] = args.repeats
     settings["threads"] = args.threads
+    settings["clock"] = args.clock or ("cpu" if args.threads == 1 else "wall")
     if args.budget:
         settings["budget"] = args.budget
     cases = _split(args.cases) or [c.id for c in CASES if c.quick or not args.quick]
@@ -210,7 +218,8 @@ def main(argv=None) -> int:
     loads.append(os.getloadavg()[0])
 
     mode = f"{'quick' if args.quick else 'full'}, {settings['repeats']} repeats, " + (
-        f"{args.threads} thread(s) per library" if args.threads else "libraries' own thread counts")
+        f"{args.threads} thread(s) per library" if args.threads else "libraries' own thread counts") + (
+        ", CPU time of the measuring process" if settings["clock"] == "cpu" else ", wall time")
     lines = ["# diffc benchmark", "", *report.environment(ROOT, mode, args.note, loads),
              "", "## Time per gradient call", "", *report.case_table(results), "", report.LEGEND]
     if sizes:
