@@ -107,13 +107,6 @@ def sizes_table(sizes: dict) -> list:
             else:
                 cells += [fmt_time(r["compile_s"]), str(r["lines"]), f"{r['bytes'] / 1024:.1f}"]
         out.append(f"| {n} | " + " | ".join(cells) + " |")
-    per_op = {t: [sizes[(t, n)]["compile_s"] / n for n in counts if "compile_s" in sizes.get((t, n), {})]
-              for t in tools}
-    for tool, values in per_op.items():
-        if len(values) >= 2:
-            out.append("")
-            out.append(f"{tool}: compile time per operation, longest / shortest length timed: "
-                       f"{values[-1] / values[0]:.2f} (linear growth: about 1)")
     return out
 
 
