@@ -12,6 +12,7 @@ import os
 from dataclasses import dataclass, field
 
 from . import fence, frontend
+from .deep import deep
 from .desugar import without_scalar_checks
 from .emit import emit_function
 from .errors import (
@@ -194,6 +195,7 @@ def _dim_text(d, shapes) -> str:
     return "?" if d is None else str(d)
 
 
+@deep
 def compile_function(fdef: ast.FunctionDef, scope: Scope, source: Source, *, wrt=None, mode: str = "grad",
                      comments: bool = False, name: str | None = None, shapes: dict | None = None,
                      fuse: bool = True) -> tuple[CompiledFunction, set[str], set[str]]:
@@ -278,7 +280,8 @@ def module_parts(scope: Scope, used: set[str], helpers: set[str]) -> list[str]:
     if helpers:
         alias = scope.module_alias("numpy")
         used = used | {alias}
-        helper_texts = [helper_text(h, alias) for h in closure(helpers)]
+        names = {h: scope.helper_name(h) for h in closure(helpers)}
+        helper_texts = [helper_text(h, alias, names) for h in closure(helpers)]
     imports = scope.import_lines(used)
     if imports:
         parts.append("\n".join(imports))
@@ -290,6 +293,7 @@ def join_module(header: str | None, parts: list[str], bodies: list[str]) -> str:
     return "\n\n\n".join([p for p in [head, *parts[1:]] if p] + [b.rstrip("\n") for b in bodies]) + "\n"
 
 
+@deep
 def compile_source(text: str, filename: str = "<source>", *, functions=None, wrt=None, mode: str = "grad",
                    comments: bool = False, shapes: dict | None = None, fuse: bool = True) -> CompiledModule:
     """Compile every top-level function of a module (or those named in ``functions``).

@@ -12,6 +12,7 @@ The output is a pure function of the input: same IR, same text.
 from __future__ import annotations
 
 import ast
+import itertools
 import math
 
 from .frontend import VIEW_OPS
@@ -76,7 +77,16 @@ class _Writer:
         self.scope = scope
         self.names: list[tuple[ast.Name, Var]] = []
         self.globals_used: set[str] = set()
+        self.local_globals: set[str] = set()  # builtins (range) and loop dummies (_): no local takes them
         self.helpers: set[str] = set()
+
+    def builtin(self, name: str) -> str:
+        """How generated code calls the builtin ``name``: ``builtins.name`` where a parameter or a module
+        global of that name would shadow it."""
+        if name in self.scope.avoid or name in self.scope.bindings:
+            return ast.unparse(self.global_ref(self.scope.reference("builtins", name)))
+        self.local_globals.add(name)
+        return name
 
     def numpy(self, attr: str) -> ast.expr:
         return self.global_ref(self.scope.reference("numpy", attr))
@@ -146,14 +156,15 @@ class _Writer:
             return ast.List(args, ast.Load())
         if op.startswith("_"):
             self.helpers.add(op)
+            helper = ast.Name(self.scope.helper_name(op), ast.Load())
             if op == "_last_writes":  # the index itself, as a value: np.index_exp[...]
                 exp = ast.Subscript(self.numpy("index_exp"), index_ast(params["index"], [None, *args[1:]]),
                                     ast.Load())
-                return ast.Call(ast.Name(op, ast.Load()), [args[0], exp], [])
+                return ast.Call(helper, [args[0], exp], [])
             if op == "_first_mask":  # which extreme: np.argmax or np.argmin
                 args = [self.numpy("argmax" if params["pick"] == "max" else "argmin"), *args]
                 keywords = [k for k in keywords if k.arg != "pick"]
-            return ast.Call(ast.Name(op, ast.Load()), args, keywords)
+            return ast.Call(helper, args, keywords)
         if op == "copy":
             return args[0]
         if op == "sigmoid":
@@ -175,7 +186,7 @@ class _Writer:
             module, _, attr = op.rpartition(".")
             func = self.global_ref(self.scope.reference(module, attr))
         else:
-            func = ast.Name(id=op, ctx=ast.Load())
+            func = ast.parse(self.builtin(op), mode="eval").body
         return ast.Call(func, args, keywords)
 
     def statements(self, eqn: Eqn, target: str, args: list[ast.expr]) -> list[ast.stmt]:
@@ -265,15 +276,21 @@ def emit_function(fn: Function, name: str, forward: list, backward: list, grads:
     writer = _Writer([e for e in walk(items)], inline, scope)
     layout = _Layout(writer, inline)
     layout.backward_ids = {id(i) for i in backward}
-    layout.flatten(items, 1)
-    ret_start = len(writer.names)
-    returned = [writer.atom(g) for g in grads]
-    value_ret = writer.atom(fn.out) if with_value else None
+    with scope.avoiding(p.hint for p in fn.params):  # a parameter never shadows a library function
+        layout.flatten(items, 1)
+        ret_start = len(writer.names)
+        returned = [writer.atom(g) for g in grads]
+        value_ret = writer.atom(fn.out) if with_value else None
     ret_reads = [v for _, v in writer.names[ret_start:]]
-    namer = Namer(scope.reserved, unique=trace is not None)
+    # Nor does a local: one named like a global the generated code calls (cos = 2.0 beside math's cos)
+    # is renamed.
+    calls = writer.globals_used | writer.local_globals | {scope.helper_name(h) for h in writer.helpers}
+    namer = Namer(scope.reserved, unique=trace is not None, calls=calls)
     output = fn.out if isinstance(fn.out, Var) else None
     members = [v for item in each_item(items) for v in _group_members(item)]
-    names = namer.assign(fn.params, layout.events, layout.last_use(ret_reads), group, output, members)
+    last = layout.last_use(ret_reads)
+    names = namer.assign(fn.params, layout.events, last, group, output, members)
+    layout.name_dummies(names, last, fn.params)
     for node, v in writer.names:
         node.id = names[id(v)]
 
@@ -323,6 +340,8 @@ class _Layout:
         self.events: list[tuple[int, Var]] = []  # (line, variable defined there)
         self.loops: list[tuple[int, int]] = []  # (first line, last line) of each loop
         self.setitems: list[tuple[int, Eqn]] = []
+        self.dummies: dict[int, object] = {}  # id(loop) -> its first line, then its dummy variable
+        self.builtins: dict[int, tuple] = {}  # id(loop) -> how it spells range and reversed
 
     def _line(self, build, defines=()):
         start = len(self.writer.names)
@@ -356,8 +375,25 @@ class _Layout:
                         return [w.atom(item.test)]
                     return [w.atom(a) for a in item.args]
                 self.values[id(item)], first = self._line(header, [item.target] if item.target else [])
+                if item.kind != "while":
+                    if item.target is None:  # a counted loop: its variable is a dummy (named after naming)
+                        self.dummies[id(item)] = first
+                    self.builtins[id(item)] = (w.builtin("range"),
+                                               w.builtin("reversed") if item.kind == "reverse" else None)
                 self.flatten(item.body, depth + 1)
                 self.loops.append((first, len(self.reads) - 1))
+
+    def name_dummies(self, names: dict[int, str], last: dict[int, int], params: list[Var]) -> None:
+        """A counted loop's dummy variable is ``_``, unless that clobbers a value read from the loop on
+        (the user's own ``_``, say) or a parameter: then ``__``, and so on."""
+        latest: dict[str, int] = {p.hint: len(self.reads) for p in params}
+        for vid, index in last.items():
+            name = names.get(vid)
+            if name is not None:
+                latest[name] = max(latest.get(name, -1), index)
+        for loop, first in self.dummies.items():
+            self.dummies[loop] = next(d for d in ("_" * k for k in itertools.count(1))
+                                      if latest.get(d, -1) < first)
 
     def last_use(self, returned: list[Var]) -> dict[int, int]:
         last: dict[int, int] = {}
@@ -435,15 +471,16 @@ class _Layout:
                     lines[head:mark + 1] = [f"{pad}if {test}:"]
             else:
                 header = [ast.unparse(a) for a in self.values[id(item)]]
-                target = names[id(item.target)] if item.target is not None else "_"
+                target = names[id(item.target)] if item.target is not None else self.dummies.get(id(item))
+                range_, reversed_ = self.builtins.get(id(item), (None, None))
                 if item.kind == "while":
                     lines.append(f"{pad}while {header[0]}:")
                 elif item.kind == "reverse" and item.mirror.kind == "while":
-                    lines.append(f"{pad}for {target} in range({header[0]}):")
+                    lines.append(f"{pad}for {target} in {range_}({header[0]}):")
                 elif item.kind == "reverse":
-                    lines.append(f"{pad}for {target} in reversed(range({', '.join(header)})):")
+                    lines.append(f"{pad}for {target} in {reversed_}({range_}({', '.join(header)})):")
                 else:
-                    lines.append(f"{pad}for {target} in range({', '.join(header)}):")
+                    lines.append(f"{pad}for {target} in {range_}({', '.join(header)}):")
                 self.write(item.body, depth + 1, lines, names, source_line)
         if depth > 1 and len(lines) == start:
             lines.append(f"{pad}pass")

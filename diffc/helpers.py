@@ -91,5 +91,11 @@ def closure(names: set[str]) -> list[str]:
     return [name for name in HELPERS if name in needed]
 
 
-def helper_text(name: str, numpy_alias: str) -> str:
-    return re.sub(r"\bnp\.", f"{numpy_alias}.", HELPERS[name].strip("\n"))
+def helper_text(name: str, numpy_alias: str, names: dict[str, str] | None = None) -> str:
+    """The helper's definition, with numpy as ``numpy_alias`` and helpers renamed as in ``names``
+    (a user's identifier may hold a helper's own name: see Scope.helper_name)."""
+    text = re.sub(r"\bnp\.", f"{numpy_alias}.", HELPERS[name].strip("\n"))
+    for helper, new in (names or {}).items():
+        if new != helper:
+            text = re.sub(rf"\b{helper}\(", f"{new}(", text)
+    return text

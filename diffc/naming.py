@@ -8,7 +8,9 @@ needed later (by the backward pass), the new value gets ``<name>_1``,
 ``<name>_2`` ... instead; otherwise it reuses the plain name, as the user
 wrote it. Values that control flow merges (an ``if``'s branches, a loop's
 iterations) form a group that shares one name. No generated name ever equals
-another identifier of the user's module. No randomness anywhere.
+another identifier of the user's module, and no local, not even one the user
+named, takes the name of a global the generated code reads (``calls``): the
+local gets ``<name>_1``. No randomness anywhere.
 """
 
 from __future__ import annotations
@@ -19,9 +21,10 @@ from .ir import Var
 
 
 class Namer:
-    def __init__(self, reserved: set[str], unique: bool = False):
+    def __init__(self, reserved: set[str], unique: bool = False, calls: set[str] = frozenset()):
         self.reserved = reserved
         self.unique = unique  # never reuse a name (to keep every value, for tracing)
+        self.calls = calls  # globals the generated code reads: no local may take one, not even the user's
 
     def assign(self, params: list[Var], events: list[tuple[int, Var]], last_use: dict[int, int],
                groups: dict[int, int], output: Var | None, extra_members=None) -> dict[int, str]:
@@ -51,7 +54,7 @@ class Namer:
         temps = itertools.count(1)
 
         def free(candidate: str, own: str | None, index: int) -> bool:
-            if candidate in self.reserved and candidate != own:
+            if candidate in self.calls or candidate in self.reserved and candidate != own:
                 return False
             h = holder.get(candidate)
             return h is None or (not self.unique and token_last.get(h, -1) <= index)
@@ -110,7 +113,8 @@ class Namer:
             base = v.label[0] + names.get(id(v.label[1]), "value")
             candidates = itertools.chain([base], (f"{base}_{k}" for k in itertools.count(1)))
             taken = set(names.values())
-            names[id(v)] = next(c for c in candidates if c not in taken and c not in self.reserved)
+            names[id(v)] = next(c for c in candidates if c not in taken and c not in self.reserved
+                                and c not in self.calls)
         for vid, gid in groups.items():  # members no line defines (a loop's start value) share the name
             if gid in group_names:
                 names.setdefault(vid, group_names[gid])

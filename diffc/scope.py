@@ -13,6 +13,7 @@ user's file) or from a live function's ``__globals__`` (the decorator).
 from __future__ import annotations
 
 import ast
+import contextlib
 import sys
 import types
 from dataclasses import dataclass
@@ -96,6 +97,30 @@ class Scope:
         self.structs: frozenset[str] = frozenset()
         self.inlined: list | None = None  # live helpers inlined: (namespace, name, function)
         self.show_live = False  # write live numbers' current values too (the decorator's .source)
+        # The parameters of the function being emitted: a global spelled with one of these names would
+        # be shadowed inside it, so references go through another name (see avoiding()).
+        self.avoid: frozenset[str] = frozenset()
+        self.helper_names: dict[str, str] = {}  # run-time helper -> its name in generated modules
+
+    @contextlib.contextmanager
+    def avoiding(self, names):
+        """Within the block, :meth:`reference` never answers with a name in ``names``."""
+        old, self.avoid = self.avoid, frozenset(names)
+        try:
+            yield
+        finally:
+            self.avoid = old
+
+    def helper_name(self, helper: str) -> str:
+        """The name of a run-time helper (see :mod:`diffc.helpers`) in generated code: its own, unless
+        the user's module spells that identifier (as a parameter, say), then with '_' appended."""
+        if helper not in self.helper_names:
+            name = helper
+            while name in self.reserved or name in self.bindings or name in self.helper_names.values():
+                name += "_"
+            self.helper_names[helper] = name
+            self.reserved.add(name)
+        return self.helper_names[helper]
 
     def helper(self, name: str):
         """(definition, source, scope) of the module function ``name``, or None."""
@@ -194,17 +219,20 @@ class Scope:
     def reference(self, module: str, attr: str) -> str:
         """Source text that names ``module.attr`` in generated code."""
         for name, binding in self.bindings.items():
-            if binding == FromImport(module, attr):
+            if binding == FromImport(module, attr) and name not in self.avoid:
                 return name
         for name, binding in self.bindings.items():
+            if name in self.avoid:
+                continue
             if binding == ModuleAlias(module):
                 return f"{name}.{attr}"
             if isinstance(binding, ModuleAlias) and module.startswith(binding.module + "."):
                 return f"{name}{module[len(binding.module):]}.{attr}"  # np.linalg.norm
         # The user has no way to spell it: add an import, in the user's style.
         from_style = any(isinstance(b, FromImport) and b.module == module for b in self.bindings.values())
-        if from_style and attr not in self.reserved and "." not in attr:
+        if from_style and attr not in self.reserved and attr not in self.bindings and "." not in attr:
             self.bindings[attr] = FromImport(module, attr)
+            self.reserved.add(attr)
             return attr
         return f"{self._add_module(module)}.{attr}"
 
@@ -216,15 +244,16 @@ class Scope:
     def module_alias(self, module: str) -> str:
         """The name generated code uses for ``module`` itself (imported if the user has none)."""
         for name, binding in self.bindings.items():
-            if binding == ModuleAlias(module):
+            if binding == ModuleAlias(module) and name not in self.avoid:
                 return name
         return self._add_module(module)
 
     def _add_module(self, module: str) -> str:
         alias = _CONVENTIONAL.get(module, module)
-        while alias in self.reserved or alias in self.bindings:
+        while alias in self.reserved or alias in self.bindings or alias in self.avoid:
             alias += "_"
         self.bindings[alias] = ModuleAlias(module)
+        self.reserved.add(alias)
         return alias
 
     def import_lines(self, used: set[str]) -> list[str]:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import ast
 import textwrap
 
-from .errors import DiffcError, SourceSyntaxError
+from .deep import MAX_DEPTH, deep
+from .errors import DiffcError, SourceSyntaxError, UnsupportedError
 
 
 class Source:
@@ -45,9 +46,14 @@ class Source:
         return cls(message, filename=self.filename, lineno=lineno, col_offset=col,
                    source_line=self.line(lineno), hint=hint)
 
+    @deep
     def parse(self) -> ast.Module:
+        """The module's AST; a syntax error, or nesting deeper than diffc's passes allow, is a DiffcError."""
         try:
-            return ast.parse(self.text, filename=self.filename)
+            tree = ast.parse(self.text, filename=self.filename)
+        except RecursionError:  # deeper than even the deep stack parses: far past what Python compiles
+            raise self.error(UnsupportedError, None, "the code is nested too deeply to parse",
+                             "split the long expression into several assignments") from None
         except SyntaxError as exc:
             lineno = None if exc.lineno is None else exc.lineno + self.line_offset
             col = None if exc.offset is None else max(exc.offset - 1, 0) + self.col_shift
@@ -56,3 +62,21 @@ class Source:
                 col_offset=col, source_line=self.line(lineno),
                 hint="diffc reads ordinary Python; fix the syntax error first",
             ) from None
+        too_deep = _too_deep(tree)
+        if too_deep is not None:
+            raise self.error(UnsupportedError, too_deep, f"this expression is nested more than {MAX_DEPTH:,} "
+                             "levels deep", "split it into several assignments (Python itself compiles about "
+                             "3,000 levels)")
+        return tree
+
+
+def _too_deep(tree: ast.AST) -> ast.AST | None:
+    """The statement holding a node nested deeper than MAX_DEPTH, or None (an iterative walk)."""
+    stack = [(tree, 0, tree)]
+    while stack:
+        node, depth, statement = stack.pop()
+        if depth > MAX_DEPTH:
+            return statement
+        for child in ast.iter_child_nodes(node):
+            stack.append((child, depth + 1, child if isinstance(child, ast.stmt) else statement))
+    return None

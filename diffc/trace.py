@@ -15,6 +15,7 @@ import ast
 from dataclasses import dataclass, field
 
 from .compiler import join_module, module_parts, prepare
+from .deep import deep
 from .emit import emit_function
 from .errors import DiffcError, SelectionError, UnsupportedError
 from .ir import Const, Ref, Var
@@ -206,6 +207,7 @@ def _bind_args(fdef, given: dict, defaults: dict, filename: str) -> dict:
     return {name: args[name] for name in params}
 
 
+@deep
 def trace_source(text: str, filename: str, function: str | None, args: dict | None, **options) -> Trace:
     """The graph of ``function`` in a module's source, evaluated at ``args`` (None: structure only)."""
     source = Source(text, filename)
@@ -229,6 +231,7 @@ def trace_source(text: str, filename: str, function: str | None, args: dict | No
     return _build(fdef, scope, source, bound, shapes=_shapes_of(bound), **options)
 
 
+@deep
 def trace_live(fn, args: tuple, kwargs: dict, **options) -> Trace:
     """The graph of a live function evaluated at ``fn(*args, **kwargs)``."""
     import inspect
