@@ -10,10 +10,11 @@ floor keeps gradients that are zero from failing on rounding noise).
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from .api import compile_live
-from .errors import GradientCheckError
+from .errors import DiffcError, GradientCheckError
 
 
 @dataclass
@@ -140,12 +141,25 @@ def check_grad(fn, *args, wrt=None, rtol: float = 1e-5, atol: float = 1e-7, h: f
     # Only what is differentiated becomes float64: a loop bound or labels keep their type.
     args = [_as_float64(a) if i in positions and not isinstance(a, int) or i in positions and wrt is not None
             else a for i, a in enumerate(args)]
-    grads = gfn(*args)
+    name = getattr(fn, "__name__", "function")
+    try:
+        grads = gfn(*args)
+    except Exception as exc:  # a point where the derivative does not exist (sqrt at 0), or a bug
+        raise DiffcError(f"diffc's gradient of '{name}' failed at these values: {type(exc).__name__}: {exc}",
+                         hint="the derivative may not exist there (sqrt or log at 0, a division by zero): try "
+                              "other values; if it exists, this is a bug in diffc (DIFFC_DEBUG=1 shows the "
+                              "traceback)") from (exc if os.environ.get("DIFFC_DEBUG") else None)
     if len(positions) == 1 and (wrt is None or isinstance(wrt, (str, int))):
         grads = (grads,)
     results = []
     for pos, analytic in zip(positions, grads):
-        numeric = numeric_gradient(fn, args, pos, h)
+        try:
+            numeric = numeric_gradient(fn, args, pos, h)
+        except Exception as exc:  # fn fails a step h away: the values are at the edge of its domain
+            raise DiffcError(f"the finite difference of '{name}' in '{names[pos]}' failed: evaluating it {h:g} "
+                             f"away from the given values raised {type(exc).__name__}: {exc}",
+                             hint="the values are at the edge of the function's domain: check at a point "
+                                  "inside it") from None
         a, n = _flat(analytic), _flat(numeric)
         shape_ok = a.shape == n.shape and _structure(analytic) == _structure(numeric)
         diff = np.abs(a - n) if shape_ok else np.array(np.inf)
@@ -153,7 +167,7 @@ def check_grad(fn, *args, wrt=None, rtol: float = 1e-5, atol: float = 1e-7, h: f
         abs_err = float(np.max(diff)) if diff.size else 0.0
         ok = shape_ok and bool(np.all(np.isfinite(a))) and (rel <= rtol or abs_err <= atol)
         results.append(ParamCheck(names[pos], rel, abs_err, analytic, numeric, ok))
-    report = CheckReport(getattr(fn, "__name__", "function"), results)
+    report = CheckReport(name, results)
     if raise_on_error and not report.ok:
         raise GradientCheckError(str(report), report)
     return report

@@ -2,9 +2,12 @@
 
 Compiling never imports or runs the input file. Every problem is printed as
 ``file:line:col: error: message`` with the source line, a caret and a hint;
-nothing is written then, and the exit status is 1. Bad usage exits 2. No
-Python traceback reaches the user (set DIFFC_DEBUG=1 to see one for an
-internal error).
+nothing is written then, and the exit status is 1. Bad usage (an option's
+syntax, an output path that cannot be written) exits 2 and names the option.
+No Python traceback reaches the user (set DIFFC_DEBUG=1 to see one for an
+internal error). Files are read as Python reads them and written as
+:mod:`diffc.files` promises: never the input, never a file diffc did not
+write (without ``--force``), all at once or not at all.
 """
 
 from __future__ import annotations
@@ -50,6 +53,8 @@ def _compile_parser() -> argparse.ArgumentParser:
     out = parser.add_mutually_exclusive_group()
     out.add_argument("-o", "--output", metavar="PATH", help="where to write (default: FILE_grad.py beside FILE)")
     out.add_argument("--stdout", action="store_true", help="print the generated code instead of writing a file")
+    parser.add_argument("--force", action="store_true",
+                        help="overwrite the output even if diffc did not write it (never the input file)")
     parser.add_argument("--shape", action="append", metavar="NAME=DIMS", default=[],
                         help="the shape of a NumPy parameter, as sizes or symbols: --shape X=N,D --shape b=H "
                              "--shape y=N:int --shape 'params[W1]=D,H' (1 for a size-1 dim, ? for unknown, nothing "
@@ -74,61 +79,67 @@ def _print_errors(error: DiffcError) -> None:
         print(str(e), file=sys.stderr)
 
 
-def read_source(path: str) -> str:
-    """The text of ``path``; a missing or unreadable file is a DiffcError."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
-    except FileNotFoundError:
-        raise DiffcError(f"cannot read '{path}': no such file", filename=path,
-                         hint="check the path; diffc takes a Python source file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DiffcError(f"cannot read '{path}': {exc}", filename=path) from None
-
-
 def parse_shapes(items: list[str]) -> dict | None:
+    """The --shape options as a dict; bad syntax is a :class:`UsageError`."""
     from .compiler import parse_shape
 
     shapes = {}
     for item in items:
         name, eq, spec = item.partition("=")
         name = name.strip()
-        if "[" in name and name.endswith("]"):  # a part of a container: params[W1] or pair[0]
+        if eq and "[" in name and name.endswith("]"):  # a part of a container: params[W1] or pair[0]
             base, _, key = name[:-1].partition("[")
-            key = key.strip("'\"")
+            key = key.strip().strip("'\"")
+            if not base.isidentifier() or not key:
+                raise UsageError(f"argument --shape: expected NAME=DIMS or NAME[KEY]=DIMS, got {item!r}")
             name = f"{base}[{int(key) if key.isdigit() else key!r}]"
-            if not base.isidentifier():
-                raise DiffcError(f"--shape takes NAME=DIMS or NAME[KEY]=DIMS; got {item!r}")
         elif not eq or not name.isidentifier():
-            raise DiffcError(f"--shape takes NAME=DIMS, as in --shape X=N,D; got {item!r}")
+            raise UsageError(f"argument --shape: expected NAME=DIMS, as in --shape X=N,D; got {item!r}")
         try:
             shapes[name] = parse_shape(spec)
         except ValueError as exc:
-            raise DiffcError(f"--shape {item}: {exc}") from None
+            raise UsageError(f"argument --shape: {item!r}: {exc}") from None
     return shapes or None
+
+
+class UsageError(Exception):
+    """Bad usage found after argparse (an option's value): printed as argparse prints, exit 2."""
 
 
 def compile_command(argv: list[str]) -> int:
     from .compiler import compile_source
+    from .files import OutputError, check_output, read_source, write_atomic
 
-    args = _compile_parser().parse_args(argv)
+    parser = _compile_parser()
+    args = parser.parse_args(argv)
+    try:
+        shapes = parse_shapes(args.shape)
+        target = None
+        if not args.stdout:
+            target = args.output if args.output is not None else os.path.splitext(args.file)[0] + "_grad.py"
+            if os.path.exists(args.file):  # a missing input is reported as such, below
+                check_output(target, "-o", [args.file], args.force)
+    except (UsageError, OutputError) as exc:
+        parser.error(str(exc))
     text = read_source(args.file)
     wrt = None if not args.wrt else args.wrt[0] if len(args.wrt) == 1 else args.wrt
     mode = "value_and_grad" if args.value_and_grad else "grad"
     module = compile_source(text, args.file, functions=args.function, wrt=wrt, mode=mode,
-                            comments=args.comments, shapes=parse_shapes(args.shape), fuse=not args.no_fuse)
-    if args.stdout:
+                            comments=args.comments, shapes=shapes, fuse=not args.no_fuse)
+    if target is None:
         sys.stdout.write(module.text)
         return 0
-    target = args.output or os.path.splitext(args.file)[0] + "_grad.py"
-    if os.path.abspath(target) == os.path.abspath(args.file):
-        raise DiffcError(f"refusing to overwrite the input file '{args.file}'", filename=args.file,
-                         hint="name another output with -o")
-    with open(target, "w", encoding="utf-8") as handle:
-        handle.write(module.text)
+    write_atomic(target, module.text.encode("utf-8"))
     names = ", ".join(f.grad_name for f in module.functions)
     print(f"diffc: wrote {target} ({names})", file=sys.stderr)
     return 0
+
+
+def read_source(path: str) -> str:
+    """The text of ``path``, decoded as Python does (see :func:`diffc.files.read_source`)."""
+    from .files import read_source as read
+
+    return read(path)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -149,10 +160,20 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run(argv)
     except DiffcError as exc:
+        if os.environ.get("DIFFC_DEBUG") and exc.__cause__ is not None:
+            import traceback
+
+            traceback.print_exception(exc.__cause__)
         _print_errors(exc)
         return 1
+    except UsageError as exc:
+        print(f"diffc: error: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:  # diffc f.py --stdout | head: the reader left, nothing to report
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     except Exception as exc:  # never a traceback for the user
         if os.environ.get("DIFFC_DEBUG"):
             raise

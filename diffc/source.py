@@ -54,6 +54,9 @@ class Source:
         except RecursionError:  # deeper than even the deep stack parses: far past what Python compiles
             raise self.error(UnsupportedError, None, "the code is nested too deeply to parse",
                              "split the long expression into several assignments") from None
+        except ValueError as exc:  # null bytes, on Pythons that do not call it a SyntaxError
+            raise SourceSyntaxError(f"invalid source: {exc}", filename=self.filename,
+                                    hint="diffc reads Python source text; is this a binary file?") from None
         except SyntaxError as exc:
             lineno = None if exc.lineno is None else exc.lineno + self.line_offset
             col = None if exc.offset is None else max(exc.offset - 1, 0) + self.col_shift

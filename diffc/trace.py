@@ -215,7 +215,7 @@ def trace_source(text: str, filename: str, function: str | None, args: dict | No
     defs = {n.name: n for n in tree.body if isinstance(n, ast.FunctionDef)}
     if function is None:
         if len(defs) != 1:
-            raise SelectionError("name the function to draw with -f NAME", filename=filename,
+            raise SelectionError("name the function with -f NAME", filename=filename,
                                  hint=f"functions in this file: {', '.join(defs) or 'none'}")
         function = next(iter(defs))
     if function not in defs:

@@ -118,7 +118,8 @@ def test_graph_and_explain_errors():
     assert missing.returncode == 1 and "no value for parameter 'y'" in missing.stderr
     assert run("graph", LECTURE, "--no-values").returncode == 1  # two functions: which one?
     bad = run("explain", LECTURE, "-f", "f", "--at", "x=oops", "--at", "y=1", "--at", "z=1")
-    assert bad.returncode == 1 and "--at x" in bad.stderr and "Traceback" not in bad.stderr
+    # A value diffc cannot read is bad usage, as a bad --shape is: exit 2, naming the option.
+    assert bad.returncode == 2 and "argument --at: x='oops'" in bad.stderr and "Traceback" not in bad.stderr
 
 
 def test_check_command(tmp_path):
