@@ -15,11 +15,20 @@ any pass walks it.
 
 Nested calls (a compile inside a compile) run directly in the worker; the
 limit is raised while any deep call runs and restored after the last one.
+
+The cyclic garbage collector is paused for the same time. A compile
+allocates about 25 KB of objects per source line and keeps most of them to
+the end; each full collection walks all of them again, and their number
+grows with the function, so collections took a third of the time of a
+10,000-line compile and made it grow faster than linearly. Reference
+counting still frees what a compile drops; the cycles it leaves are
+collected by the first automatic collection after it.
 """
 
 from __future__ import annotations
 
 import functools
+import gc
 import sys
 import threading
 
@@ -31,14 +40,17 @@ _state = threading.local()
 _lock = threading.Lock()
 _active = 0
 _saved_limit = None
+_saved_gc = True
 
 
 def _raise_limit() -> None:
-    global _active, _saved_limit
+    global _active, _saved_limit, _saved_gc
     with _lock:
         if _active == 0:
             _saved_limit = sys.getrecursionlimit()
             sys.setrecursionlimit(max(_saved_limit, RECURSION_LIMIT))
+            _saved_gc = gc.isenabled()
+            gc.disable()
         _active += 1
 
 
@@ -48,6 +60,8 @@ def _restore_limit() -> None:
         _active -= 1
         if _active == 0:
             sys.setrecursionlimit(_saved_limit)
+            if _saved_gc:
+                gc.enable()
 
 
 def deep(fn):

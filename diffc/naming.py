@@ -15,6 +15,7 @@ local gets ``<name>_1``. No randomness anywhere.
 
 from __future__ import annotations
 
+import heapq
 import itertools
 
 from .ir import Var
@@ -59,10 +60,42 @@ class Namer:
             h = holder.get(candidate)
             return h is None or (not self.unique and token_last.get(h, -1) <= index)
 
+        # pick(base) returns what scanning base, base_1, base_2, ... for the first free name returns, in
+        # time independent of how many of them are taken (a name rebound 10,000 times made the scan, and
+        # compiling, quadratic): a suffix below fresh[base] is free only if it was taken and has been
+        # released since, and released[base] holds those.
+        expiry: list = []  # (last line that reads it, name, token) for each name taken
+        released: dict[str, list[int]] = {}
+        fresh: dict[str, int] = {}
+
+        def take(name: str, token) -> None:
+            holder[name] = token
+            if not self.unique:
+                heapq.heappush(expiry, (token_last.get(token, -1), name, token))
+
+        def pick(base: str, own: str | None, index: int) -> str:
+            if free(base, own, index):
+                return base
+            while expiry and expiry[0][0] <= index:
+                _, name, token = heapq.heappop(expiry)
+                stem, _, k = name.rpartition("_")
+                if holder.get(name) == token and stem and k.isdigit():
+                    heapq.heappush(released.setdefault(stem, []), int(k))
+            heap = released.get(base, [])
+            while heap and not free(f"{base}_{heap[0]}", None, index):
+                heapq.heappop(heap)
+            k = fresh.get(base, 1)
+            while f"{base}_{k}" in holder or not free(f"{base}_{k}", None, index):
+                k += 1
+            fresh[base] = k
+            if heap and heap[0] < k:
+                k = heapq.heappop(heap)
+            return f"{base}_{k}"
+
         for p in params:
             names[id(p)] = p.hint
-            holder[p.hint] = id(p)
             token_last[id(p)] = max(token_last.get(id(p), -1), last_use.get(id(p), -1))
+            take(p.hint, id(p))
         later = []  # named after another variable that has no name yet: done at the end
         for index, v in events:
             if isinstance(v.label, tuple) and id(v.label[1]) not in names and v.hint is None:
@@ -81,11 +114,9 @@ class Namer:
                 label = label[0] + names.get(id(label[1]), "value") + (label[2] if len(label) > 2 else "")
             is_output = any(m is output for m in family)
             if named is None and graded is None and not is_output and label is not None:
-                base, own = label, None
-                candidates = itertools.chain([base], (f"{base}_{k}" for k in itertools.count(1)))
-                name = next(c for c in candidates if free(c, own, index))
+                name = pick(label, None, index)
                 names[id(v)] = name
-                holder[name] = token
+                take(name, token)
                 if gid is not None:
                     group_names[gid] = name
                     for m in family:
@@ -99,22 +130,25 @@ class Namer:
             else:
                 base = None
             if base is not None:
-                candidates = itertools.chain([base], (f"{base}_{k}" for k in itertools.count(1)))
-                name = next(c for c in candidates if free(c, own, index))
+                name = pick(base, own, index)
             else:
                 name = next(c for c in (f"t{k}" for k in temps) if free(c, None, -1) and c not in holder)
             names[id(v)] = name
-            holder[name] = token
+            take(name, token)
             if gid is not None:
                 group_names[gid] = name
                 for m in family:  # every member now answers to the name, for grad_<name>
                     names[id(m)] = name
+        taken = set(names.values())
+        resume: dict[str, int] = {}  # base -> the suffix to scan from (what is taken stays taken)
         for v in later:  # a loop's stack lives as long as the function: a name nothing else takes
             base = v.label[0] + names.get(id(v.label[1]), "value")
-            candidates = itertools.chain([base], (f"{base}_{k}" for k in itertools.count(1)))
-            taken = set(names.values())
-            names[id(v)] = next(c for c in candidates if c not in taken and c not in self.reserved
-                                and c not in self.calls)
+            k = resume.get(base, 0)
+            while (c := f"{base}_{k}" if k else base) in taken or c in self.reserved or c in self.calls:
+                k += 1
+            resume[base] = k
+            names[id(v)] = c
+            taken.add(c)
         for vid, gid in groups.items():  # members no line defines (a loop's start value) share the name
             if gid in group_names:
                 names.setdefault(vid, group_names[gid])
