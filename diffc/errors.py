@@ -15,6 +15,8 @@ The column printed is 1-based (``col_offset + 1``), as gcc and ruff print it.
 
 from __future__ import annotations
 
+_WIDTH = 160  # longest source line shown whole under a message
+
 
 class DiffcError(Exception):
     """Base class of every error diffc raises about the user's code."""
@@ -50,9 +52,15 @@ class DiffcError(Exception):
         lines = [f"{self.location}: error: {self.message}"]
         if self.source_line is not None:
             text = self.source_line.rstrip("\n")
+            col = min(self.col_offset, len(text)) if self.col_offset is not None else None
+            if len(text) > _WIDTH:  # a line of a 10,000-term sum: the part around the column
+                start = max(0, min((col or 0) - _WIDTH // 4, len(text) - _WIDTH))
+                clipped = text[start:start + _WIDTH]
+                text = ("..." if start else "") + clipped + ("..." if start + _WIDTH < len(text) else "")
+                col = None if col is None else col - start + (3 if start else 0)
             lines.append("    " + text)
-            if self.col_offset is not None:
-                lines.append("    " + " " * min(self.col_offset, len(text)) + "^")
+            if col is not None:
+                lines.append("    " + " " * col + "^")
         if self.hint:
             lines.append(f"hint: {self.hint}")
         return "\n".join(lines)
