@@ -240,7 +240,8 @@ def self_check(text: str, fdef: ast.FunctionDef, source: Source, scope: Scope, u
     except SyntaxError as exc:
         raise internal(f"does not compile ({exc.msg}, generated line {exc.lineno})") from None
     func = tree.body[0]
-    known = {a.arg for a in ast.walk(func.args) if isinstance(a, ast.arg)} | set(closure(helpers))
+    known = {a.arg for a in ast.walk(func.args) if isinstance(a, ast.arg)}
+    known |= {scope.helper_name(h) for h in closure(helpers)}  # as renamed away from the user's names
     known |= {n.id for n in ast.walk(func) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
     known |= {name for name in used if scope.lookup(name) is not None}
     for node in ast.walk(func):
