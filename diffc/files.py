@@ -126,7 +126,8 @@ def _probe(folder: str, target: str, option: str) -> None:
     try:
         fd, path = _temporary(folder, target)
     except OSError as exc:
-        raise OutputError(f"argument {option}: cannot write in '{folder}': {exc.strerror or exc}") from None
+        raise OutputError(f"argument {option}: cannot write in '{folder}': {exc.strerror or exc} (write elsewhere "
+                          f"with {option} PATH)") from None
     os.close(fd)
     os.unlink(path)
 
