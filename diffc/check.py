@@ -156,6 +156,12 @@ def check_grad(fn, *args, wrt=None, rtol: float = 1e-5, atol: float = 1e-7, h: f
         try:
             numeric = numeric_gradient(fn, args, pos, h)
         except Exception as exc:  # fn fails a step h away: the values are at the edge of its domain
+            value = args[pos]
+            if isinstance(value, int) or getattr(getattr(value, "dtype", None), "kind", "") in ("i", "u"):
+                raise DiffcError(f"'{names[pos]}' of '{name}' is an integer that cannot be varied (a loop count, "
+                                 f"an index or labels): with it nudged by {h:g}, '{name}' raised "
+                                 f"{type(exc).__name__}: {exc}",
+                                 hint="leave it out: name the parameters to check with wrt=") from None
             raise DiffcError(f"the finite difference of '{name}' in '{names[pos]}' failed: evaluating it {h:g} "
                              f"away from the given values raised {type(exc).__name__}: {exc}",
                              hint="the values are at the edge of the function's domain: check at a point "

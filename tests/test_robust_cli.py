@@ -568,3 +568,10 @@ def test_long_source_lines_are_clipped_around_the_column(tmp_path):
     assert result.returncode == 1 and "cannot differentiate call to 'sorted'" in result.stderr
     shown, caret = result.stderr.splitlines()[1:3]
     assert len(shown) < 200 and shown[caret.index("^"):].startswith("sorted(x)")
+
+
+def test_check_grad_names_an_integer_it_cannot_vary(make_module):
+    m = make_module(LOOP)
+    with pytest.raises(diffc.DiffcError, match="'n' of 'f' is an integer that cannot be varied"):
+        diffc.check_grad(m.f, 0.5, 3)
+    assert diffc.check_grad(m.f, 0.5, 3, wrt="x").ok
