@@ -31,6 +31,7 @@ import types
 from collections import ChainMap
 from copy import deepcopy
 
+from .deep import deep
 from .errors import DiffcError, SelectionError, UnsupportedError
 from .source import Source
 
@@ -110,6 +111,7 @@ def function_source(fn) -> Source:
     return Source("".join(lines), filename, line_offset=max(start - 1, 0), file_lines=file_lines)
 
 
+@deep  # deepcopy and compile recurse once per level of nesting (see diffc.deep)
 def definition(fn) -> tuple[ast.FunctionDef, Source]:
     """The parsed ``def`` of the live function ``fn``, checked to be the code that runs."""
     source = function_source(fn)
