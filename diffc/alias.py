@@ -80,8 +80,10 @@ class AliasMixin:
                       f"'{self.fdef.name}' is not supported", f"copy it first, for example "
                       f"'{target.id} = {target.id}.copy()'")
         for name, other in self.env.items():
-            # Inside a loop or a branch, a read anywhere in the same statement may come after the write.
-            later = self.last_read.get(name, -1) > self.stmt_index or name in self.read_within
+            # Inside a loop or a branch, a read anywhere in the same statement may come after the write;
+            # a plain assignment reads its right side and index before it writes.
+            within = name in self.read_within and stmt is not getattr(self, "top_statement", None)
+            later = self.last_read.get(name, -1) > self.stmt_index or within
             if name != target.id and isinstance(other, Var) and later and self.roots(other) & mine:
                 self.fail(UnsupportedError, stmt,
                           f"'{target.id}' is changed in place while '{name}' still refers to the same array",

@@ -118,7 +118,7 @@ def _restructuring(run, gf, names):
                     f"read its items with constant indices ({name}[0], {name}[1]) or unpack them, "
                     "or pass them as separate parameters")
         out = run(*args, **kwargs)
-        grads = out[1] if with_value else out
+        grads = out[1] if with_value else out[0] if gf._has_aux else out  # has_aux: (grads, aux)
         grads = [grads] if bare else list(grads)
         for i, name in enumerate(wrt):
             if name in names:
@@ -126,7 +126,7 @@ def _restructuring(run, gf, names):
                 value = args[p] if p < len(args) else kwargs[name] if name in kwargs else defaults[name]
                 grads[i] = _like(value, grads[i])
         grads = grads[0] if bare else tuple(grads)
-        return (out[0], grads) if with_value else grads
+        return (out[0], grads) if with_value else (grads, out[1]) if gf._has_aux else grads
 
     return restructured
 
@@ -163,10 +163,10 @@ class GradFunction:
     call (before any call, the code for unknown shapes, as the CLI writes it).
     """
 
-    def __init__(self, fn, wrt, mode):
+    def __init__(self, fn, wrt, mode, has_aux=False):
         refuse_unsupported(fn)
         self.__wrapped_function__ = fn
-        self._wrt, self._mode = wrt, mode
+        self._wrt, self._mode, self._has_aux = wrt, mode, has_aux
         self._fdef, self._source = definition(fn)
         self._globals = real_globals(fn)  # generated code runs with these: module numbers are read live
         self._namespace = names_of(fn)
@@ -195,7 +195,7 @@ class GradFunction:
         scope = Scope.from_globals(self._namespace, self._names, home=self._globals, inlined=inlined)
         scope.structs = structs
         compiled, used, helpers = compile_function(self._fdef, scope, self._source, wrt=self._wrt,
-                                                   mode=self._mode, shapes=shapes)
+                                                   mode=self._mode, shapes=shapes, has_aux=self._has_aux)
         text = join_module(None, module_parts(scope, used, helpers), [compiled.text])
         _counter += 1
         filename = f"<diffc {compiled.grad_name} #{_counter}>"
@@ -263,18 +263,18 @@ class GradFunction:
         return f"<diffc gradient {self.__qualname__}>"
 
 
-def compile_live(fn, *, wrt=None, mode: str = "grad") -> GradFunction:
+def compile_live(fn, *, wrt=None, mode: str = "grad", has_aux: bool = False) -> GradFunction:
     """Compile the gradient of a live function ``fn``."""
-    return GradFunction(fn, wrt, mode)
+    return GradFunction(fn, wrt, mode, has_aux)
 
 
-def _decorator(mode: str, fn, wrt):
+def _decorator(mode: str, fn, wrt, has_aux=False):
     if fn is None:
-        return functools.partial(_decorator, mode, wrt=wrt)
-    return compile_live(fn, wrt=wrt, mode=mode)
+        return functools.partial(_decorator, mode, wrt=wrt, has_aux=has_aux)
+    return compile_live(fn, wrt=wrt, mode=mode, has_aux=has_aux)
 
 
-def grad(fn=None, *, wrt=None):
+def grad(fn=None, *, wrt=None, has_aux=False):
     """The gradient of ``fn`` as a plain generated Python function.
 
     Usable as ``@diffc.grad``, ``@diffc.grad(wrt="x")`` or
@@ -283,10 +283,14 @@ def grad(fn=None, *, wrt=None):
     bare value for a one-parameter function); one name or position gives a
     bare gradient; a tuple or list gives a tuple in that order. The result
     takes the same arguments as ``fn``; its ``.source`` is the generated code.
+    With ``has_aux=True``, ``fn`` returns ``(value, aux...)`` (CS231n's ``return loss, dW``): the
+    value is differentiated, the rest passed through, and the result returns ``(gradients, aux)``
+    (``aux`` is the one extra value, or a tuple of them), as JAX's ``has_aux`` does.
     """
-    return _decorator("grad", fn, wrt)
+    return _decorator("grad", fn, wrt, has_aux)
 
 
-def value_and_grad(fn=None, *, wrt=None):
-    """Like :func:`grad`, but the result returns ``(value, gradients)``."""
-    return _decorator("value_and_grad", fn, wrt)
+def value_and_grad(fn=None, *, wrt=None, has_aux=False):
+    """Like :func:`grad`, but the result returns ``(value, gradients)``; with ``has_aux``,
+    ``((value, aux), gradients)``."""
+    return _decorator("value_and_grad", fn, wrt, has_aux)

@@ -64,6 +64,9 @@ def _compile_parser() -> argparse.ArgumentParser:
                              "and size-1 dims")
     parser.add_argument("--value-and-grad", action="store_true",
                         help="generate NAME_value_and_grad returning (value, gradients) instead of NAME_grad")
+    parser.add_argument("--has-aux", action="store_true",
+                        help="the functions return (value, aux...), as CS231n's 'return loss, dW': differentiate "
+                             "the value and pass the rest through; NAME_grad returns (gradients, aux)")
     parser.add_argument("--no-fuse", action="store_true",
                         help="keep composite gates apart: the sigmoid 1 / (1 + exp(-x)) is then differentiated "
                              "through its exp chain, one line per small gate, instead of as one gate whose "
@@ -125,7 +128,8 @@ def compile_command(argv: list[str]) -> int:
     wrt = None if not args.wrt else args.wrt[0] if len(args.wrt) == 1 else args.wrt
     mode = "value_and_grad" if args.value_and_grad else "grad"
     module = compile_source(text, args.file, functions=args.function, wrt=wrt, mode=mode,
-                            comments=args.comments, shapes=shapes, fuse=not args.no_fuse)
+                            comments=args.comments, shapes=shapes, fuse=not args.no_fuse,
+                            has_aux=args.has_aux)
     if target is None:
         sys.stdout.write(module.text)
         return 0

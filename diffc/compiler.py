@@ -124,7 +124,7 @@ class Prepared:
 
 
 def prepare(fdef: ast.FunctionDef, scope: Scope, source: Source, *, wrt=None, shapes: dict | None = None,
-            fuse: bool = True, record: dict | None = None, transform=None) -> Prepared:
+            fuse: bool = True, record: dict | None = None, transform=None, has_aux: bool = False) -> Prepared:
     """Fence, lower, fuse, infer shapes and run the reverse pass on one function.
 
     ``shapes`` maps parameter names to shapes (tuples of 1,
@@ -132,7 +132,8 @@ def prepare(fdef: ast.FunctionDef, scope: Scope, source: Source, *, wrt=None, sh
     parameters not in it are scalars in a module that does not import numpy,
     and of unknown shape otherwise. ``fuse`` recognises composite gates such
     as the sigmoid (:mod:`diffc.fuse`); ``record`` is passed to the reverse pass; ``transform``,
-    if given, rewrites the lowered function first (the tracer unrolls control flow with it).
+    if given, rewrites the lowered function first (the tracer unrolls control flow with it); with
+    ``has_aux`` the function returns ``(value, aux...)`` and only ``value`` is differentiated.
     """
     if source.filename.startswith("<diffc "):  # a gradient diffc wrote: differentiated again
         without_scalar_checks(fdef)
@@ -140,7 +141,7 @@ def prepare(fdef: ast.FunctionDef, scope: Scope, source: Source, *, wrt=None, sh
     if errors:
         raise errors[0] if len(errors) == 1 else ErrorGroup(errors)
     positions, bare = resolve_wrt(fdef, wrt, source)
-    fn = frontend.lower(fdef, scope, source)
+    fn = frontend.lower(fdef, scope, source, has_aux=has_aux)
     if fuse:
         fuse_sigmoids(fn)
     if transform is not None:
@@ -175,8 +176,9 @@ def check_scalar_output(fdef: ast.FunctionDef, fn, shapes, source: Source) -> No
     out = fn.out
     if isinstance(out, Var) and id(out) in sequence_vars(fn.eqns):
         raise source.error(UnsupportedError, where, f"'{fdef.name}' returns a list or tuple; a gradient needs a "
-                           "single scalar output", "return one value (for example the sum of the parts), or "
-                           "write one function per output")
+                           "single scalar output", "to differentiate the first value and pass the rest through, "
+                           "as in 'return loss, dW', use has_aux=True (diffc.grad(f, has_aux=True), "
+                           "compile_source(..., has_aux=True), or --has-aux on the command line)")
     shape = shapes.get(out)
     if isinstance(shape, tuple) and shape:
         dims = ", ".join(_dim_text(d, shapes) for d in shape) + ("," if len(shape) == 1 else "")
@@ -198,7 +200,7 @@ def _dim_text(d, shapes) -> str:
 @deep
 def compile_function(fdef: ast.FunctionDef, scope: Scope, source: Source, *, wrt=None, mode: str = "grad",
                      comments: bool = False, name: str | None = None, shapes: dict | None = None,
-                     fuse: bool = True) -> tuple[CompiledFunction, set[str], set[str]]:
+                     fuse: bool = True, has_aux: bool = False) -> tuple[CompiledFunction, set[str], set[str]]:
     """Compile one function definition (see :func:`prepare` for the arguments).
 
     Returns the compiled function, the global names its text uses and the
@@ -206,7 +208,7 @@ def compile_function(fdef: ast.FunctionDef, scope: Scope, source: Source, *, wrt
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
-    p = prepare(fdef, scope, source, wrt=wrt, shapes=shapes, fuse=fuse)
+    p = prepare(fdef, scope, source, wrt=wrt, shapes=shapes, fuse=fuse, has_aux=has_aux)
     grad_name = name or f"{fdef.name}_{mode}"
     text, used, helpers = emit_function(
         p.fn, grad_name, p.forward, p.backward, p.grads, bare=p.bare, with_value=(mode == "value_and_grad"),
@@ -296,11 +298,14 @@ def join_module(header: str | None, parts: list[str], bodies: list[str]) -> str:
 
 @deep
 def compile_source(text: str, filename: str = "<source>", *, functions=None, wrt=None, mode: str = "grad",
-                   comments: bool = False, shapes: dict | None = None, fuse: bool = True) -> CompiledModule:
+                   comments: bool = False, shapes: dict | None = None, fuse: bool = True,
+                   has_aux: bool = False) -> CompiledModule:
     """Compile every top-level function of a module (or those named in ``functions``).
 
     Returns a :class:`CompiledModule` whose ``text`` is a standalone Python
-    module defining ``NAME_grad`` (or ``NAME_value_and_grad``) for each.
+    module defining ``NAME_grad`` (or ``NAME_value_and_grad``) for each. With ``has_aux`` each
+    function returns ``(value, aux...)``: ``NAME_grad`` returns ``(grads, aux)`` and
+    ``NAME_value_and_grad`` returns ``((value, aux), grads)``, as JAX does.
     """
     source = Source(text, filename)
     tree = source.parse()
@@ -324,7 +329,7 @@ def compile_source(text: str, filename: str = "<source>", *, functions=None, wrt
         try:
             check_decorators(fdef, source)
             cf, names, needs = compile_function(fdef, scope, source, wrt=wrt, mode=mode, comments=comments,
-                                                shapes=shapes, fuse=fuse)
+                                                shapes=shapes, fuse=fuse, has_aux=has_aux)
         except DiffcError as exc:
             errors.extend(flatten(exc))
             continue

@@ -175,3 +175,33 @@ def without_scalar_checks(fdef) -> None:
             test.left.func.attr == "ndim" and "needs a scalar output" in ast.unparse(stmt.body[0])
 
     fdef.body = [stmt for stmt in fdef.body if not is_check(stmt)]
+
+
+AUX = "<aux {}>"  # the environment's names of the values returned after the first, with has_aux
+
+
+def split_aux(stmts: list) -> tuple[list, set]:
+    """With has_aux: every ``return v, a1, a2`` becomes ``<aux 1> = a1; <aux 2> = a2; return v``.
+    Returns the statements and the set of arities seen (0 for a return that is not a tuple literal)."""
+    arities: set = set()
+
+    def rewrite(block: list) -> list:
+        out = []
+        for stmt in block:
+            if isinstance(stmt, ast.Return) and isinstance(stmt.value, ast.Tuple) and stmt.value.elts and \
+                    not any(isinstance(e, ast.Starred) for e in stmt.value.elts):
+                elts = stmt.value.elts
+                arities.add(len(elts))
+                for k, elt in enumerate(elts[1:], 1):
+                    assign = ast.Assign([ast.Name(AUX.format(k), ast.Store())], elt, lineno=elt.lineno)
+                    out.append(ast.copy_location(assign, elt))
+                out.append(ast.copy_location(ast.Return(elts[0]), stmt))
+                continue
+            if isinstance(stmt, ast.Return):
+                arities.add(0)
+            if isinstance(stmt, ast.If):
+                stmt = ast.copy_location(ast.If(stmt.test, rewrite(stmt.body), rewrite(stmt.orelse)), stmt)
+            out.append(stmt)
+        return out
+
+    return rewrite(stmts), arities

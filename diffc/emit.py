@@ -265,7 +265,7 @@ def emit_function(fn: Function, name: str, forward: list, backward: list, grads:
     ``trace``, if given, asks for a function that keeps every value under a
     name of its own and returns ``locals()``; ``trace`` receives the names.
     """
-    roots = [fn.out, *grads]
+    roots = [fn.out, *grads, *fn.aux]
     if trace is None:
         items, inline, group = plan(forward, backward, fn.params, roots)
     else:
@@ -281,6 +281,7 @@ def emit_function(fn: Function, name: str, forward: list, backward: list, grads:
         ret_start = len(writer.names)
         returned = [writer.atom(g) for g in grads]
         value_ret = writer.atom(fn.out) if with_value else None
+        aux_ret = [writer.atom(a) for a in fn.aux]
     ret_reads = [v for _, v in writer.names[ret_start:]]
     # Nor does a local: one named like a global the generated code calls (cos = 2.0 beside math's cos)
     # is renamed.
@@ -306,9 +307,14 @@ def emit_function(fn: Function, name: str, forward: list, backward: list, grads:
     grads_text = ", ".join(ast.unparse(_Tidy().visit(r)) for r in returned)
     if not bare:
         grads_text = f"({grads_text},)" if len(returned) == 1 else grads_text
+    aux_text = ", ".join(ast.unparse(_Tidy().visit(a)) for a in aux_ret)
+    aux_text = f"({aux_text})" if len(aux_ret) > 1 else aux_text  # JAX's has_aux: one value, or a tuple
     if with_value:
         grads_text = grads_text if bare or len(returned) == 1 else f"({grads_text})"
-        grads_text = f"{ast.unparse(value_ret)}, {grads_text}"
+        value_text = f"({ast.unparse(value_ret)}, {aux_text})" if aux_ret else ast.unparse(value_ret)
+        grads_text = f"{value_text}, {grads_text}"
+    elif aux_ret:
+        grads_text = f"({grads_text}), {aux_text}" if not bare and len(returned) > 1 else f"{grads_text}, {aux_text}"
     lines.append(f"    return {grads_text}")
     return "\n".join(lines) + "\n", writer.globals_used, writer.helpers
 

@@ -140,10 +140,7 @@ def _check_statement(stmt: ast.stmt, err, in_loop: bool = False) -> None:
     if isinstance(stmt, ast.Return):
         if stmt.value is None:
             err(stmt, "'return' without a value", "return the value to differentiate")
-        elif isinstance(stmt.value, ast.Tuple):
-            err(stmt.value, "the function returns a tuple; diffc differentiates a single number",
-                "return one value (for example the sum of the parts), or one function per output")
-        else:
+        else:  # a tuple too: a helper's (out, cache), or the top level's (value, aux) with has_aux
             _check_expr(stmt.value, err)
         return
     if isinstance(stmt, ast.Expr):

@@ -26,6 +26,7 @@ from . import primitives as P
 from .alias import VIEW_OPS, AliasMixin
 from .calls import CallsMixin
 from .desugar import (
+    AUX,
     LOOP_LOCAL,
     RETURN,
     _field_label,
@@ -34,6 +35,7 @@ from .desugar import (
     _only_appended_and_summed,
     _reads,
     single_exit,
+    split_aux,
     without_continue,
 )
 from .errors import DiffcError, ErrorGroup, NameResolutionError, UnsupportedError
@@ -92,6 +94,8 @@ class Frontend(CallsMixin, FlowMixin, SequencesMixin, AliasMixin):
         return out
 
     # -- function -------------------------------------------------------------
+    has_aux = False  # the top-level function returns (value, aux...): only the value is differentiated
+
     def lower(self) -> Function:
         args = self.fdef.args
         params = [Var(a.arg, is_param=True) for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]]
@@ -104,17 +108,37 @@ class Frontend(CallsMixin, FlowMixin, SequencesMixin, AliasMixin):
                                                          args.defaults)}
         defaults.update({a.arg: ast.unparse(d) for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None})
         out = self.body()
+        aux = self.aux_values(out) if self.has_aux and not self.errors else []
         if self.errors:
             raise self.errors[0] if len(self.errors) == 1 else ErrorGroup(self.errors)
+        if aux:
+            out, aux = aux[0], aux[1:]
         return Function(
             self.fdef.name, params, self.eqns, out, self.source.lineno(self.fdef), defaults,
-            [a.arg for a in args.kwonlyargs], len(args.posonlyargs), set(self.containers),
+            [a.arg for a in args.kwonlyargs], len(args.posonlyargs), set(self.containers), aux,
         )
+
+    def aux_values(self, out) -> list:
+        """With has_aux: the returned value and the values passed through after it."""
+        returns = [n for n in ast.walk(self.fdef) if isinstance(n, ast.Return)]
+        where = returns[-1] if returns else self.fdef
+        if self.aux_arity and len(self.aux_arity) == 1 and 0 not in self.aux_arity:
+            values = [out, *(self.env.get(AUX.format(k)) for k in range(1, next(iter(self.aux_arity))))]
+            if all(isinstance(v, (Var, Const, Ref)) for v in values):
+                return values
+        if self.aux_arity == {0} and isinstance(out, Var) and id(out) in self.seqs and self.seqs[id(out)][0]:
+            return list(self.seqs[id(out)][0])  # return result, with result = (loss, dW)
+        raise self.source.error(UnsupportedError, where.value if isinstance(where, ast.Return) else where,
+                                "with has_aux, the function must return a tuple (value, aux, ...), every return "
+                                "with as many parts", "write 'return loss, extra' on every path, or drop has_aux")
 
     def body(self):
         """Lower the function's statements; returns the atom it returns."""
         out = None
-        statements = single_exit(list(self.fdef.body))
+        statements = list(self.fdef.body)
+        if self.has_aux and self.parent_statement is None and not hasattr(self, "aux_arity"):
+            statements, self.aux_arity = split_aux(statements)
+        statements = single_exit(statements)
         self.last_read: dict[str, int] = {}  # name -> the last top-level statement that reads it
         for index, stmt in enumerate(statements):
             for name in _reads(stmt):
@@ -123,6 +147,7 @@ class Frontend(CallsMixin, FlowMixin, SequencesMixin, AliasMixin):
             if self.parent_statement is None:
                 self.fresh.clear()
             self.stmt_index = index
+            self.top_statement = stmt
             self.read_within = _reads(stmt)
             try:
                 out = self.statement(stmt) or out
@@ -228,9 +253,12 @@ class Frontend(CallsMixin, FlowMixin, SequencesMixin, AliasMixin):
             for name, value in zip(names, items):
                 self.bind(name, value, value_node)
             return
-        if len(targets) != 1 or not isinstance(value_node, (ast.Tuple, ast.List)):
-            self.fail(UnsupportedError, value_node, "only a tuple of values can be unpacked, as in 'a, b = b, a * b'",
-                      "assign each part on its own line")
+        if len(targets) != 1 or any(not isinstance(t, ast.Name) for t in targets[0].elts):
+            self.fail(UnsupportedError, value_node, "only one target list of plain names can be unpacked into, "
+                      "as in 'a, b = b, a * b'", "assign each part on its own line")
+        if not isinstance(value_node, (ast.Tuple, ast.List)):
+            self.unpack_value(targets[0], value_node)
+            return
         names = [t.id for t in targets[0].elts]
         if len(names) != len(value_node.elts):
             self.fail(UnsupportedError, value_node,
@@ -240,7 +268,34 @@ class Frontend(CallsMixin, FlowMixin, SequencesMixin, AliasMixin):
         for name, value in zip(names, values):
             self.bind(name, value, value_node)
 
+    def unpack_value(self, target, value_node):
+        """``out, cache = helper(x)`` (a helper returning a tuple: its items), ``N, D = X.shape`` or
+        ``a, b = x`` (an array's rows): each name is bound to one part."""
+        names = [t.id for t in target.elts]
+        value = self.expr(value_node)
+        if isinstance(value, Var) and id(value) in self.seqs:
+            items = self.seqs[id(value)][0]
+            if len(items) != len(names):
+                self.fail(UnsupportedError, value_node, f"cannot unpack {len(items)} values into {len(names)} names",
+                          "use as many names as values")
+        elif isinstance(value, Const) and isinstance(value.value, tuple):
+            if len(value.value) != len(names):
+                self.fail(UnsupportedError, value_node, f"cannot unpack {len(value.value)} values into "
+                          f"{len(names)} names", "use as many names as values")
+            items = [Const(v) for v in value.value]
+        elif isinstance(value, Var) and (self.uses_numpy or id(value) in self.containers):
+            # Python unpacks a shape tuple or an array's rows: item k is value[k].
+            items = [self.emit("getitem", (value, Const(k)), value_node, index=("atom", 1)) for k in range(len(names))]
+        else:
+            self.fail(UnsupportedError, value_node, "a number cannot be unpacked into several names",
+                      "unpack a tuple, as in 'a, b = b, a * b', or assign each part on its own line")
+        for name, item in zip(names, items):
+            self.bind(name, item, value_node)
+
     def bind(self, name: str, value, node: ast.AST) -> Var:
+        if name.startswith("<aux "):  # a value returned after the first (has_aux): the value itself
+            self.env[name] = value
+            return value
         hint = None if name.startswith("<") else name
         if isinstance(value, Var) and value.hint is None and id(value) in self.fresh:
             value.hint = hint  # the equation that made it now carries the user's name
@@ -395,5 +450,7 @@ def _shift_index(index, shift):
     return index
 
 
-def lower(fdef: ast.FunctionDef, scope: Scope, source: Source) -> Function:
-    return Frontend(fdef, scope, source).lower()
+def lower(fdef: ast.FunctionDef, scope: Scope, source: Source, has_aux: bool = False) -> Function:
+    front = Frontend(fdef, scope, source)
+    front.has_aux = has_aux
+    return front.lower()

@@ -96,6 +96,7 @@ class Function:
     kwonly: list[str] = field(default_factory=list)
     posonly: int = 0
     containers: set = field(default_factory=set)  # ids of parameters that are dicts, tuples or lists
+    aux: list = field(default_factory=list)  # with has_aux: the returned values after the first, passed through
 
 
 def is_number(atom, value=None) -> bool:

@@ -111,7 +111,7 @@ def live_forward(fn: Function) -> list:
                     needed.update(id(a) for a in item_reads(item) if isinstance(a, Var))
         return kept[::-1]
 
-    fn.eqns = block(fn.eqns, {id(fn.out)})
+    fn.eqns = block(fn.eqns, {id(fn.out)} | {id(a) for a in fn.aux})
     return fn.eqns
 
 

@@ -142,6 +142,8 @@ class Scope:
                         bindings[top] = ModuleAlias(top)
             elif isinstance(stmt, ast.ImportFrom) and stmt.level == 0 and stmt.module:
                 for alias in stmt.names:
+                    if stmt.module == "builtins" and alias.asname in (None, alias.name):
+                        continue  # 'from builtins import range' (Python 2 compatibility): the builtin itself
                     if alias.name != "*":
                         bindings[alias.asname or alias.name] = FromImport(stmt.module, alias.name)
             elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
@@ -305,6 +307,10 @@ def check_decorators(fdef: ast.FunctionDef, source) -> None:
 
 
 def _classify(obj, name: str) -> Binding | None:
+    import builtins
+
+    if getattr(builtins, name, None) is obj:
+        return None  # the builtin itself, imported from builtins or not
     if isinstance(obj, types.ModuleType):
         return ModuleAlias(obj.__name__)
     for module in KNOWN_MODULES:

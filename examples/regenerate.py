@@ -18,6 +18,8 @@ EXAMPLES = {
                          "--shape", "W1=D,H", "--shape", "b1=H", "--shape", "W2=H,C", "--shape", "b2=C", *NET,
                          "--shape", "reg="],
     "control_flow.py": [],
+    # A student's CS231n file, unchanged: each function returns (loss, dW), dW written by hand.
+    "cs231n_svm.py": ["--has-aux", "--wrt", "W", "--shape", "W=D,C", *NET, "--shape", "reg="],
     "loops_numpy.py": ["--shape", "Wh=H,H", "--shape", "Wx=H,D", "--shape", "h0=H", "--shape", "xs=T,D",
                        "--shape", "T=", "--shape", "params[W1]=D,H", "--shape", "params[b1]=H",
                        "--shape", "params[W2]=H,C", "--shape", "params[b2]=C", *NET],

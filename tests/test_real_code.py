@@ -1,0 +1,158 @@
+"""Code as people already write it (issue 11): CS231n files unchanged, checked against central
+differences through the decorator, compile_source and the CLI."""
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+from conftest import ROOT, numeric_gradient, run_generated
+
+import diffc
+
+sys.path.insert(0, str(ROOT / "examples"))
+import cs231n_svm  # noqa: E402
+
+SVM_SRC = (ROOT / "examples" / "cs231n_svm.py").read_text()
+rng = np.random.default_rng(7)
+W0, X0, Y0 = rng.normal(size=(5, 3)) * 0.01, rng.normal(size=(8, 5)), rng.integers(0, 3, 8)
+
+
+def rel_error(a, b):
+    return np.max(np.abs(a - b) / np.maximum(np.abs(a) + np.abs(b), 1e-8))
+
+
+def loss_only(f):
+    return lambda W, X, y, reg: f(W, X, y, reg)[0]
+
+
+@pytest.mark.parametrize("name", ["svm_loss_naive", "svm_loss_vectorized"])
+def test_cs231n_svm_unchanged_with_has_aux(name):
+    f = getattr(cs231n_svm, name)
+    loss, dW = f(W0, X0, Y0, 0.1)
+    numeric = numeric_gradient(loss_only(f), [W0, X0, Y0, 0.1], 0)
+    grad_W, aux = diffc.grad(f, wrt="W", has_aux=True)(W0, X0, Y0, 0.1)
+    assert rel_error(grad_W, numeric) < 1e-6
+    assert rel_error(grad_W, dW) < 1e-9  # the student's hand-written dW agrees
+    np.testing.assert_allclose(aux, dW)  # passed through unchanged
+    (value, aux2), grad2 = diffc.value_and_grad(f, wrt="W", has_aux=True)(W0, X0, Y0, 0.1)
+    assert value == pytest.approx(loss) and np.allclose(aux2, dW) and np.allclose(grad2, grad_W)
+    # The committed generated file, made by the CLI with --has-aux (examples/regenerate.py).
+    grad_file, aux_file = run_generated((ROOT / "examples" / "cs231n_svm_grad.py").read_text())[f"{name}_grad"](
+        W0, X0, Y0, 0.1)
+    assert rel_error(grad_file, numeric) < 1e-6 and np.allclose(aux_file, dW)
+
+
+def test_cs231n_svm_cli_and_compile_source(tmp_path):
+    path = tmp_path / "svm.py"
+    path.write_text(SVM_SRC)
+    result = subprocess.run([sys.executable, str(ROOT / "cli.py"), str(path), "--has-aux", "--wrt", "W",
+                             "--stdout"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == diffc.compile_source(SVM_SRC, str(path), wrt="W", has_aux=True).text
+    namespace = run_generated(result.stdout)
+    numeric = numeric_gradient(loss_only(cs231n_svm.svm_loss_naive), [W0, X0, Y0, 0.1], 0)
+    for name in ("svm_loss_naive", "svm_loss_vectorized"):
+        grad_W, dW = namespace[f"{name}_grad"](W0, X0, Y0, 0.1)
+        assert rel_error(grad_W, numeric) < 1e-6 and np.allclose(dW, cs231n_svm.svm_loss_naive(W0, X0, Y0, 0.1)[1])
+    # 'from builtins import range' leaves range the builtin: plain loops, not a call diffc keeps opaque.
+    assert "for i in range(num_train):" in result.stdout and "for j in range(num_classes):" in result.stdout
+
+
+def test_without_has_aux_the_error_names_it():
+    with pytest.raises(diffc.DiffcError) as info:
+        diffc.compile_source(SVM_SRC, "svm.py", functions="svm_loss_naive", wrt="W")
+    assert "has_aux" in str(info.value) and "--has-aux" in str(info.value)
+    assert info.value.lineno == 51  # the return line
+    result = subprocess.run([sys.executable, str(ROOT / "cli.py"), str(ROOT / "examples" / "cs231n_svm.py"),
+                             "--stdout"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and "--has-aux" in result.stderr
+
+
+def test_has_aux_shapes_of_the_result(make_module):
+    m = make_module("""
+        import math
+
+        def f(x, y):
+            a = x * y
+            if x > 0:
+                return math.sin(a), a, 2.0
+            return a * a, x, 3.0
+
+        def g(x):
+            return x * x, x + 1.0
+
+        def h(x):
+            return x * x
+    """)
+    grads, aux = diffc.grad(m.f, has_aux=True)(0.5, 3.0)
+    assert grads == pytest.approx((3.0 * np.cos(1.5), 0.5 * np.cos(1.5))) and aux == (1.5, 2.0)
+    grads, aux = diffc.grad(m.f, has_aux=True)(-0.5, 3.0)
+    assert grads == pytest.approx((2 * -1.5 * 3.0, 2 * -1.5 * -0.5)) and aux == (-0.5, 3.0)
+    assert diffc.grad(m.g, has_aux=True)(3.0) == (6.0, 4.0)  # one parameter, one aux: bare values
+    assert diffc.value_and_grad(m.g, has_aux=True)(3.0) == ((9.0, 4.0), 6.0)
+    with pytest.raises(diffc.DiffcError, match="must return a tuple"):
+        diffc.grad(m.h, has_aux=True)
+
+
+def test_helpers_returning_tuples_are_inlined_and_unpacked(make_module):
+    m = make_module("""
+        from builtins import range
+        import numpy as np
+
+        def affine_forward(x, w, b):
+            out = None
+            N = x.shape[0]
+            out = x.reshape(N, -1).dot(w) + b
+            cache = (x, w, b)
+            return out, cache
+
+        def relu_forward(x):
+            out = np.maximum(0, x)
+            cache = x
+            return out, cache
+
+        def loss(x, w, b):
+            N, D = x.shape
+            out, cache = affine_forward(x, w, b)
+            h, _ = relu_forward(out)
+            return np.sum(h ** 2) / N + D
+    """)
+    x, w, b = rng.normal(size=(4, 3)), rng.normal(size=(3, 2)), rng.normal(size=2)
+    g = diffc.grad(m.loss)
+    got = g(x, w, b)
+    for i, part in enumerate(got):
+        assert rel_error(part, numeric_gradient(m.loss, [x, w, b], i)) < 1e-6
+    assert "cache" not in g.source  # an unused cache costs nothing
+    text = diffc.compile_source(open(m.__file__).read(), "m.py",
+                                functions="loss").text
+    again = run_generated(text)["loss_grad"](x, w, b)
+    for a, c in zip(again, got):
+        np.testing.assert_allclose(a, c)
+
+
+def test_a_top_level_alias_written_in_place_is_read_before_the_write(make_module):
+    m = make_module("""
+        import numpy as np
+
+        def f(W, X):
+            margins = np.maximum(0, X.dot(W))
+            loss = np.sum(margins ** 2)
+            binary = margins
+            binary[margins > 0] = 1
+            return loss + np.sum(binary)
+    """)
+    W, X = rng.normal(size=(3, 2)), rng.normal(size=(4, 3))
+    assert rel_error(diffc.grad(m.f, wrt="W")(W, X), numeric_gradient(m.f, [W, X], 0)) < 1e-6
+    late = textwrap.dedent("""
+        import numpy as np
+
+        def f(W):
+            margins = np.maximum(0, W)
+            binary = margins
+            binary[margins > 0] = 1
+            return np.sum(binary * margins)
+    """)
+    with pytest.raises(diffc.DiffcError, match="still refers to the same array"):
+        diffc.compile_source(late, "f.py")
