@@ -74,6 +74,8 @@ class CallsMixin:
             return resolved
         if isinstance(func, ast.Attribute) and self._module_of(func.value) is None \
                 and not (isinstance(func.value, ast.Name) and func.value.id not in self.env):
+            if func.attr == "item" and not node.args and not node.keywords:  # loss.item(): the number, as float()
+                return self.emit("float", (self.expr(func.value),), node, _style=("method", "item"))
             return self.method(node) if func.attr in P.METHODS else self.opaque(node, None)
         op, params = self.callee(node)
         if op.startswith("call:"):

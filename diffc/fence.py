@@ -102,7 +102,10 @@ def _check_statement(stmt: ast.stmt, err, in_loop: bool = False) -> None:
             err(stmt.orelse[0], f"'{'for' if isinstance(stmt, ast.For) else 'while'} ... else' is not supported",
                 "set a flag in the loop and test it after")
         if isinstance(stmt, ast.For):
-            if not isinstance(stmt.target, ast.Name):
+            zipped = isinstance(stmt.iter, ast.Call) and isinstance(stmt.iter.func, ast.Name) and \
+                stmt.iter.func.id in ("zip", "enumerate") and isinstance(stmt.target, ast.Tuple) and \
+                all(isinstance(t, ast.Name) for t in stmt.target.elts)  # for x_i, y_i in zip(X, y)
+            if not isinstance(stmt.target, ast.Name) and not zipped:
                 err(stmt.target, "only a plain name can be the loop variable", "unpack inside the loop body")
             _check_expr(stmt.iter, err)
         else:

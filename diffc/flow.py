@@ -139,6 +139,8 @@ class FlowMixin:
         return ast.copy_location(ast.For(stmt.target, stmt.iter, [guarded], []), stmt)
 
     def for_statement(self, stmt: ast.For):
+        if isinstance(stmt.target, ast.Tuple):
+            stmt = self.zip_loop(stmt)
         it = stmt.iter
         if isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "range" and \
                 "range" not in self.env and self.scope.lookup("range") is None:
@@ -153,3 +155,50 @@ class FlowMixin:
                 self.unroll(stmt, self.seqs[id(sequence)][0])
             else:
                 self.loop("sequence", stmt, stmt.target.id, [sequence], stmt.body)
+
+    def zip_loop(self, stmt: ast.For) -> ast.For:
+        """``for a, b in zip(A, B)`` as ``for k in range(min(len(A), len(B))): a = A[k]; b = B[k]``;
+        ``for i, a in enumerate(A)`` as ``for i in range(len(A)): a = A[i]``."""
+        from .scope import identifiers
+
+        call, names = stmt.iter, [t.id for t in stmt.target.elts]
+        func = call.func.id
+        if func in self.env or self.scope.lookup(func) is not None:
+            self.fail(UnsupportedError, call.func, f"'{func}' here is not the builtin", "unpack inside the loop body")
+        if call.keywords or any(isinstance(a, ast.Starred) for a in call.args) or \
+                (func == "enumerate" and len(call.args) != 1) or (func == "zip" and len(call.args) != len(names)) \
+                or (func == "enumerate" and len(names) != 2):
+            self.fail(UnsupportedError, call, f"this {func}(...) loop cannot be unpacked into {len(names)} names",
+                      "write 'for a, b in zip(A, B)' or 'for i, a in enumerate(A)', one name per sequence")
+        taken = identifiers(self.fdef) | set(self.env)
+        seqs = []
+        for arg in call.args:  # each sequence once, before the loop, under a name of its own
+            if isinstance(arg, ast.Name):
+                seqs.append(arg.id)
+                continue
+            name = next(n for n in ("seq", *(f"seq_{k}" for k in range(1, 1000))) if n not in taken)
+            taken.add(name)
+            self.bind(name, self.expr(arg), arg)
+            seqs.append(name)
+
+        def node(n):
+            return ast.copy_location(n, stmt)
+
+        def load(name):
+            return node(ast.Name(name, ast.Load()))
+
+        def length(name):
+            return node(ast.Call(load("len"), [load(name)], []))
+
+        if func == "enumerate":
+            index, pairs = names[0], [(names[1], seqs[0])]
+            count = length(seqs[0])
+        else:
+            index = next(n for n in ("k", *(f"k_{j}" for j in range(1, 1000))) if n not in taken)
+            pairs = list(zip(names, seqs))
+            count = length(seqs[0]) if len(seqs) == 1 else node(ast.Call(load("min"), [length(s) for s in seqs], []))
+        body = [node(ast.Assign([node(ast.Name(n, ast.Store()))], node(ast.Subscript(load(s), load(index), ast.Load())),
+                                lineno=stmt.lineno)) for n, s in pairs]
+        loop = ast.For(node(ast.Name(index, ast.Store())), node(ast.Call(load("range"), [count], [])),
+                       body + stmt.body, [])
+        return node(loop)

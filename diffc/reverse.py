@@ -76,6 +76,37 @@ def active_vars(fn: Function, wrt: list[Var]) -> set[int]:
     return active
 
 
+def useful_vars(fn: Function) -> set[int]:
+    """Ids of the variables the output depends on: only they need a gradient. A value that depends on
+    a parameter but not reaching the output (an aux output such as a hand-written dW) is forward code."""
+    edges: dict[int, list] = {}
+
+    def block(items):
+        for item in items:
+            if isinstance(item, Eqn):
+                edges.setdefault(id(item.out), []).extend(item.ins)
+            elif isinstance(item, If):
+                block(item.then)
+                block(item.orelse)
+                for phi in item.phis:
+                    edges.setdefault(id(phi.out), []).extend((phi.then, phi.orelse, item.cond))
+            else:
+                for c in item.carried:
+                    edges.setdefault(id(c.start), []).extend((c.init, c.end))
+                    edges.setdefault(id(c.final), []).extend((c.init, c.start, c.end))
+                block(item.cond)
+                block(item.body)
+
+    block(fn.eqns)
+    useful, todo = set(), [fn.out]
+    while todo:
+        atom = todo.pop()
+        if isinstance(atom, Var) and id(atom) not in useful:
+            useful.add(id(atom))
+            todo.extend(edges.get(id(atom), ()))
+    return useful
+
+
 def live_forward(fn: Function) -> list:
     """The forward items the output depends on (the user's dead code dropped)."""
 
@@ -127,7 +158,7 @@ def _preserves_shape(eqn: Eqn, shapes) -> bool:
 class _Reverse(FlowReverse):
     def __init__(self, fn, wrt, numpy, shapes, record):
         self.fn, self.numpy, self.shapes, self.record = fn, numpy, shapes, record
-        self.active = active_vars(fn, wrt)
+        self.active = active_vars(fn, wrt) & useful_vars(fn)
         self.sequences = sequence_vars(fn.eqns)  # may hold a Python list or tuple
         self.grads: dict[int, Var] = {}
         self.vars: dict[int, Var] = {}

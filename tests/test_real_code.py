@@ -156,3 +156,90 @@ def test_a_top_level_alias_written_in_place_is_read_before_the_write(make_module
     """)
     with pytest.raises(diffc.DiffcError, match="still refers to the same array"):
         diffc.compile_source(late, "f.py")
+
+
+IDIOMS = """
+from builtins import range
+from builtins import object
+import numpy as np
+
+
+def zipped(W, X, y):
+    loss = 0.0
+    for x_i, y_i in zip(X, y):
+        s = x_i.dot(W)
+        loss += s[y_i]
+    return loss
+
+
+def enum(W, X):
+    loss = 0.0
+    for i, x_i in enumerate(X * 2.0):
+        loss += (i + 1) * np.sum(x_i.dot(W) ** 2)
+    return loss
+
+
+def item(W, X):
+    s = np.sum(X.dot(W))
+    return s.item() * 3.0 + float(np.sum(W ** 2))
+
+
+def softmax_loss_naive(W, X, y, reg):
+    loss = 0.0
+    dW = np.zeros_like(W)
+    num_train = X.shape[0]
+    num_classes = W.shape[1]
+    for i in range(num_train):
+        scores = X[i].dot(W)
+        scores -= np.max(scores)
+        p = np.exp(scores) / np.sum(np.exp(scores))
+        loss += -np.log(p[y[i]])
+        for j in range(num_classes):
+            dW[:, j] += X[i] * p[j]
+        dW[:, y[i]] -= X[i]
+    loss /= num_train
+    dW /= num_train
+    loss += reg * np.sum(W * W)
+    dW += 2 * reg * W
+    return loss, dW
+
+
+def softmax_loss_vectorized(W, X, y, reg):
+    N, D = X.shape
+    scores = X.dot(W)
+    scores -= scores.max(axis=1, keepdims=True)
+    p = np.exp(scores)
+    p /= p.sum(axis=1, keepdims=True)
+    loss = -np.log(p[range(N), y]).sum() / N + reg * np.sum(W * W)
+    p[range(N), y] -= 1
+    dW = X.T.dot(p) / N + 2 * reg * W
+    return loss, dW
+"""
+
+
+@pytest.mark.parametrize("name", ["zipped", "enum", "item"])
+def test_zip_enumerate_item_float(make_module, name):
+    m = make_module(IDIOMS)
+    f = getattr(m, name)
+    args = [W0, X0] + ([Y0] if name == "zipped" else [])
+    numeric = numeric_gradient(f, args, 0)
+    assert rel_error(diffc.grad(f, wrt="W")(*args), numeric) < 1e-6
+    text = diffc.compile_source(IDIOMS, "idioms.py", functions=name, wrt="W").text
+    assert rel_error(run_generated(text)[f"{name}_grad"](*args), numeric) < 1e-6
+    assert "in zip(" not in text and "in enumerate(X" not in text
+    assert ("in range(" in text) == (name != "item")
+
+
+@pytest.mark.parametrize("name", ["softmax_loss_naive", "softmax_loss_vectorized"])
+def test_softmax_with_hand_written_gradient(make_module, name):
+    # dW depends on W here (through p) but never reaches the loss: forward code, no gradient of its own.
+    m = make_module(IDIOMS)
+    f = getattr(m, name)
+    loss, dW = f(W0, X0, Y0, 0.1)
+    numeric = numeric_gradient(loss_only(f), [W0, X0, Y0, 0.1], 0)
+    grad_W, aux = diffc.grad(f, wrt="W", has_aux=True)(W0, X0, Y0, 0.1)
+    assert rel_error(grad_W, numeric) < 1e-6 and rel_error(grad_W, dW) < 1e-8 and np.allclose(aux, dW)
+    text = diffc.compile_source(IDIOMS, "idioms.py", functions=name, wrt="W", has_aux=True).text
+    assert "grad_dW" not in text
+    grad_W2, aux2 = run_generated(text)[f"{name}_grad"](W0, X0, Y0, 0.1)
+    assert rel_error(grad_W2, numeric) < 1e-6 and np.allclose(aux2, dW)
