@@ -69,6 +69,9 @@ class CallsMixin:
         if isinstance(func, ast.Name) and func.id == "sum" and "sum" not in self.env and len(node.args) == 1 \
                 and isinstance(node.args[0], ast.Name) and node.args[0].id in self.lists:
             return self.name(node.args[0])
+        moments = self.variance(node)  # np.var, np.std, x.var(), x.std(): means, a square and a root
+        if moments is not None:
+            return moments
         resolved = self.builtin_on_items(node)  # sum([a, a * a]), len(t), max(t)
         if resolved is not None:
             return resolved
@@ -103,6 +106,39 @@ class CallsMixin:
         if op.startswith("numpy."):  # a literal list passed to NumPy is an array
             ins = tuple(self.stacked(a, n, op, i) for i, (a, n) in enumerate(zip(ins, args)))
         return self.emit(op, ins, node, **params)
+
+    def variance(self, node: ast.Call):
+        """``np.var``/``np.std`` (and the methods) with literal ``axis``, ``keepdims`` and ``ddof``, written
+        as the mean of squared deviations (times n / (n - ddof)) and its square root; None if not one."""
+        func = node.func
+        if not (isinstance(func, ast.Attribute) and func.attr in ("var", "std")):
+            return None
+        if self._module_of(func.value) == "numpy":
+            if not node.args:
+                return None
+            x_node, positional = node.args[0], node.args[1:]
+        elif self._module_of(func.value) is None and not (isinstance(func.value, ast.Name)
+                                                           and func.value.id not in self.env):
+            x_node, positional = func.value, node.args
+        else:
+            return None
+        if len(positional) > 1 or any(kw.arg not in ("axis", "keepdims", "ddof") for kw in node.keywords):
+            return None  # dtype=, out=, ...: left to the opaque call, which refuses what it must
+        options = {"axis": self.literal(positional[0])} if positional else {}
+        options.update({kw.arg: self.literal(kw.value) for kw in node.keywords})
+        axis, keepdims, ddof = options.get("axis"), bool(options.get("keepdims", False)), options.get("ddof", 0)
+        where = {} if axis is None else {"axis": axis}
+        x = self.expr(x_node)
+        mean = self.emit("numpy.mean", (x,), node, **where, keepdims=True)
+        deviation = self.emit("sub", (x, mean), node)
+        square = self.emit("pow", (deviation, Const(2)), node)
+        out = self.emit("numpy.mean", (square,), node, **where, **({"keepdims": True} if keepdims else {}))
+        if ddof:
+            count = self.emit("div", (self.emit("numpy.size", (x,), node),
+                                      self.emit("numpy.size", (out,), node)), node)
+            scale = self.emit("div", (count, self.emit("sub", (count, Const(ddof)), node)), node)
+            out = self.emit("mul", (out, scale), node)
+        return self.emit("numpy.sqrt", (out,), node) if func.attr == "std" else out
 
     def opaque(self, node: ast.Call, why) -> Var:
         """A call diffc has no rule for, kept as it is: refused later only if a gradient must cross it.

@@ -243,3 +243,35 @@ def test_softmax_with_hand_written_gradient(make_module, name):
     assert "grad_dW" not in text
     grad_W2, aux2 = run_generated(text)[f"{name}_grad"](W0, X0, Y0, 0.1)
     assert rel_error(grad_W2, numeric) < 1e-6 and np.allclose(aux2, dW)
+
+
+MOMENTS = """
+import numpy as np
+
+
+def f(x):
+    a = np.sum(np.var(x, axis=0) * np.std(x, axis=1, keepdims=True, ddof=1))
+    return a + x.var() + x.std(0).sum() + np.var(x, ddof=1) + np.sum(x.var(axis=(0,), keepdims=True) ** 2)
+
+
+def bn(x, gamma, beta):
+    mu = np.mean(x, axis=0)
+    var = np.var(x, axis=0)
+    xhat = (x - mu) / np.sqrt(var + 1e-5)
+    out = gamma * xhat + beta
+    return np.sum(out * np.cos(x)), (xhat, var)
+"""
+
+
+def test_var_and_std_as_means(make_module):
+    m = make_module(MOMENTS)
+    x = rng.normal(size=(5, 3))
+    numeric = numeric_gradient(m.f, [x], 0)
+    assert rel_error(diffc.grad(m.f)(x), numeric) < 1e-6
+    text = diffc.compile_source(MOMENTS, "m.py", functions="f").text
+    assert rel_error(run_generated(text)["f_grad"](x), numeric) < 1e-6
+    gamma, beta = rng.normal(size=3), rng.normal(size=3)
+    grads, (xhat, var) = diffc.grad(m.bn, has_aux=True)(x, gamma, beta)
+    np.testing.assert_allclose(var, np.var(x, axis=0))
+    for i, part in enumerate(grads):
+        assert rel_error(part, numeric_gradient(lambda *a: m.bn(*a)[0], [x, gamma, beta], i)) < 1e-6
