@@ -42,7 +42,7 @@ class AliasMixin:
             self.shares(out, first)
         elif op == "select":  # c = b if s else a: c is b or a
             self.shares(out, out, ins[1], ins[2])
-        elif op in ("opaque", "list", "tuple"):  # a list holds its items; an unknown call may return a view
+        elif op in ("opaque", "list", "tuple", "make_struct"):  # a list or dict holds its items; a call may view
             self.shares(out, out, *ins)
 
     def aliased_by_loop(self, body: list, name: str) -> frozenset:
@@ -88,6 +88,17 @@ class AliasMixin:
                 self.fail(UnsupportedError, stmt,
                           f"'{target.id}' is changed in place while '{name}' still refers to the same array",
                           f"copy it first, for example '{target.id} = {target.id}.copy()'")
+
+
+    def check_dict_write(self, name: str, stmt: ast.stmt):
+        """``d['k'] = v`` makes a new dict in the IR: refused while another name read later refers to ``d``."""
+        var = self.env[name]
+        for other_name, other in self.env.items():
+            within = other_name in self.read_within and stmt is not getattr(self, "top_statement", None)
+            later = self.last_read.get(other_name, -1) > self.stmt_index or within
+            if other_name != name and isinstance(other, Var) and later and id(var) in self.roots(other):
+                self.fail(UnsupportedError, stmt, f"'{name}' is changed in place while '{other_name}' still refers "
+                          "to the same dict", f"build '{other_name}' after the last change of '{name}'")
 
 
 def _may_view(node: ast.expr) -> bool:

@@ -168,7 +168,8 @@ def _check_target(target: ast.expr, err, unpack: bool = True) -> None:
     if isinstance(target, ast.Subscript):
         if not isinstance(target.value, ast.Name):
             err(target.value, "only a named array can be assigned into", "assign the array to a name first")
-        _check_expr(target.slice, err)
+        if not (isinstance(target.slice, ast.Constant) and isinstance(target.slice.value, str)):  # grads['W1'] = ...
+            _check_expr(target.slice, err)
         return
     if unpack and isinstance(target, (ast.Tuple, ast.List)):
         for elt in target.elts:
@@ -244,7 +245,23 @@ def _check_expr(node: ast.expr, err) -> None:
     if isinstance(node, ast.Attribute):
         _check_expr(node.value, err)
         return
+    if isinstance(node, ast.Dict) and all(isinstance(k, ast.Constant) and isinstance(k.value, str)
+                                          for k in node.keys):  # {'W1': dW1}: string keys (the frontend decides)
+        for value in node.values:
+            _check_expr(value, err)
+        return
+    if isinstance(node, (ast.ListComp, ast.GeneratorExp)) and len(node.generators) == 1 and \
+            not node.generators[0].is_async and all(isinstance(t, ast.Name) for t in ast.walk(
+                node.generators[0].target) if isinstance(t, ast.expr) and not isinstance(t, ast.Tuple)):
+        gen = node.generators[0]  # [f(x) for x in xs], sum(w ** 2 for w in ws): the frontend lowers them
+        for part in [node.elt, gen.iter, *gen.ifs]:
+            _check_expr(part, err)
+        return
     message, hint = _EXPR_HINTS.get(type(node), (f"'{type(node).__name__}' expressions are not supported", None))
+    if isinstance(node, ast.Dict):
+        message, hint = "only dicts with string keys are supported", "use keys such as 'W1'"
+    elif isinstance(node, (ast.ListComp, ast.GeneratorExp)):
+        message, hint = "only a comprehension with one 'for' is supported", "write the loop out"
     err(node, message, hint)
 
 

@@ -68,6 +68,7 @@ class Frontend(CallsMixin, FlowMixin, SequencesMixin, AliasMixin):
         self.alias: dict[int, frozenset] = parent.alias if parent else {}  # id(var) -> roots it may share memory with
         self.seqs: dict[int, tuple] = parent.seqs if parent else {}  # id(var) -> (items, kind) of a list/tuple literal
         self.stacks: dict[tuple, Var] = parent.stacks if parent else {}  # np.array of a literal, per block
+        self.dicts: dict[int, dict] = parent.dicts if parent else {}  # id(var) -> {key: atom} of a dict built here
         self.calls: tuple[str, ...] = (*parent.calls, fdef.name) if parent else (fdef.name,)
         # Parameters that are dicts, tuples or lists, read only as p["key"], p[0] or a, b = p.
         self.containers: set[int] = parent.containers if parent else set()
@@ -190,6 +191,17 @@ class Frontend(CallsMixin, FlowMixin, SequencesMixin, AliasMixin):
             return None
         if isinstance(stmt, ast.AugAssign):
             op = P.BINOPS[type(stmt.op)]
+            key = self.dict_key(stmt.target)
+            if key is not None:  # grads['W1'] += reg * W1
+                name = stmt.target.value.id
+                self.check_dict_write(name, stmt)
+                items = self.dicts[id(self.env[name])]
+                if key not in items:
+                    self.fail(UnsupportedError, stmt.target, f"'{name}' has no key {key!r} here",
+                              "assign it before adding to it")
+                items = {**items, key: self.emit(op, (items[key], self.expr(stmt.value)), stmt)}
+                self.env[name] = self.make_dict(items, stmt, name)
+                return None
             if isinstance(stmt.target, ast.Subscript):
                 self.check_mutation(stmt.target.value, stmt)
                 x = self.name(stmt.target.value)
@@ -217,7 +229,11 @@ class Frontend(CallsMixin, FlowMixin, SequencesMixin, AliasMixin):
             return None
         value = self.expr(stmt.value)
         for target in targets:
-            if isinstance(target, ast.Subscript):
+            if self.dict_key(target) is not None:  # grads['W1'] = dW1: a new dict with that key
+                self.check_dict_write(target.value.id, stmt)
+                items = {**self.dicts[id(self.env[target.value.id])], target.slice.value: value}
+                self.env[target.value.id] = self.make_dict(items, stmt, target.value.id)
+            elif isinstance(target, ast.Subscript):
                 self.check_mutation(target.value, stmt)
                 x = self.name(target.value)
                 value = self.stacked(value, stmt.value, "setitem", 1)  # x[:2] = [a, b]: an array
@@ -304,6 +320,8 @@ class Frontend(CallsMixin, FlowMixin, SequencesMixin, AliasMixin):
             var = self.emit("copy", (value,), node, Var(hint))
             if id(value) in self.seqs:
                 self.seqs[id(var)] = self.seqs[id(value)]
+            if id(value) in self.dicts:
+                self.dicts[id(var)] = self.dicts[id(value)]
         self.env[name] = var
         return var
 
@@ -344,6 +362,14 @@ class Frontend(CallsMixin, FlowMixin, SequencesMixin, AliasMixin):
             return value
         if isinstance(node, ast.Call):
             return self.call(node)
+        if isinstance(node, ast.Dict):
+            return self.make_dict(dict(zip((k.value for k in node.keys), (self.expr(v) for v in node.values))), node)
+        if isinstance(node, ast.Subscript) and self.dict_key(node) is not None:
+            items = self.dicts[id(self.env[node.value.id])]
+            if node.slice.value not in items:
+                self.fail(UnsupportedError, node, f"'{node.value.id}' has no key {node.slice.value!r} here",
+                          "assign it before reading it")
+            return items[node.slice.value]
         if isinstance(node, ast.Subscript):
             base = self.expr(node.value)
             if id(base) in self.seqs:  # t[0] of t = (a, 2.0 * a): the item itself
@@ -364,6 +390,22 @@ class Frontend(CallsMixin, FlowMixin, SequencesMixin, AliasMixin):
         if isinstance(node, ast.List):  # a list stays a list: as an index it means fancy indexing
             return self.sequence(node, [self.expr(e) for e in node.elts], "List")
         raise AssertionError(f"fence let through {type(node).__name__}")  # pragma: no cover
+
+    def make_dict(self, items: dict, node, name=None) -> Var:
+        """A dict built in the function (``grads = {}; grads['W1'] = dW1``): its keys are known here, so
+        reads are its items; the dict itself is forward code (an aux output), with no gradient rule."""
+        out = self.emit("make_struct", tuple(items.values()), node, Var(name), keys=tuple(items), kind="dict")
+        self.dicts[id(out)] = items
+        return out
+
+    def dict_key(self, node):
+        """The key of ``d['key']`` when ``d`` names a dict built in the function, else None."""
+        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and \
+                isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str):
+            var = self.env.get(node.value.id)
+            if isinstance(var, Var) and id(var) in self.dicts:
+                return node.slice.value
+        return None
 
     def index(self, ins: list, node: ast.expr):
         """The index template of a subscript; its variable parts are appended to ``ins``."""

@@ -18,7 +18,7 @@ CASES = [
     ("    z = math.gamma(x)\n    return z", diffc.UnknownCallError, 5, 9, "'math.gamma'"),
     ("    z = math.exp(x, y)\n    return z", diffc.UnsupportedError, 5, 9, "takes 1 argument"),
     ("    z = max(x)\n    return z", diffc.UnsupportedError, 5, 9, "takes at least 2 argument(s), got 1"),
-    ("    z = {x: y}\n    return z", diffc.UnsupportedError, 5, 9, "dicts are not supported"),
+    ("    z = {x: y}\n    return z", diffc.UnsupportedError, 5, 9, "only dicts with string keys"),
     ("    return x + q", diffc.NameResolutionError, 5, 16, "name 'q' is not defined"),
     ("    z = w * 2\n    w = x\n    return z", diffc.NameResolutionError, 5, 9, "'w' is used before"),
     ("    return x, y", diffc.UnsupportedError, 5, 12, "returns a list or tuple"),

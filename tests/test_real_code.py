@@ -275,3 +275,52 @@ def test_var_and_std_as_means(make_module):
     np.testing.assert_allclose(var, np.var(x, axis=0))
     for i, part in enumerate(grads):
         assert rel_error(part, numeric_gradient(lambda *a: m.bn(*a)[0], [x, gamma, beta], i)) < 1e-6
+
+
+DICTS = """
+import numpy as np
+
+
+def two_layer(W1, W2, X, reg):
+    grads = {}
+    h = np.maximum(0, X.dot(W1))
+    s = h.dot(W2)
+    loss = np.sum(s ** 2) / 2 + 0.5 * reg * (np.sum(W1 * W1) + np.sum(W2 * W2))
+    ds = s
+    grads['W2'] = h.T.dot(ds)
+    dh = ds.dot(W2.T)
+    dh[h <= 0] = 0
+    grads['W1'] = X.T.dot(dh)
+    grads['W2'] += reg * W2
+    grads['W1'] += reg * W1
+    return loss, grads
+
+
+def reads(x):
+    d = {'a': x * 2.0}
+    d['b'] = d['a'] * x
+    return d['b'] + d['a']
+
+
+def shared(x):
+    d = {'a': x}
+    e = d
+    d['a'] = x * 2.0
+    return e['a']
+"""
+
+
+def test_a_dict_of_gradients_built_in_the_function(make_module):
+    m = make_module(DICTS)
+    W1, W2, X = rng.normal(size=(3, 4)), rng.normal(size=(4, 2)), rng.normal(size=(5, 3))
+    (g1, g2), grads = diffc.grad(m.two_layer, wrt=("W1", "W2"), has_aux=True)(W1, W2, X, 0.1)
+    assert rel_error(g1, numeric_gradient(loss_only(m.two_layer), [W1, W2, X, 0.1], 0)) < 1e-6
+    assert rel_error(g2, numeric_gradient(loss_only(m.two_layer), [W1, W2, X, 0.1], 1)) < 1e-6
+    assert list(grads) == ["W2", "W1"] and rel_error(grads["W1"], g1) < 1e-9 and rel_error(grads["W2"], g2) < 1e-9
+    text = diffc.compile_source(DICTS, "d.py", functions="two_layer", wrt=("W1", "W2"), has_aux=True).text
+    assert "grads = {'W2': " in text
+    (h1, _), again = run_generated(text)["two_layer_grad"](W1, W2, X, 0.1)
+    assert np.allclose(h1, g1) and np.allclose(again["W1"], grads["W1"])
+    assert diffc.grad(m.reads)(1.5) == pytest.approx(4 * 1.5 + 2.0)  # 2x^2 + 2x, read back at compile time
+    with pytest.raises(diffc.DiffcError, match="still refers to the same dict"):
+        diffc.grad(m.shared)
