@@ -72,6 +72,10 @@ class CallsMixin:
         moments = self.variance(node)  # np.var, np.std, x.var(), x.std(): means, a square and a root
         if moments is not None:
             return moments
+        if isinstance(func, ast.Name) and func.id == "sum" and "sum" not in self.env and len(node.args) == 1 and \
+                not node.keywords and isinstance(node.args[0], (ast.ListComp, ast.GeneratorExp)) and \
+                self.scope.lookup("sum") is None and self.comprehension_items(node.args[0]) is None:
+            return self.sum_loop(node.args[0])  # sum(w ** 2 for w in W): a running sum in a loop
         resolved = self.builtin_on_items(node)  # sum([a, a * a]), len(t), max(t)
         if resolved is not None:
             return resolved
@@ -93,14 +97,12 @@ class CallsMixin:
                           "write the arrays out, as in np.concatenate((a, b), axis=0)")
             if len(args) > 1:
                 params["axis"] = self.literal(args[1])
-            kind = type(args[0]).__name__ if isinstance(args[0], (ast.List, ast.Tuple)) else \
-                self.seqs[id(self.env[args[0].id])][1]
+            kind = self.seq_kind(args[0])
             return self.emit(op, items, node, **params, _seq=kind)
         if op == "numpy.array" and len(args) == 1:
             items = self.items_of(args[0])
             if items is not None:  # np.array([a, b * a]): a stack of the items
-                kind = type(args[0]).__name__ if isinstance(args[0], (ast.List, ast.Tuple)) else \
-                    self.seqs[id(self.env[args[0].id])][1]
+                kind = self.seq_kind(args[0])
                 return self.emit(op, items, node, **params, _seq=kind)
         ins = tuple(self.expr(a) for a in args)
         if op.startswith("numpy."):  # a literal list passed to NumPy is an array

@@ -387,6 +387,16 @@ class Frontend(CallsMixin, FlowMixin, SequencesMixin, AliasMixin):
             if all(isinstance(a, Const) for a in items):
                 return Const(tuple(a.value for a in items))
             return self.sequence(node, items, "Tuple")
+        if isinstance(node, ast.ListComp):
+            items = self.comprehension_items(node)
+            if items is None:
+                self.fail(UnsupportedError, node, "a list comprehension over a sequence known only at run time is "
+                          "not supported here", "iterate over a literal list or range(3), or sum a generator: "
+                          "sum(f(x) for x in X)")
+            return self.sequence(node, items, "List")
+        if isinstance(node, ast.GeneratorExp):
+            self.fail(UnsupportedError, node, "a generator expression is supported only inside sum(...) or where "
+                      "its items are known here", "write sum(f(x) for x in X), or a list comprehension")
         if isinstance(node, ast.List):  # a list stays a list: as an index it means fancy indexing
             return self.sequence(node, [self.expr(e) for e in node.elts], "List")
         raise AssertionError(f"fence let through {type(node).__name__}")  # pragma: no cover

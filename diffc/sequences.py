@@ -5,7 +5,11 @@ Python list or tuple in the generated code) whose items the frontend
 remembers. Indexed by a literal integer, unpacked, iterated by ``for``,
 passed to ``sum``/``max``/``min``/``len``, it is simply its items: no
 container is differentiated. Passed to a NumPy function it is a stack,
-``np.array([...])``, whose gradient goes back item by item. Anything else
+``np.array([...])``, whose gradient goes back item by item. A comprehension
+or generator expression over such a literal (or over ``range`` of literal
+integers, ``zip`` or ``enumerate`` of them) is resolved the same way, item by
+item; ``sum(...)`` of one over a run-time sequence is a loop keeping a
+running sum. Anything else
 done with a list of active values (a variable index, arithmetic on the list,
 changing it in place) is left to the reverse pass, which refuses it when a
 gradient would have to cross it.
@@ -40,6 +44,8 @@ class SequencesMixin:
         if isinstance(node, ast.Name) and isinstance(self.env.get(node.id), Var):
             found = self.seqs.get(id(self.env[node.id]))
             return None if found is None else found[0]
+        if isinstance(node, (ast.ListComp, ast.GeneratorExp)):
+            return self.comprehension_items(node)
         if isinstance(node, (ast.List, ast.Tuple)):
             atom = self.expr(node)
             return self.seqs[id(atom)][0] if id(atom) in self.seqs else [Const(v) for v in atom.value]
@@ -93,3 +99,95 @@ class SequencesMixin:
             self.bind(stmt.target.id, item, stmt)
             for inner in stmt.body:
                 self.statement(inner)
+
+    def seq_kind(self, node: ast.expr) -> str:
+        """'List' or 'Tuple': how a stack of ``node``'s items is written."""
+        if isinstance(node, (ast.List, ast.Tuple)):
+            return type(node).__name__
+        if isinstance(node, ast.Name):
+            return self.seqs[id(self.env[node.id])][1]
+        return "List"
+
+    def literal_items(self, node: ast.expr):
+        """The items of an iterable known at compile time: a literal, range of literal integers, zip or
+        enumerate of those; else None."""
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.keywords and \
+                node.func.id in ("range", "zip", "enumerate") and node.func.id not in self.env and \
+                self.scope.lookup(node.func.id) is None:
+            if node.func.id == "range":
+                try:
+                    bounds = [ast.literal_eval(a) for a in node.args]
+                except ValueError:
+                    return None
+                if not 1 <= len(bounds) <= 3 or not all(type(b) is int for b in bounds):
+                    return None
+                return [Const(k) for k in range(*bounds)]
+            parts = [self.literal_items(a) for a in node.args]
+            if not parts or any(p is None for p in parts) or node.func.id == "enumerate" and len(parts) != 1:
+                return None
+            if node.func.id == "enumerate":
+                return [(Const(k), item) for k, item in enumerate(parts[0])]
+            return list(zip(*parts))
+        if isinstance(node, (ast.ListComp, ast.GeneratorExp)):
+            return None
+        return self.items_of(node)
+
+    def comprehension_items(self, node):
+        """``[f(x) for x in xs]`` over an iterable known at compile time: the list of its items, or None."""
+        gen = node.generators[0]
+        items = self.literal_items(gen.iter)
+        if items is None:
+            return None
+        names = [t.id for t in ast.walk(gen.target) if isinstance(t, ast.Name)]
+        saved = {n: self.env[n] for n in names if n in self.env}
+        out = []
+        try:
+            for item in items:
+                self._bind_target(gen.target, item, node)
+                tests = [self.expr(test) for test in gen.ifs]
+                if any(not isinstance(t, Const) for t in tests):
+                    self.fail(UnsupportedError, gen.ifs[0], "a condition in a comprehension must be known when "
+                              "compiling here", "write the loop out with an 'if' inside")
+                if all(t.value for t in tests):
+                    out.append(self.expr(node.elt))
+        finally:  # the comprehension's names are its own, as in Python 3
+            for n in names:
+                self.env.pop(n, None)
+            self.env.update(saved)
+        return out
+
+    def _bind_target(self, target, item, node):
+        if isinstance(target, ast.Name):
+            self.env[target.id] = item
+            return
+        parts = item if isinstance(item, tuple) else self.seqs.get(id(item), (None,))[0]
+        if parts is None or len(parts) != len(target.elts):
+            self.fail(UnsupportedError, node, "this comprehension cannot unpack its items into "
+                      f"{len(target.elts)} names", "use as many names as each item has values")
+        for t, part in zip(target.elts, parts):
+            self._bind_target(t, part, node)
+
+    def sum_loop(self, node):
+        """``sum(f(x) for x in X)`` over a run-time sequence: ``total = 0; for x in X: total += f(x)``."""
+        from .scope import identifiers
+
+        gen = node.generators[0]
+        taken = identifiers(self.fdef) | set(self.env)
+        total = next(n for n in ("total", *(f"total_{k}" for k in range(1, 1000))) if n not in taken)
+
+        def at(n):
+            return ast.copy_location(n, node)
+
+        update = at(ast.AugAssign(at(ast.Name(total, ast.Store())), ast.Add(), node.elt))
+        body = [at(ast.If(at(ast.BoolOp(ast.And(), list(gen.ifs))) if len(gen.ifs) > 1 else gen.ifs[0], [update],
+                          [])) if gen.ifs else update]
+        names = [t.id for t in ast.walk(gen.target) if isinstance(t, ast.Name)]
+        saved = {n: self.env[n] for n in names if n in self.env}
+        self.env[total] = self.emit("copy", (Const(0),), node, Var(total))
+        try:
+            self.for_statement(at(ast.For(gen.target, gen.iter, body, [])))
+        finally:
+            for n in names:
+                self.env.pop(n, None)
+            self.env.update(saved)
+        return self.env.pop(total)

@@ -324,3 +324,71 @@ def test_a_dict_of_gradients_built_in_the_function(make_module):
     assert diffc.grad(m.reads)(1.5) == pytest.approx(4 * 1.5 + 2.0)  # 2x^2 + 2x, read back at compile time
     with pytest.raises(diffc.DiffcError, match="still refers to the same dict"):
         diffc.grad(m.shared)
+
+
+COMPREHENSIONS = """
+import numpy as np
+
+
+def l2(W1, W2, reg):
+    ws = [W1, W2]
+    return 0.5 * reg * sum(np.sum(w ** 2) for w in ws)
+
+
+def over_array(X, w):
+    return sum(np.tanh(x.dot(w)) for x in X)
+
+
+def over_range(x, n):
+    return sum(x ** k for k in range(n) if k != 1)
+
+
+def listcomp(a, b):
+    xs = [a, b, a * b]
+    ys = [np.sin(x) for x in xs]
+    w = 3.0
+    s = sum(i * w for i, w in enumerate(xs)) + sum(p * q for p, q in zip(xs, ys))
+    return np.sum(ys) + sum([y * 2 for y in ys]) + s * w
+
+
+def powers(x):
+    return np.sum(np.array([x ** k for k in range(4)]))
+"""
+
+
+@pytest.mark.parametrize("name,args", [
+    ("l2", [rng.normal(size=(2, 3)), rng.normal(size=3), 0.3]),
+    ("over_array", [rng.normal(size=(4, 3)), rng.normal(size=3)]),
+    ("over_range", [0.7, 5]),
+    ("listcomp", [0.4, -1.2]),
+    ("powers", [0.9]),
+])
+def test_comprehensions_and_generator_expressions(make_module, name, args):
+    m = make_module(COMPREHENSIONS)
+    f = getattr(m, name)
+    wrt = [i for i, a in enumerate(args) if not isinstance(a, int)]
+    grads = diffc.grad(f, wrt=wrt)(*args)
+    text = diffc.compile_source(COMPREHENSIONS, "c.py", functions=name, wrt=wrt).text
+    again = run_generated(text)[f"{name}_grad"](*args)
+    for i, g, h in zip(wrt, grads, again):
+        numeric = numeric_gradient(f, args, i)
+        assert rel_error(np.asarray(g), numeric) < 1e-6 and rel_error(np.asarray(h), numeric) < 1e-6
+
+
+def test_comprehensions_refused_where_they_cannot_be_resolved():
+    source = textwrap.dedent("""
+        import numpy as np
+
+        def f(X):
+            rows = [np.sum(x) for x in X]
+            return rows[0]
+
+        def g(X):
+            return np.sum(x for x in X)
+    """)
+    with pytest.raises(diffc.DiffcError) as info:
+        diffc.compile_source(source, "c.py", functions="f")
+    assert info.value.lineno == 5 and "known only at run time" in str(info.value)
+    with pytest.raises(diffc.DiffcError) as info:
+        diffc.compile_source(source, "c.py", functions="g")
+    assert info.value.lineno == 9 and "only inside sum" in str(info.value)
