@@ -140,6 +140,13 @@ class FlowMixin:
 
     def for_statement(self, stmt: ast.For):
         if isinstance(stmt.target, ast.Tuple):
+            items = self.literal_items(stmt.iter)
+            if items is not None:  # for p, q in zip([a, b], [c, d]): unrolled, as for v in [a, b]
+                for item in items:
+                    self._bind_target(stmt.target, item, stmt)
+                    for inner in stmt.body:
+                        self.statement(inner)
+                return
             stmt = self.zip_loop(stmt)
         it = stmt.iter
         if isinstance(it, ast.Call) and isinstance(it.func, ast.Name) and it.func.id == "range" and \

@@ -392,3 +392,19 @@ def test_comprehensions_refused_where_they_cannot_be_resolved():
     with pytest.raises(diffc.DiffcError) as info:
         diffc.compile_source(source, "c.py", functions="g")
     assert info.value.lineno == 9 and "only inside sum" in str(info.value)
+
+
+def test_zip_and_enumerate_of_literal_lists_are_unrolled(make_module):
+    m = make_module("""
+        def a(x, y):
+            for p, q in zip([x, y], [y, x]):
+                x = x + p * q
+            return x
+
+        def b(x):
+            for i, p in enumerate([x, x * 2]):
+                x = x + p * i
+            return x * x
+    """)
+    assert diffc.grad(m.a)(0.3, -0.7) == pytest.approx((1 + 2 * -0.7, 2 * 0.3))  # a(x, y) = x + 2xy
+    assert diffc.grad(m.b)(0.3) == pytest.approx(2 * 9 * 0.3)  # b(x) = (3x)^2
