@@ -118,7 +118,7 @@ def svm_loss_vectorized_grad(W, X, y, reg):
     grad_t4 = _unbroadcast(np.where(t4 > 0, grad_margins, 0.0), t4)
     grad_t3 = _unbroadcast(grad_t4, t3)
     grad_correct_class_scores = _unbroadcast(-grad_t3, correct_class_scores)
-    grad_t2 = grad_correct_class_scores.reshape(t2.shape)
+    grad_t2 = np.reshape(grad_correct_class_scores, np.shape(t2))
     t7 = np.zeros_like(scores)
     np.add.at(t7, (t1, y), grad_t2)
     grad_scores = _unbroadcast(grad_t3, scores) + t7
