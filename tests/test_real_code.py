@@ -408,3 +408,22 @@ def test_zip_and_enumerate_of_literal_lists_are_unrolled(make_module):
     """)
     assert diffc.grad(m.a)(0.3, -0.7) == pytest.approx((1 + 2 * -0.7, 2 * 0.3))  # a(x, y) = x + 2xy
     assert diffc.grad(m.b)(0.3) == pytest.approx(2 * 9 * 0.3)  # b(x) = (3x)^2
+
+
+def test_has_aux_with_a_list_argument(make_module):
+    # The decorator gives a list argument a list gradient: the aux output stays beside it.
+    m = make_module("""
+        import numpy as np
+
+        def f(ws, x):
+            a, b = ws
+            loss = np.sum(a * x) + b * b
+            return loss, b * 3.0
+    """)
+    ws, x = [np.array([1.0, 2.0]), 0.5], np.array([0.3, -0.2])
+    (g_ws, g_x), aux = diffc.grad(m.f, has_aux=True)(ws, x)
+    assert isinstance(g_ws, list) and np.allclose(g_ws[0], x) and g_ws[1] == pytest.approx(1.0)
+    assert np.allclose(g_x, ws[0]) and aux == pytest.approx(1.5)
+    (value, aux2), (g_ws2, _) = diffc.value_and_grad(m.f, has_aux=True)(ws, x)
+    assert value == pytest.approx(np.sum(ws[0] * x) + 0.25) and aux2 == pytest.approx(1.5)
+    assert isinstance(g_ws2, list)
