@@ -182,8 +182,10 @@ AUX = "<aux {}>"  # the environment's names of the values returned after the fir
 
 def split_aux(stmts: list) -> tuple[list, set]:
     """With has_aux: every ``return v, a1, a2`` becomes ``<aux 1> = a1; <aux 2> = a2; return v``.
-    Returns the statements and the set of arities seen (0 for a return that is not a tuple literal)."""
+    Returns the statements, the set of arities seen (0 for a return that is not a tuple literal) and
+    the returns that are not tuple literals."""
     arities: set = set()
+    untupled: list = []  # returns that are not a tuple literal, for the error
 
     def rewrite(block: list) -> list:
         out = []
@@ -199,9 +201,10 @@ def split_aux(stmts: list) -> tuple[list, set]:
                 continue
             if isinstance(stmt, ast.Return):
                 arities.add(0)
+                untupled.append(stmt)
             if isinstance(stmt, ast.If):
                 stmt = ast.copy_location(ast.If(stmt.test, rewrite(stmt.body), rewrite(stmt.orelse)), stmt)
             out.append(stmt)
         return out
 
-    return rewrite(stmts), arities
+    return rewrite(stmts), arities, untupled

@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 
 from .errors import DiffcError, UnsupportedError
-from .primitives import BINOPS, UNARYOPS
+from .primitives import BINOPS, COMPAREOPS, UNARYOPS
 from .source import Source
 
 _STATEMENT_HINTS = {
@@ -212,6 +212,11 @@ def _check_expr(node: ast.expr, err) -> None:
     if isinstance(node, ast.Compare):
         if len(node.ops) > 1:
             err(node, "chained comparisons are not supported", "split it: (a < b) & (b < c)")
+        elif type(node.ops[0]) not in COMPAREOPS:  # is, is not, in, not in
+            text = {ast.Is: "is", ast.IsNot: "is not", ast.In: "in", ast.NotIn: "not in"}[type(node.ops[0])]
+            err(node, f"'{text}' comparisons are not supported in differentiated code",
+                "compare numbers with ==, <, ...; handle a None argument (such as 'if y is None: return scores') "
+                "outside the function you differentiate")
         for part in [node.left, *node.comparators]:
             _check_expr(part, err)
         return

@@ -123,6 +123,8 @@ class Frontend(CallsMixin, FlowMixin, SequencesMixin, AliasMixin):
         """With has_aux: the returned value and the values passed through after it."""
         returns = [n for n in ast.walk(self.fdef) if isinstance(n, ast.Return)]
         where = returns[-1] if returns else self.fdef
+        if self.aux_untupled and len(self.aux_arity) > 1:  # 'return scores' beside 'return loss, grads'
+            where = self.aux_untupled[0]
         if self.aux_arity and len(self.aux_arity) == 1 and 0 not in self.aux_arity:
             values = [out, *(self.env.get(AUX.format(k)) for k in range(1, next(iter(self.aux_arity))))]
             if all(isinstance(v, (Var, Const, Ref)) for v in values):
@@ -131,14 +133,16 @@ class Frontend(CallsMixin, FlowMixin, SequencesMixin, AliasMixin):
             return list(self.seqs[id(out)][0])  # return result, with result = (loss, dW)
         raise self.source.error(UnsupportedError, where.value if isinstance(where, ast.Return) else where,
                                 "with has_aux, the function must return a tuple (value, aux, ...), every return "
-                                "with as many parts", "write 'return loss, extra' on every path, or drop has_aux")
+                                "with as many parts", "write 'return loss, extra' on every path (a path that "
+                                "returns something else, such as the scores when y is None, belongs in "
+                                "another function), or drop has_aux")
 
     def body(self):
         """Lower the function's statements; returns the atom it returns."""
         out = None
         statements = list(self.fdef.body)
         if self.has_aux and self.parent_statement is None and not hasattr(self, "aux_arity"):
-            statements, self.aux_arity = split_aux(statements)
+            statements, self.aux_arity, self.aux_untupled = split_aux(statements)
         statements = single_exit(statements)
         self.last_read: dict[str, int] = {}  # name -> the last top-level statement that reads it
         for index, stmt in enumerate(statements):

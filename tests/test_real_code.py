@@ -427,3 +427,27 @@ def test_has_aux_with_a_list_argument(make_module):
     (value, aux2), (g_ws2, _) = diffc.value_and_grad(m.f, has_aux=True)(ws, x)
     assert value == pytest.approx(np.sum(ws[0] * x) + 0.25) and aux2 == pytest.approx(1.5)
     assert isinstance(g_ws2, list)
+
+
+def test_refusals_name_the_real_reason_at_their_line():
+    source = textwrap.dedent("""
+        import numpy as np
+
+        def loss(W, X, y=None):
+            scores = X.dot(W)
+            if y is None:
+                return scores
+            return np.sum(scores[range(X.shape[0]), y]), scores
+
+        def loss2(W, X, flag):
+            scores = X.dot(W)
+            if flag > 0:
+                return np.sum(scores)
+            return np.sum(scores ** 2), scores
+    """)
+    with pytest.raises(diffc.DiffcError) as info:  # was a raw KeyError
+        diffc.compile_source(source, "l.py", functions="loss", has_aux=True)
+    assert info.value.lineno == 6 and "'is' comparisons" in str(info.value)
+    with pytest.raises(diffc.DiffcError) as info:
+        diffc.compile_source(source, "l.py", functions="loss2", has_aux=True)
+    assert info.value.lineno == 13 and "every return with as many parts" in str(info.value)
