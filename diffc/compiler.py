@@ -26,7 +26,7 @@ from .errors import (
 )
 from .fuse import fuse_sigmoids
 from .helpers import closure, helper_text
-from .ir import Var
+from .ir import Var, walk
 from .reverse import ReverseError, backward, live_forward
 from .scope import Scope, check_decorators, shadowed_numbers
 from .shapes import Opaque, Sym, infer
@@ -185,6 +185,13 @@ def check_scalar_output(fdef: ast.FunctionDef, fn, shapes, source: Source) -> No
         raise source.error(UnsupportedError, where, f"'{fdef.name}' returns an array of shape ({dims}); a gradient "
                            "needs a scalar output", "return a scalar such as np.sum(...) or np.mean(...) of it")
     fn.scalar_proven = shape == ()
+    for eqn in walk(fn.eqns):  # N, D = X.shape with X of another rank: Python's ValueError, at compile time
+        held = shapes.shape_values.get(id(eqn.ins[0])) if eqn.op == "getitem" and "_unpack" in eqn.params else None
+        if isinstance(held, tuple) and len(held) != eqn.params["_unpack"]:
+            node = ast.Module(body=[])
+            node.lineno, node.col_offset = (eqn.lineno or fdef.lineno) - source.line_offset, eqn.col or 0
+            raise source.error(UnsupportedError, node, f"cannot unpack a shape of {len(held)} dimension(s) into "
+                               f"{eqn.params['_unpack']} names", "use one name per dimension")
 
 
 def _dim_text(d, shapes) -> str:

@@ -305,7 +305,8 @@ class Frontend(CallsMixin, FlowMixin, SequencesMixin, AliasMixin):
             items = [Const(v) for v in value.value]
         elif isinstance(value, Var) and (self.uses_numpy or id(value) in self.containers):
             # Python unpacks a shape tuple or an array's rows: item k is value[k].
-            items = [self.emit("getitem", (value, Const(k)), value_node, index=("atom", 1)) for k in range(len(names))]
+            items = [self.emit("getitem", (value, Const(k)), value_node, index=("atom", 1), _unpack=len(names))
+                     for k in range(len(names))]  # the count is checked where the shapes are known
         else:
             self.fail(UnsupportedError, value_node, "a number cannot be unpacked into several names",
                       "unpack a tuple, as in 'a, b = b, a * b', or assign each part on its own line")

@@ -451,3 +451,18 @@ def test_refusals_name_the_real_reason_at_their_line():
     with pytest.raises(diffc.DiffcError) as info:
         diffc.compile_source(source, "l.py", functions="loss2", has_aux=True)
     assert info.value.lineno == 13 and "every return with as many parts" in str(info.value)
+
+
+def test_unpacking_a_shape_of_another_rank_is_refused_where_shapes_are_known(make_module):
+    m = make_module("""
+        import numpy as np
+
+        def f(X):
+            N, D = X.shape
+            return np.sum(X ** 2) * N / D
+    """)
+    g = diffc.grad(m.f)
+    X = rng.normal(size=(2, 3))
+    assert rel_error(g(X), numeric_gradient(m.f, [X], 0)) < 1e-6
+    with pytest.raises(diffc.DiffcError, match=r"cannot unpack a shape of 3 dimension\(s\) into 2 names"):
+        g(np.ones((2, 3, 4)))  # Python raises ValueError here; diffc says so at compile time
