@@ -235,17 +235,20 @@ def _check_expr(node: ast.expr, err) -> None:
                 _check_expr(part, err)
         return
     if isinstance(node, ast.Call):
+        # A string passed to a call is a literal option (np.einsum's subscripts, np.pad's mode=).
+        _is_str = lambda n: isinstance(n, ast.Constant) and isinstance(n.value, str)  # noqa: E731
         for kw in node.keywords:
             if kw.arg is None:
                 err(kw, "'**' arguments are not supported", "pass arguments by name")
-            else:
+            elif not _is_str(kw.value):
                 _check_expr(kw.value, err)
         if not isinstance(node.func, (ast.Name, ast.Attribute)):
             err(node.func, "only calls of named functions are supported", "call the function by its name")
         elif isinstance(node.func, ast.Attribute):
             _check_expr(node.func, err)
         for arg in node.args:
-            _check_expr(arg, err)
+            if not _is_str(arg):
+                _check_expr(arg, err)
         return
     if isinstance(node, ast.Attribute):
         _check_expr(node.value, err)

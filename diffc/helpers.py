@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from .helpers_more import HELPERS_MORE, REQUIRES_MORE
+
 HELPERS = {
     "_unbroadcast": '''
 def _unbroadcast(grad, x):
@@ -81,6 +83,8 @@ def _last_writes(x, index):
 }
 # Helpers that call other helpers.
 REQUIRES = {"_matmul_grad": ["_unbroadcast"], "_dot_grad": ["_unbroadcast"]}
+HELPERS.update(HELPERS_MORE)
+REQUIRES.update(REQUIRES_MORE)
 
 
 def closure(names: set[str]) -> list[str]:

@@ -72,6 +72,26 @@ NUMPY_FUNCTIONS.update({
     "array": (1, None, (), lambda shapes, eqn, in_shapes: _array_shape(shapes, eqn, in_shapes)),
     "asarray": (1, 1, (), _F),
 })
+# Added families (rules in diffc.rules_more, rules_linalg_more, rules_special).
+NUMPY_FUNCTIONS.update({name: (1, 1, (), _F) for name in
+                        "fabs arccosh arcsinh arctanh deg2rad degrees rad2deg radians real".split()})
+NUMPY_FUNCTIONS.update({name: (2, 2, (), _E) for name in
+                        "arctan2 hypot logaddexp logaddexp2 remainder mod fmax fmin".split()})
+NUMPY_FUNCTIONS.update({
+    "cumsum": (1, 2, ("axis",), S.cumulative), "cumprod": (1, 2, ("axis",), S.cumulative),
+    "diff": (1, 3, ("n", "axis"), _U), "flip": (1, 2, ("axis",), _F), "roll": (2, 3, ("axis",), _F),
+    "repeat": (2, 3, ("axis",), _U), "tile": (2, 2, (), _U), "moveaxis": (3, 3, (), _U),
+    "rollaxis": (2, 3, ("start",), _U), "swapaxes": (3, 3, (), _U), "atleast_1d": (1, 1, (), _U),
+    "atleast_2d": (1, 1, (), _U), "atleast_3d": (1, 1, (), _U), "tril": (1, 2, ("k",), _F),
+    "triu": (1, 2, ("k",), _F), "diag": (1, 2, ("k",), _U), "diagonal": (1, 4, ("offset", "axis1", "axis2"), _U),
+    "take": (2, 3, ("axis",), _U), "take_along_axis": (2, 3, ("axis",), _U),
+    "pad": (2, 3, ("mode", "constant_values"), _U), "append": (2, 3, ("axis",), _U),
+    "sort": (1, 2, ("axis",), S.cumulative), "partition": (2, 3, ("axis",), _F), "cross": (2, 2, (), _U),
+    "kron": (2, 2, (), _U), "tensordot": (2, 3, ("axes",), _U), "einsum": (2, None, (), _U),
+    "average": (1, 2, ("axis", "keepdims"), _R), "gradient": (1, 1, ("axis",), _F),
+    "linalg.inv": (1, 1, (), _F), "linalg.solve": (2, 2, (), _U), "linalg.det": (1, 1, (), _U),
+    "linalg.pinv": (1, 1, (), _U), "linalg.cholesky": (1, 1, (), _F),
+})
 # Casts: to a float type the identity for the gradient, to an integer type a cut.
 NUMPY_FUNCTIONS.update({name: (1, 1, (), _F) for name in (
     "float64 float32 float16 double single half longdouble float_ "
@@ -85,10 +105,19 @@ METHODS = {
     "sum": "sum", "mean": "mean", "max": "max", "min": "min", "prod": "prod", "dot": "dot",
     "reshape": "reshape", "transpose": "transpose", "copy": "copy", "ravel": "ravel", "flatten": "ravel",
     "squeeze": "squeeze", "clip": "clip", "argmax": "argmax", "argmin": "argmin", "astype": "astype",
+    "cumsum": "cumsum", "cumprod": "cumprod", "repeat": "repeat", "swapaxes": "swapaxes",
+    "diagonal": "diagonal", "take": "take",
 }
 ATTRIBUTES = {"T": "transpose", "shape": "shape", "ndim": "ndim", "size": "size"}
 
-LIBRARIES = {"math": (MATH_FUNCTIONS, MATH_CONSTANTS)}
+# scipy.special (optional: the rules exist whether or not SciPy is installed): name -> (arity, keywords, shape)
+SPECIAL_FUNCTIONS = {name: (1, 1, (), _F) for name in "expit logit erf erfc gammaln digamma psi".split()}
+SPECIAL_FUNCTIONS.update({name: (2, 2, (), _E) for name in ("xlogy", "xlog1py")})
+SPECIAL_FUNCTIONS.update({"logsumexp": (1, 2, ("axis", "keepdims"), _R), "softmax": (1, 2, ("axis",), _F),
+                          "log_softmax": (1, 2, ("axis",), _F)})
+
+LIBRARIES = {"math": (MATH_FUNCTIONS, MATH_CONSTANTS),
+             "scipy.special": ({k: v[:2] for k, v in SPECIAL_FUNCTIONS.items()}, {})}
 
 
 def library_function(module: str, name: str):
@@ -114,6 +143,8 @@ def library_constant(module: str, name: str):
 
 
 def numpy_keywords(op: str) -> tuple:
+    if op.startswith("scipy.special."):
+        return SPECIAL_FUNCTIONS[op[len("scipy.special."):]][2]
     return NUMPY_FUNCTIONS[op[len("numpy."):]][2] if op.startswith("numpy.") else ()
 
 
@@ -186,6 +217,8 @@ def shape_rule(op: str):
         return _E
     if op.startswith("numpy."):
         return NUMPY_FUNCTIONS[op[len("numpy."):]][3] if op[len("numpy."):] in NUMPY_FUNCTIONS else _U
+    if op.startswith("scipy.special.") and op[len("scipy.special."):] in SPECIAL_FUNCTIONS:
+        return SPECIAL_FUNCTIONS[op[len("scipy.special."):]][3]
     if op.startswith("math.") or op in ("max", "min"):
         return _S
     return _U

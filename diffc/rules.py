@@ -226,4 +226,11 @@ defvjp("math.fabs", lambda b, g, ans, x: b.mul(g, _sign(b, x)))
 
 
 # The numpy sections of the table (linear algebra apart), and the rules for sequences, casts and fills.
-from . import rules_front, rules_linalg, rules_numpy  # noqa: E402,F401
+from . import (  # noqa: E402,F401
+    rules_front,
+    rules_linalg,
+    rules_linalg_more,
+    rules_more,
+    rules_numpy,
+    rules_special,
+)

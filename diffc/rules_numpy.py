@@ -219,9 +219,8 @@ def _router(pick):
         axis, keepdims = _axis(params, ins, b)
         if i:
             return None
-        if isinstance(axis, tuple):
-            raise NeedsShapes("the gradient of a max/min over several axes is not supported; reduce one axis "
-                              "at a time")
+        if isinstance(axis, tuple):  # several axes: the first extreme over them, in C order
+            return b.mul(b.emit("_first_mask_axes", ins[0], Const(axis), Const(pick)), _spread(b, g, axis, keepdims))
         mask = b.emit("_first_mask", ins[0], axis=axis, pick=pick) if axis is not None else \
             b.emit("_first_mask", ins[0], pick=pick)
         return b.mul(mask, _spread(b, g, axis, keepdims))

@@ -337,3 +337,13 @@ def outer(S, eqn, shapes):
     if a is not None and b is not None and len(a) == 1 and len(b) == 1:
         return (a[0], b[0])
     return None
+
+
+def cumulative(S, eqn, shapes):
+    """np.cumsum, np.cumprod, np.sort: x's shape along an axis, flattened without one."""
+    from .primitives import call_arg
+
+    shape = known(shapes[0])
+    if call_arg(eqn, 1, "axis", -1 if eqn.op == "numpy.sort" else None) is not None:
+        return shape
+    return None if shape is None else ((shape[0],) if len(shape) == 1 else (None,) if shape else (1,))

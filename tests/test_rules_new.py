@@ -1,0 +1,145 @@
+"""The rules added for real NumPy and SciPy code (diffc.rules_more, rules_linalg_more, rules_special)
+against central differences, over scalar, vector, matrix and broadcasting shapes, through the
+decorator (code specialised to the shapes) and through compile_source without shapes (the
+shape-generic code the CLI writes). Kinks are checked for their documented convention.
+
+Each case computes ``np.sum(EXPR * r)`` with a fixed random ``r`` of the output's shape, so that
+a transposed or permuted gradient cannot pass.
+"""
+
+import numpy as np
+import pytest
+from conftest import numeric_gradient, run_generated
+
+import diffc
+from diffc.compiler import parse_shape
+
+sp = pytest.importorskip("scipy.special")
+RNG = np.random.default_rng(4321)
+SHAPES = [(), (3,), (3, 2)]
+
+
+def arr(shape, low=-1.5, high=1.5):
+    return RNG.uniform(low, high, size=shape) if shape != () else float(RNG.uniform(low, high))
+
+
+POS = (0.2, 0.9)
+CASES = [
+    # elementwise, one argument
+    *[(f"np.{f}(a)", [s], None) for f in "fabs arcsinh deg2rad degrees rad2deg radians real".split() for s in SHAPES],
+    *[(f"np.{f}(a)", [s], (1.2, 3.0)) for f in ["arccosh"] for s in SHAPES],
+    *[(f"np.{f}(a)", [s], (-0.8, 0.8)) for f in ["arctanh"] for s in SHAPES],
+    # elementwise, two arguments, broadcasting
+    *[(f"np.{f}(a, b)", shapes, None) for f in "arctan2 hypot logaddexp logaddexp2 fmax fmin".split()
+      for shapes in ([(), ()], [(3,), (3,)], [(3, 2), (2,)], [(3, 1), (1, 2)], [(), (2, 3)])],
+    *[(f"np.{f}(a, b)", shapes, (0.3, 2.0)) for f in ["remainder", "mod"]
+      for shapes in ([(3,), (3,)], [(3, 2), (2,)], [(), (2, 3)])],
+    ("a % b", [(3, 2), (2,)], (0.3, 2.0)),
+    # cumulative, differences
+    ("np.cumsum(a)", [(4,)], None), ("np.cumsum(a)", [(3, 2)], None), ("np.cumsum(a, axis=0)", [(3, 2)], None),
+    ("np.cumsum(a, 1)", [(3, 2)], None), ("a.cumsum(axis=-1)", [(2, 3)], None),
+    ("np.cumprod(a)", [(4,)], None), ("np.cumprod(a, axis=1)", [(3, 4)], None), ("a.cumprod()", [(2, 3)], None),
+    ("np.diff(a)", [(5,)], None), ("np.diff(a, 2)", [(5,)], None), ("np.diff(a, axis=0)", [(4, 3)], None),
+    ("np.diff(a, n=2, axis=1)", [(2, 5)], None),
+    # moving and copying
+    ("np.flip(a)", [(3, 2)], None), ("np.flip(a, 0)", [(3, 2)], None), ("np.flip(a, axis=1)", [(3, 2)], None),
+    ("np.roll(a, 1)", [(4,)], None), ("np.roll(a, -2, axis=1)", [(2, 4)], None), ("np.roll(a, 3)", [(2, 3)], None),
+    ("np.repeat(a, 2)", [(3,)], None), ("np.repeat(a, 3, axis=0)", [(2, 2)], None),
+    ("a.repeat(2, axis=1)", [(2, 3)], None),
+    ("np.repeat(a, [1, 3], axis=0)", [(2, 3)], None), ("np.repeat(a, 2)", [(2, 2)], None),
+    ("np.tile(a, 2)", [(3,)], None), ("np.tile(a, (2, 1))", [(3,)], None), ("np.tile(a, (1, 2, 3))", [(2, 2)], None),
+    ("np.moveaxis(a, 0, -1)", [(2, 3, 4)], None), ("np.rollaxis(a, 2)", [(2, 3, 4)], None),
+    ("np.rollaxis(a, 0, 3)", [(2, 3, 4)], None), ("np.swapaxes(a, 0, 2)", [(2, 3, 4)], None),
+    ("a.swapaxes(0, 1)", [(2, 3)], None),
+    ("np.atleast_1d(a)", [()], None), ("np.atleast_2d(a)", [(3,)], None), ("np.atleast_3d(a)", [(3, 2)], None),
+    ("np.tril(a)", [(3, 3)], None), ("np.triu(a, 1)", [(3, 4)], None), ("np.tril(a, k=-1)", [(4, 3)], None),
+    ("np.diag(a)", [(3,)], None), ("np.diag(a, 1)", [(3,)], None), ("np.diag(a)", [(3, 4)], None),
+    ("np.diag(a, k=-1)", [(3, 3)], None), ("np.diagonal(a)", [(3, 4)], None),
+    ("np.diagonal(a, 1, 1, 2)", [(2, 3, 4)], None), ("a.diagonal()", [(3, 3)], None),
+    # selections
+    ("np.take(a, [0, 2, 2])", [(2, 3)], None), ("np.take(a, [1, 1, 0], axis=1)", [(2, 3)], None),
+    ("a.take([[0, 1], [1, 1]], axis=0)", [(2, 3)], None),
+    ("np.take_along_axis(a, np.argsort(a, axis=1), axis=1)", [(3, 4)], None),
+    ("np.take_along_axis(a, np.array([[0], [2], [2]]), 1)", [(3, 4)], None),
+    ("np.pad(a, 1)", [(3,)], None), ("np.pad(a, ((1, 0), (2, 3)))", [(2, 2)], None),
+    ("np.pad(a, (1, 2), mode='constant', constant_values=3.0)", [(2, 2)], None),
+    ("np.append(a, b)", [(2, 2), (3,)], None), ("np.append(a, b, axis=0)", [(2, 3), (1, 3)], None),
+    ("np.append(a, b, axis=1)", [(2, 3), (2, 2)], None),
+    ("np.sort(a)", [(5,)], None), ("np.sort(a, axis=0)", [(3, 4)], None), ("np.sort(a, axis=None)", [(3, 2)], None),
+    ("np.partition(a, 2)", [(5,)], None), ("np.partition(a, 1, axis=0)", [(3, 4)], None),
+    ("np.average(a)", [(3, 2)], None), ("np.average(a, axis=1)", [(3, 2)], None), ("np.average(a, 0)", [(3, 2)], None),
+    ("np.max(a, axis=(0, 2))", [(2, 3, 4)], None), ("np.min(a, axis=(1, 2), keepdims=True)", [(2, 3, 4)], None),
+    ("a.max(axis=(0, 1))", [(3, 4)], None),
+    ("np.gradient(a)", [(5,)], None), ("np.gradient(a, axis=1)", [(3, 4)], None),
+    ("np.gradient(a, axis=0)", [(4, 2)], None),
+    # products
+    ("np.cross(a, b)", [(3,), (3,)], None), ("np.cross(a, b)", [(4, 3), (3,)], None),
+    ("np.cross(a, b)", [(2,), (2,)], None), ("np.cross(a, b)", [(4, 2), (4, 3)], None),
+    ("np.kron(a, b)", [(2,), (3,)], None), ("np.kron(a, b)", [(2, 3), (3, 2)], None),
+    ("np.kron(a, b)", [(2,), (2, 3)], None),
+    ("np.tensordot(a, b)", [(2, 3), (2, 3)], None), ("np.tensordot(a, b, 1)", [(2, 3), (3, 4)], None),
+    ("np.tensordot(a, b, axes=0)", [(2,), (3,)], None),
+    ("np.tensordot(a, b, axes=([0, 2], [2, 1]))", [(2, 3, 4), (5, 4, 2)], None),
+    ("np.tensordot(a, b, axes=(1, 0))", [(2, 3), (3,)], None),
+    ("np.einsum('ij,jk->ik', a, b)", [(2, 3), (3, 4)], None), ("np.einsum('ij,jk', a, b)", [(2, 3), (3, 4)], None),
+    ("np.einsum('ij->ji', a)", [(2, 3)], None), ("np.einsum('ij->', a)", [(2, 3)], None),
+    ("np.einsum('i,j->ij', a, b)", [(2,), (3,)], None),
+    ("np.einsum('bij,bjk->bik', a, b)", [(2, 3, 4), (2, 4, 2)], None),
+    ("np.einsum('ij,ij,ij->i', a, b, c)", [(2, 3), (2, 3), (2, 3)], None),
+    ("np.einsum('ij,k->i', a, b)", [(2, 3), (4,)], None),
+    # linear algebra
+    ("np.linalg.inv(a + 3 * np.eye(3))", [(3, 3)], None), ("np.linalg.inv(a + 3 * np.eye(2))", [(4, 2, 2)], None),
+    ("np.linalg.det(a)", [(3, 3)], None), ("np.linalg.det(a)", [(2, 3, 3)], None),
+    ("np.linalg.solve(a + 3 * np.eye(3), b)", [(3, 3), (3,)], None),
+    ("np.linalg.solve(a + 3 * np.eye(3), b)", [(3, 3), (3, 2)], None),
+    ("np.linalg.pinv(a)", [(3, 2)], None), ("np.linalg.pinv(a)", [(2, 4)], None),
+    ("np.linalg.pinv(a)", [(3, 3)], None),
+    ("np.linalg.cholesky(a @ a.T + 3 * np.eye(3))", [(3, 3)], None),
+    ("np.linalg.cholesky(a + 4 * np.eye(3))", [(3, 3)], None),
+    # scipy.special
+    *[(f"sp.{f}(a)", [s], None) for f in "expit erf erfc".split() for s in SHAPES],
+    *[(f"sp.{f}(a)", [s], POS) for f in "logit".split() for s in SHAPES],
+    *[(f"sp.{f}(a)", [s], (0.5, 3.0)) for f in "gammaln digamma psi".split() for s in SHAPES],
+    *[(f"sp.{f}(a, b)", shapes, POS) for f in ["xlogy", "xlog1py"]
+      for shapes in ([(), ()], [(3,), (3,)], [(3, 2), (2,)], [(), (2, 3)])],
+    ("sp.logsumexp(a)", [(3, 2)], None), ("sp.logsumexp(a, axis=1)", [(3, 2)], None),
+    ("sp.logsumexp(a, axis=0, keepdims=True)", [(3, 2)], None), ("sp.logsumexp(a)", [()], None),
+    ("sp.softmax(a)", [(4,)], None), ("sp.softmax(a, axis=1)", [(3, 4)], None), ("sp.softmax(a)", [(3, 2)], None),
+    ("sp.log_softmax(a)", [(4,)], None), ("sp.log_softmax(a, axis=0)", [(3, 4)], None),
+]
+
+HEADER = "import numpy as np\nimport scipy.special as sp\n\n\n"
+
+
+def make_source(expr, n):
+    names = "abc"[:n]
+    return f"{HEADER}def f({', '.join(names)}, r):\n    return np.sum(({expr}) * r)\n"
+
+
+def check(grads, user, args):
+    grads = grads if isinstance(grads, tuple) else (grads,)
+    for i, g in enumerate(grads):
+        expected = numeric_gradient(user, args, i)
+        assert np.shape(g) == np.shape(args[i]), f"gradient {i} has shape {np.shape(g)}, not {np.shape(args[i])}"
+        np.testing.assert_allclose(g, expected, rtol=1e-5, atol=1e-7, err_msg=f"gradient {i}")
+
+
+@pytest.mark.parametrize("expr,shapes,value_range", CASES, ids=[f"{c[0]} {c[1]}" for c in CASES])
+def test_rule(expr, shapes, value_range, make_module):
+    text = make_source(expr, len(shapes))
+    low, high = value_range or (-1.5, 1.5)
+    args = [arr(s, low, high) for s in shapes]
+    user = run_generated(text)["f"]
+    out = eval(expr, {"np": np, "sp": sp}, dict(zip("abc", args)))
+    r = arr(np.shape(out))
+    loss = lambda *a: user(*a, r)  # noqa: E731
+    wrt = tuple(range(len(shapes)))
+    specialised = diffc.grad(make_module(text).f, wrt=wrt)
+    check(specialised(*args, r), loss, args)
+    try:
+        generic_text = diffc.compile_source(text, wrt=wrt).text
+    except diffc.ShapesNeededError:
+        spec = {name: parse_shape(",".join(f"{name}{i}" if n != 1 else "1" for i, n in enumerate(np.shape(a))))
+                for name, a in zip("abc", args)}
+        generic_text = diffc.compile_source(text, wrt=wrt, shapes=spec).text
+    check(run_generated(generic_text)["f_grad"](*args, r), loss, args)
