@@ -86,7 +86,7 @@ NUMPY_FUNCTIONS.update({
     "triu": (1, 2, ("k",), _F), "diag": (1, 2, ("k",), _U), "diagonal": (1, 4, ("offset", "axis1", "axis2"), _U),
     "take": (2, 3, ("axis",), _U), "take_along_axis": (2, 3, ("axis",), _U),
     "pad": (2, 3, ("mode", "constant_values"), _U), "append": (2, 3, ("axis",), _U),
-    "sort": (1, 2, ("axis",), S.cumulative), "partition": (2, 3, ("axis",), _F), "cross": (2, 2, (), _U),
+    "sort": (1, 2, ("axis", "kind"), S.cumulative), "partition": (2, 3, ("axis",), _F), "cross": (2, 2, (), _U),
     "kron": (2, 2, (), _U), "tensordot": (2, 3, ("axes",), _U), "einsum": (2, None, (), _U),
     "average": (1, 2, ("axis", "keepdims"), _R), "gradient": (1, 1, ("axis",), _F),
     "linalg.inv": (1, 1, (), _F), "linalg.solve": (2, 2, (), _U), "linalg.det": (1, 1, (), _U),

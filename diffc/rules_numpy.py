@@ -233,7 +233,9 @@ def _prod(b, g, ans, ins, i, params):
     if i:
         return None
     if isinstance(axis, tuple):
-        raise NeedsShapes("the gradient of np.prod over several axes is not supported; reduce one axis at a time")
+        from .rules_front import NoRule
+
+        raise NoRule("the gradient of np.prod over several axes is not supported", "reduce one axis at a time")
     others = b.emit("_prod_others", ins[0], axis=axis) if axis is not None else b.emit("_prod_others", ins[0])
     return b.mul(others, _spread(b, g, axis, keepdims))
 

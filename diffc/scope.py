@@ -22,8 +22,10 @@ from .certain import HINT, uncertain
 from .errors import UnsupportedError
 
 # Libraries whose functions have derivative rules.
-KNOWN_MODULES = ("math", "numpy")
+KNOWN_MODULES = ("math", "numpy", "scipy.special")
 _CONVENTIONAL = {"numpy": "np"}
+# Modules that "from package import name" can bind (their functions have rules).
+_SUBMODULES = {"scipy.special", "numpy.linalg"}
 
 
 @dataclass(frozen=True)
@@ -144,7 +146,9 @@ class Scope:
                 for alias in stmt.names:
                     if stmt.module == "builtins" and alias.asname in (None, alias.name):
                         continue  # 'from builtins import range' (Python 2 compatibility): the builtin itself
-                    if alias.name != "*":
+                    if f"{stmt.module}.{alias.name}" in _SUBMODULES:  # from scipy import special
+                        bindings[alias.asname or alias.name] = ModuleAlias(f"{stmt.module}.{alias.name}")
+                    elif alias.name != "*":
                         bindings[alias.asname or alias.name] = FromImport(stmt.module, alias.name)
             elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 bindings[stmt.name] = ModuleFunction(stmt.name)

@@ -15,6 +15,7 @@ import diffc
 from diffc.compiler import parse_shape
 
 sp = pytest.importorskip("scipy.special")
+pytestmark = pytest.mark.filterwarnings("ignore:Arrays of 2-dimensional vectors:DeprecationWarning")
 RNG = np.random.default_rng(4321)
 SHAPES = [(), (3,), (3, 2)]
 
@@ -143,3 +144,136 @@ def test_rule(expr, shapes, value_range, make_module):
                 for name, a in zip("abc", args)}
         generic_text = diffc.compile_source(text, wrt=wrt, shapes=spec).text
     check(run_generated(generic_text)["f_grad"](*args, r), loss, args)
+
+
+# ----------------------------------------------------------------------------
+# scipy.special however the user imports it; derivatives that need other special functions
+# (digamma, polygamma) are spelled through the user's own import.
+# ----------------------------------------------------------------------------
+@pytest.mark.parametrize("header,call,spelled", [
+    ("from scipy.special import gammaln, expit", "gammaln(x) + expit(x)", "digamma(x)"),
+    ("from scipy import special", "special.gammaln(x)", "special.digamma(x)"),
+    ("import scipy.special as sp", "sp.digamma(x)", "sp.polygamma(1, x)"),
+    ("import scipy.special", "scipy.special.gammaln(x)", "scipy.special.digamma(x)"),
+])
+def test_scipy_special_import_styles(header, call, spelled, make_module):
+    text = f"import numpy as np\n{header}\n\n\ndef f(x):\n    return np.sum({call} * x)\n"
+    x = np.array([0.7, 1.5, 2.5])
+    generated = diffc.compile_source(text).text
+    assert spelled in generated
+    user = run_generated(text)["f"]
+    check((run_generated(generated)["f_grad"](x),), user, [x])
+    check((diffc.grad(make_module(text).f)(x),), user, [x])
+
+
+# ----------------------------------------------------------------------------
+# Kinks: the documented conventions, pinned
+# ----------------------------------------------------------------------------
+def grad_of(body, *args, wrt=None):
+    """The gradient of ``def f(...): return body`` through compile_source (no shapes)."""
+    names = "abc"[:len(args)]
+    text = f"{HEADER}def f({', '.join(names)}):\n    return {body}\n"
+    generic = run_generated(diffc.compile_source(text, wrt=wrt).text)["f_grad"](*args)
+    return generic
+
+
+def test_fabs_has_gradient_zero_at_zero():
+    np.testing.assert_array_equal(grad_of("np.sum(np.fabs(a))", np.array([-1.0, 0.0, 2.0])), [-1.0, 0.0, 1.0])
+
+
+def test_fmax_fmin_ties_go_to_the_first_and_nan_loses():
+    a, b = np.array([1.0, 2.0, np.nan, 0.5]), np.array([1.0, np.nan, 3.0, 0.7])
+    ga, gb = grad_of("np.sum(np.fmax(a, b))", a, b)
+    np.testing.assert_array_equal(ga, [1.0, 1.0, 0.0, 0.0])
+    np.testing.assert_array_equal(gb, [0.0, 0.0, 1.0, 1.0])
+    ga, gb = grad_of("np.sum(np.fmin(a, b))", a, b)
+    np.testing.assert_array_equal(ga, [1.0, 1.0, 0.0, 1.0])
+    np.testing.assert_array_equal(gb, [0.0, 0.0, 1.0, 0.0])
+
+
+def test_hypot_has_gradient_zero_at_the_origin():
+    ga, gb = grad_of("np.sum(np.hypot(a, b))", np.array([0.0, 3.0]), np.array([0.0, 4.0]))
+    np.testing.assert_array_equal(ga, [0.0, 0.6])
+    np.testing.assert_array_equal(gb, [0.0, 0.8])
+
+
+def test_remainder_at_a_jump_takes_the_right_hand_side():
+    ga, gb = grad_of("np.sum(np.remainder(a, b))", np.array([2.0, -1.0]), np.array([1.0, 0.75]))
+    np.testing.assert_array_equal(ga, [1.0, 1.0])
+    np.testing.assert_array_equal(gb, [-2.0, 2.0])  # -floor(a / b)
+
+
+def test_max_over_several_axes_routes_to_the_first_extreme_in_c_order():
+    x = np.array([[[1.0, 3.0], [3.0, 0.0]], [[3.0, 2.0], [1.0, 1.0]]])
+    g = grad_of("np.sum(np.max(a, axis=(1, 2)) * np.array([1.0, 2.0]))", x)
+    expected = np.zeros_like(x)
+    expected[0, 0, 1], expected[1, 0, 0] = 1.0, 2.0
+    np.testing.assert_array_equal(g, expected)
+    g = grad_of("np.sum(np.min(a, axis=(0, 2)))", x)
+    expected = np.zeros_like(x)
+    expected[0, 0, 0], expected[0, 1, 1] = 1.0, 1.0
+    np.testing.assert_array_equal(g, expected)
+
+
+def test_sort_with_ties_is_a_permutation_of_the_gradient():
+    r = np.array([1.0, 10.0, 100.0])
+    g = grad_of("np.sum(np.sort(a) * np.array([1.0, 10.0, 100.0]))", np.array([1.0, 1.0, 0.0]))
+    np.testing.assert_array_equal(g, [10.0, 100.0, 1.0])  # the stable order: ties keep their order
+    assert sorted(g) == sorted(r)
+
+
+def test_cumprod_with_zeros_is_exact():
+    x = np.array([2.0, 0.0, 3.0, 0.0])
+    user = lambda a: float(np.sum(np.cumprod(a) * np.arange(1.0, 5.0)))  # noqa: E731
+    g = grad_of("np.sum(np.cumprod(a) * np.arange(1.0, 5.0))", x)
+    np.testing.assert_allclose(g, numeric_gradient(user, [x], 0), atol=1e-8)
+    np.testing.assert_array_equal(g, [1.0, 22.0, 0.0, 0.0])  # 1 + 2 * 0, 2 * 2 + 3 * 2 * 3
+
+
+def test_xlogy_at_x_zero():
+    ga, gb = grad_of("np.sum(sp.xlogy(a, b))", np.array([0.0, 0.0, 2.0]), np.array([0.0, 2.0, 4.0]))
+    with np.errstate(divide="ignore"):
+        np.testing.assert_array_equal(ga, np.log([0.0, 2.0, 4.0]))
+    np.testing.assert_array_equal(gb, [0.0, 0.0, 0.5])  # x log(y) is 0 wherever x is 0
+
+
+def test_logsumexp_and_logaddexp_do_not_overflow():
+    x = np.array([1000.0, 1000.0])
+    np.testing.assert_allclose(grad_of("sp.logsumexp(a)", x), [0.5, 0.5])
+    ga, gb = grad_of("np.sum(np.logaddexp(a, b))", x, np.array([1000.0, -1000.0]))
+    np.testing.assert_allclose(ga, [0.5, 1.0])
+    np.testing.assert_allclose(gb, [0.5, 0.0])
+
+
+# ----------------------------------------------------------------------------
+# What is refused: located errors, never a wrong gradient
+# ----------------------------------------------------------------------------
+@pytest.mark.parametrize("call,message,cls", [
+    ("np.einsum('...i->...', x)", "einsum with '...'", diffc.UnsupportedError),
+    ("np.einsum('ii->', x)", "repeats a letter within an operand", diffc.UnsupportedError),
+    ("np.pad(x, 1, mode='reflect')", "np.pad in mode 'reflect'", diffc.UnsupportedError),
+    ("np.linspace(0.0, x[0], 5)", "'numpy.linspace'", diffc.UnknownCallError),
+    ("np.linalg.slogdet(x)[1]", "'numpy.linalg.slogdet'", diffc.UnknownCallError),
+    ("np.linalg.eigh(x)[0]", "'numpy.linalg.eigh'", diffc.UnknownCallError),
+    ("np.average(x, weights=x)", "keyword argument 'weights'", diffc.UnsupportedError),
+    ("np.prod(x, axis=(0, 1))", "np.prod over several axes", diffc.UnsupportedError),
+])
+def test_refused_with_a_location(call, message, cls):
+    text = f"import numpy as np\n\n\ndef f(x):\n    return np.sum({call})\n"
+    with pytest.raises(cls, match=message) as info:
+        diffc.compile_source(text, shapes={"x": (3, 3)})
+    assert ":5:" in str(info.value)
+
+
+def test_np_gradient_of_a_matrix_needs_an_axis():
+    text = "import numpy as np\n\n\ndef f(x):\n    return np.sum(np.gradient(x))\n"
+    with pytest.raises(diffc.UnsupportedError, match="pass axis="):
+        diffc.compile_source(text, shapes={"x": (3, 3)})
+    with pytest.raises(diffc.ShapesNeededError):
+        diffc.compile_source(text)
+
+
+def test_inactive_calls_need_no_rule():
+    text = "import numpy as np\n\n\ndef f(x):\n    t = np.linspace(0.0, 1.0, 3)\n    return np.sum(x * t)\n"
+    g = run_generated(diffc.compile_source(text).text)["f_grad"](np.ones(3))
+    np.testing.assert_array_equal(g, [0.0, 0.5, 1.0])
