@@ -219,7 +219,7 @@ def _take(b, g, ans, ins, i, params):
 def _take_along_axis(b, g, ans, ins, i, params):
     if i:
         return None
-    axis = arg(ins, params, 2, "axis")
+    axis = arg(ins, params, 2, "axis", -1)  # NumPy 2.3 and later: -1 by default
     return b.emit("_take_along_axis_grad", g, ins[0], ins[1], Const(axis))
 
 
