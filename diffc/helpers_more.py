@@ -7,6 +7,16 @@ only at run time. Plain NumPy, right for every shape NumPy accepts.
 from __future__ import annotations
 
 HELPERS_MORE = {
+    "_prod_others_axes": '''
+def _prod_others_axes(x, axis):
+    """For np.prod over several axes: for each element, the product of the others over them."""
+    x = np.asarray(x, dtype=float)
+    axes = [a % x.ndim for a in axis]
+    rest = [a for a in range(x.ndim) if a not in axes]
+    moved = np.transpose(x, rest + axes)
+    flat = moved.reshape(moved.shape[:len(rest)] + (-1,))
+    return np.transpose(_prod_others(flat, -1).reshape(moved.shape), np.argsort(rest + axes))
+''',
     "_first_mask_axes": '''
 def _first_mask_axes(x, axis, pick):
     """For np.max/np.min (pick 'max' or 'min') over several axes: True at the first of equal
@@ -223,4 +233,5 @@ def _cholesky_grad(grad, l):
     return np.tril(2 * s) - np.eye(np.shape(l)[-1]) * s
 ''',
 }
-REQUIRES_MORE = {"_cross_grad": ["_unbroadcast"], "_diag_grad": ["_diagonal_grad"]}
+REQUIRES_MORE = {"_prod_others_axes": ["_prod_others"], "_cross_grad": ["_unbroadcast"],
+                 "_diag_grad": ["_diagonal_grad"]}

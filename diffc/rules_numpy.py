@@ -232,10 +232,8 @@ def _prod(b, g, ans, ins, i, params):
     axis, keepdims = _axis(params, ins, b)
     if i:
         return None
-    if isinstance(axis, tuple):
-        from .rules_front import NoRule
-
-        raise NoRule("the gradient of np.prod over several axes is not supported", "reduce one axis at a time")
+    if isinstance(axis, tuple):  # several axes: flattened into one by a helper
+        return b.mul(b.emit("_prod_others_axes", ins[0], Const(axis)), _spread(b, g, axis, keepdims))
     others = b.emit("_prod_others", ins[0], axis=axis) if axis is not None else b.emit("_prod_others", ins[0])
     return b.mul(others, _spread(b, g, axis, keepdims))
 

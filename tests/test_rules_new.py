@@ -73,7 +73,8 @@ CASES = [
     ("np.partition(a, 2)", [(5,)], None), ("np.partition(a, 1, axis=0)", [(3, 4)], None),
     ("np.average(a)", [(3, 2)], None), ("np.average(a, axis=1)", [(3, 2)], None), ("np.average(a, 0)", [(3, 2)], None),
     ("np.max(a, axis=(0, 2))", [(2, 3, 4)], None), ("np.min(a, axis=(1, 2), keepdims=True)", [(2, 3, 4)], None),
-    ("a.max(axis=(0, 1))", [(3, 4)], None),
+    ("a.max(axis=(0, 1))", [(3, 4)], None), ("np.prod(a, axis=(0, 2))", [(2, 3, 2)], None),
+    ("a.prod(axis=(0, 1), keepdims=True)", [(2, 2, 3)], None),
     ("np.gradient(a)", [(5,)], None), ("np.gradient(a, axis=1)", [(3, 4)], None),
     ("np.gradient(a, axis=0)", [(4, 2)], None),
     # products
@@ -233,6 +234,12 @@ def test_cumprod_with_zeros_is_exact():
     np.testing.assert_array_equal(g, [1.0, 22.0, 0.0, 0.0])  # 1 + 2 * 0, 2 * 2 + 3 * 2 * 3
 
 
+def test_prod_over_several_axes_with_zeros_is_exact():
+    x = np.array([[[2.0, 0.0], [3.0, 1.0]], [[0.0, 0.0], [5.0, 2.0]]])
+    g = grad_of("np.sum(np.prod(a, axis=(0, 2)))", x)
+    np.testing.assert_array_equal(g, [[[0.0, 0.0], [10.0, 30.0]], [[0.0, 0.0], [6.0, 15.0]]])
+
+
 def test_xlogy_at_x_zero():
     ga, gb = grad_of("np.sum(sp.xlogy(a, b))", np.array([0.0, 0.0, 2.0]), np.array([0.0, 2.0, 4.0]))
     with np.errstate(divide="ignore"):
@@ -259,7 +266,6 @@ def test_logsumexp_and_logaddexp_do_not_overflow():
     ("np.linalg.slogdet(x)[1]", "'numpy.linalg.slogdet'", diffc.UnknownCallError),
     ("np.linalg.eigh(x)[0]", "'numpy.linalg.eigh'", diffc.UnknownCallError),
     ("np.average(x, weights=x)", "keyword argument 'weights'", diffc.UnsupportedError),
-    ("np.prod(x, axis=(0, 1))", "np.prod over several axes", diffc.UnsupportedError),
 ])
 def test_refused_with_a_location(call, message, cls):
     text = f"import numpy as np\n\n\ndef f(x):\n    return np.sum({call})\n"
