@@ -92,6 +92,10 @@ CASES = [
     ("np.einsum('bij,bjk->bik', a, b)", [(2, 3, 4), (2, 4, 2)], None),
     ("np.einsum('ij,ij,ij->i', a, b, c)", [(2, 3), (2, 3), (2, 3)], None),
     ("np.einsum('ij,k->i', a, b)", [(2, 3), (4,)], None),
+    # the same array in two places
+    ("np.einsum('ij,ij->i', a, a)", [(2, 3)], None), ("np.tensordot(a, a)", [(2, 3)], None),
+    ("np.kron(a, a)", [(2,)], None), ("np.linalg.solve(a + 3 * np.eye(3), a)", [(3, 3)], None),
+    ("np.append(a, a * 2.0)", [(2,)], None),
     # linear algebra
     ("np.linalg.inv(a + 3 * np.eye(3))", [(3, 3)], None), ("np.linalg.inv(a + 3 * np.eye(2))", [(4, 2, 2)], None),
     ("np.linalg.det(a)", [(3, 3)], None), ("np.linalg.det(a)", [(2, 3, 3)], None),
