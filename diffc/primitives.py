@@ -90,7 +90,7 @@ NUMPY_FUNCTIONS.update({
     "kron": (2, 2, (), _U), "tensordot": (2, 3, ("axes",), _U), "einsum": (2, None, (), _U),
     "average": (1, 2, ("axis", "keepdims"), _R), "gradient": (1, 1, ("axis",), _F),
     "linalg.inv": (1, 1, (), _F), "linalg.solve": (2, 2, (), _U), "linalg.det": (1, 1, (), _U),
-    "linalg.pinv": (1, 1, (), _U), "linalg.cholesky": (1, 1, (), _F),
+    "linalg.pinv": (1, 1, (), _U), "linalg.cholesky": (1, 1, (), _F), "linalg.slogdet": (1, 1, (), _U),
 })
 # Casts: to a float type the identity for the gradient, to an integer type a cut.
 NUMPY_FUNCTIONS.update({name: (1, 1, (), _F) for name in (

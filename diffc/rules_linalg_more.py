@@ -6,7 +6,8 @@ An einsum's gradient is an einsum: the operand's subscripts become the output, t
 gradient takes the output's place. ``inv``, ``det`` and ``solve`` are written out for matrices
 (and stacks of them); ``pinv`` holds where the rank of its argument does not change nearby;
 ``cholesky`` reads only the lower triangle of its argument, as NumPy does, so its gradient lives
-there. ``slogdet``, ``eigh`` and ``qr`` return tuples and have no rule yet: refused when active.
+there. ``slogdet`` is read by index (``np.linalg.slogdet(A)[1]``; unpacking it is refused by the frontend);
+``eigh`` and ``qr`` return tuples and have no rule yet: refused when active.
 """
 
 from __future__ import annotations
@@ -99,3 +100,17 @@ defvjp_full(_np("linalg.det"), _det)
 defvjp_full(_np("linalg.solve"), _solve)
 defvjp_full(_np("linalg.pinv"), lambda b, g, ans, ins, i, params: b.emit("_pinv_grad", g, ins[0], ans))
 defvjp_full(_np("linalg.cholesky"), lambda b, g, ans, ins, i, params: b.emit("_cholesky_grad", g, ans))
+
+
+def _slogdet(b, g, ans, ins, i, params):
+    """np.linalg.slogdet(A) is the pair (sign, logdet), read as [0] and [1]: the gradient of the pair is
+    the pair's shape (NumPy stacks it: g[0] for the sign, flat almost everywhere, g[1] for logdet), and
+    d logdet = tr(A^-1 dA), so A's gradient is g[1] A^-T."""
+    part = b.emit("getitem", g, Const(1), index=("atom", 1))
+    t = _swap(b, b.call(_np("linalg.inv"), ins[0]))
+    if b.rank(ins[0]) == 2:
+        return b.mul(part, t)
+    return b.mul(b.emit("getitem", part, index=("tuple", (("ellipsis",), ("none",), ("none",)))), t)
+
+
+defvjp_full(_np("linalg.slogdet"), _slogdet)

@@ -37,7 +37,8 @@ KINKS = {
     "numpy.cumprod": "exact where elements are 0", "numpy.linalg.pinv": "where the rank is locally constant",
     "numpy.linalg.cholesky": "lower triangle only (NumPy reads only that)",
     "numpy.einsum": "literal subscripts; refused: '...', a letter repeated in one operand",
-    "numpy.pad": "constant mode only", "numpy.gradient": "rank 1, or with axis=",
+    "numpy.pad": "constant mode only",
+    "numpy.linalg.slogdet": "read by index: [1] (logdet); [0] is flat", "numpy.gradient": "rank 1, or with axis=",
     "numpy.cross": "vectors of 2 or 3 on the last axis", "numpy.average": "no weights",
     "scipy.special.xlogy": "0 in y where x == 0", "scipy.special.xlog1py": "0 in y where x == 0",
 }
