@@ -220,11 +220,11 @@ def _own_arrays(items: list, group: dict) -> None:
                     break
     everything = memory_roots(items, group=group)
     written = {everything.get(id(w.ins[0]), id(w.ins[0])) for w in writers}
-    for block, index, push in [(b, i, e) for b in _blocks(items) for i, e in enumerate(b)
-                               if isinstance(e, Eqn) and e.op == "push" and isinstance(e.ins[1], Var)]:
+    for block, push in [(b, e) for b in _blocks(items) for e in b
+                        if isinstance(e, Eqn) and e.op == "push" and isinstance(e.ins[1], Var)]:
         if everything.get(id(push.ins[1]), id(push.ins[1])) in written:
             saved = Var(label=("", push.ins[1]))
-            block.insert(index, Eqn("numpy.copy", (push.ins[1],), saved))
+            block.insert(next(i for i, e in enumerate(block) if e is push), Eqn("numpy.copy", (push.ins[1],), saved))
             push.ins = (push.ins[0], saved)
 
 
