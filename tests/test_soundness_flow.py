@@ -364,6 +364,8 @@ def check_program(source: str, rng: random.Random) -> str | None:
         return None
     except Exception as exc:  # noqa: BLE001 - any crash is a finding
         return f"crash: {type(exc).__name__}: {exc} at {args}"
+    if any(np.max(np.abs(g)) > 1e3 for g in [*grads, *expected]):
+        return None  # a loop amplified the input: finite differences say nothing reliable there
     for analytic, numeric in zip(grads, expected):
         if not np.allclose(analytic, numeric, rtol=1e-4, atol=1e-5):
             return f"wrong at {args}: {grads} != {expected}"
