@@ -348,6 +348,7 @@ class _Layout:
         self.setitems: list[tuple[int, Eqn]] = []
         self.dummies: dict[int, object] = {}  # id(loop) -> its first line, then its dummy variable
         self.builtins: dict[int, tuple] = {}  # id(loop) -> how it spells range and reversed
+        self.late_reads: list[tuple[int, list]] = []  # statements that bind their name, then read these
 
     def _line(self, build, defines=()):
         start = len(self.writer.names)
@@ -364,9 +365,17 @@ class _Layout:
                 if id(item.out) in self.inline:
                     continue
                 if item.op in STATEMENT_OPS or item.op in ("push", "pop", "new_stack"):
-                    value, index = self._line(lambda item=item: [w.atom(a) for a in item.ins], [item.out])
+                    first = []
+
+                    def build(item=item, first=first):
+                        atoms = [w.atom(item.ins[0])] if item.ins else []
+                        first.append(len(w.names))
+                        return atoms + [w.atom(a) for a in item.ins[1:]]
+                    value, index = self._line(build, [item.out])
                     if item.op in ("setitem", "zero_at"):
                         self.setitems.append((index, item))
+                    if item.op in STATEMENT_OPS:  # out = ...; out[index] = value: value is read after
+                        self.late_reads.append((index, [v for _, v in w.names[first[0]:]]))
                 else:
                     value, _ = self._line(lambda item=item: w.value(item), [item.out])
                 self.values[id(item)] = value
@@ -410,6 +419,9 @@ class _Layout:
         end = len(self.reads)
         for v in returned:
             last[id(v)] = end
+        for index, late in self.late_reads:  # the name the statement binds cannot be theirs
+            for v in late:
+                last[id(v)] = max(last[id(v)], index + 0.5)
         for first, final in self.loops:  # read in a loop, made before it: needed until the loop ends
             for index in range(first, final + 1):
                 for v in self.reads[index]:

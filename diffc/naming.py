@@ -43,9 +43,12 @@ class Namer:
             if id(v) in groups and all(v is not m for m in members.get(groups[id(v)], [])):
                 members.setdefault(groups[id(v)], []).append(v)
         token_last: dict[object, int] = {}
-        for _, v in events:
+        for index, v in events:
             token = groups.get(id(v), id(v))
-            token_last[token] = max(token_last.get(token, -1), last_use.get(id(v), -1))
+            # A group holds its name from its first definition to its last read or definition,
+            # whichever comes later: another value may not take the name in between.
+            token_last[token] = max(token_last.get(token, -1), last_use.get(id(v), -1),
+                                    index if token != id(v) else -1)
         for vid, gid in groups.items():  # members that no line defines are read all the same
             token_last[gid] = max(token_last.get(gid, -1), last_use.get(vid, -1))
 

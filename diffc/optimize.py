@@ -13,10 +13,9 @@ are dropped. All passes are deterministic (list order only).
 
 from __future__ import annotations
 
-from .ir import Eqn, If, Loop, Var, each_item, item_defs, item_reads, substitute
+from .ir import Eqn, If, Loop, Var, each_item, item_defs, item_reads, substitute, walk
+from .sharing import EFFECTS, keep_old_values
 
-# Equations kept for what they do, not for a value (the loops' tape).
-EFFECTS = {"push", "pop", "new_stack"}
 # Inlining stops at this depth of nested operations: longer chains read better, and compile in
 # linear time, as lines of their own.
 MAX_INLINE_DEPTH = 8
@@ -149,33 +148,6 @@ def normalize(items: list) -> None:
                 c.init = copy
 
 
-def keep_old_values(block: list, group: dict) -> None:
-    """The lost copy of a shared name: when an item assigns a name that a group of values shares
-    (an if's branches, a loop's iterations) and a later item still reads an older member of the
-    group, that older value is copied first, under a name of its own (``a, b = b, a`` in a loop;
-    a backward body that uses an old gradient after writing the new one)."""
-    index = 0
-    while index < len(block):
-        item = block[index]
-        for inner in ([item.then, item.orelse] if isinstance(item, If) else
-                      [item.cond, item.body] if isinstance(item, Loop) else []):
-            keep_old_values(inner, group)
-        written = {group[id(d)]: d for d in _deep_defs(item) if id(d) in group}
-        if written:
-            own = {id(d) for d in _deep_defs(item)}
-            defined_at = {id(d): i for i, it in enumerate(block) for d in _deep_defs(it)}
-            for later in block[index + 1:]:
-                stale = next((a for a in item_reads(later) if isinstance(a, Var) and group.get(id(a)) in written
-                              and id(a) not in own and defined_at.get(id(a), -1) <= index), None)
-                if stale is not None:
-                    copy = Var(label=("", stale))
-                    substitute(block[index + 1:], {id(stale): copy})
-                    block.insert(defined_at.get(id(stale), -1) + 1, Eqn("copy", (stale,), copy, {"_keep": True}))
-                    index = -1  # the block changed: look again from the top
-                    break
-        index += 1
-
-
 def use_counts(items, roots) -> dict[int, int]:
     counts: dict[int, int] = {}
     for a in [*(a for item in items for a in item_reads(item)), *roots]:
@@ -208,7 +180,6 @@ def plan(forward: list, backward: list, params: list[Var], roots: list):
     items = dce(forward + backward, {id(r) for r in roots if isinstance(r, Var)})
     normalize(items)
     group = groups(items)
-    keep_old_values(items, group)
     counts = use_counts(items, roots)
     root_ids = {id(r) for r in roots if isinstance(r, Var)}
     named = {id(p) for p in params} | root_ids | set(group)
@@ -226,6 +197,9 @@ def plan(forward: list, backward: list, params: list[Var], roots: list):
         elif id(v.primal) in named:
             named.add(id(v))
     items = propagate_copies(items, lambda v: id(v) in named)
+    # After the copies are gone, so that the reads it checks are the reads that will be written.
+    keep_old_values(items, group)
+    named |= {id(e.out) for e in walk(items) if e.params.get("_keep")}
     counts = use_counts(items, roots)
     inline: set[int] = set()
     _choose_inline(items, named, counts, group, inline)

@@ -166,6 +166,7 @@ class _Reverse(FlowReverse):
         self.made_here: set[int] = set()  # backward temporaries not yet given a role
         self.backward_of: dict[int, list] = {}  # id(forward block) -> its backward block
         self.where: dict[int, tuple] = {}  # id(var) -> (forward block, item) that defines it
+        self.parent: dict[int, list] = {}  # id(forward item) -> the block it is in
         self.stacks: list[Eqn] = []  # the lists that loops push onto, made at the start
         self._index(fn.eqns)
         from .optimize import groups
@@ -174,6 +175,7 @@ class _Reverse(FlowReverse):
 
     def _index(self, items):
         for item in items:
+            self.parent[id(item)] = items
             for v in item_defs(item):
                 self.where[id(v)] = (items, item)
             if isinstance(item, If):

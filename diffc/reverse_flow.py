@@ -104,6 +104,10 @@ class FlowReverse:
             start, final = Var("trips"), Var("trips")
             end = Builder(item.body).emit("add", start, Const(1), out=Var("trips"))
             item.carried.append(Carry(Const(0), start, end, final))
+            # An enclosing loop's tape saves the count of each of its iterations: say where it is made.
+            self.where[id(start)] = (item.body, None)
+            self.where[id(end)] = (item.body, item.body[-1])
+            self.where[id(final)] = (self.parent[id(item)], item)
             args = (final,)
         else:
             args = item.args
