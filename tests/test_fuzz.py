@@ -6,10 +6,9 @@ The campaign is skipped unless DIFFC_FUZZ_CI is set while the bugs it finds (iss
 
 import os
 
+import fuzz
 import numpy as np
 import pytest
-
-import fuzz
 
 SEED = "ci-2026"
 PROGRAMS = 300
