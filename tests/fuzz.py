@@ -186,11 +186,18 @@ def _classify(source, params, args, mode):
             return Outcome("REFUSED", _message(exc), "refused")
         return Outcome("CRASH", _message(exc), _crash_key(exc))
     if not scalar:
-        return Outcome("NONSCALAR-ACCEPTED", f"f returns {type(value).__name__} of shape {np.shape(value)}",
+        return Outcome("NONSCALAR-ACCEPTED", f"f returns {type(value).__name__} of shape {_shape(value)}",
                        "NONSCALAR", None, grads)
     if not isinstance(grads, tuple) or len(grads) != len(params):
         return Outcome("WRONG", f"gradient is {type(grads).__name__}, not a tuple of {len(params)}", "structure")
     return compare(user, params, args, value, grads)
+
+
+def _shape(value):
+    try:
+        return np.shape(value)
+    except Exception:  # a ragged list or tuple
+        return f"ragged {type(value).__name__} of {len(value)}"
 
 
 def _evaluate(user, args, i, idx, delta):
@@ -205,9 +212,9 @@ def _evaluate(user, args, i, idx, delta):
 
 def compare(user, params, args, value, grads) -> Outcome:
     for i, (name, g) in enumerate(zip(params, grads)):
-        if np.shape(g) != np.shape(args[i]):
-            return Outcome("WRONG", f"grad_{name} has shape {np.shape(g)}, not {np.shape(args[i])}", "shape",
-                           np.shape(args[i]), np.shape(g))
+        if _shape(g) != np.shape(args[i]):
+            return Outcome("WRONG", f"grad_{name} has shape {_shape(g)}, not {np.shape(args[i])}", "shape",
+                           np.shape(args[i]), _shape(g))
         try:
             g = np.asarray(g, dtype=float)
         except Exception as exc:
