@@ -64,6 +64,7 @@ class Outcome:
     key: str = ""  # what must persist while shrinking (the exception type of a crash)
     expected: object = None
     actual: object = None
+    scalar: bool = True  # whether f returned a scalar (a shrunk program keeps it so)
 
 
 @dataclass
@@ -166,7 +167,16 @@ def _classify(source, params, args, mode):
         return Outcome("SKIPPED", "forward: timeout", "forward")
     except Exception as exc:
         return Outcome("SKIPPED", "forward: " + _message(exc), "forward")
-    scalar = not isinstance(value, (tuple, list, dict)) and np.ndim(value) == 0
+    try:
+        scalar = not isinstance(value, (tuple, list, dict)) and np.ndim(value) == 0
+    except Exception:
+        scalar = False
+    outcome = _judge(source, params, args, mode, user, value, scalar)
+    outcome.scalar = scalar
+    return outcome
+
+
+def _judge(source, params, args, mode, user, value, scalar):
     if scalar:
         try:
             value = float(value)
@@ -325,11 +335,11 @@ def _diverse(failures):
 
 
 def shrink_failure(failure: Failure, budget: float = 15.0) -> str:
-    kind, key = failure.outcome.kind, failure.outcome.key
+    kind, key, scalar = failure.outcome.kind, failure.outcome.key, failure.outcome.scalar
 
     def still_fails(text):
         outcome = classify(text, failure.params, failure.args, failure.mode)
-        return outcome.kind == kind and outcome.key == key
+        return outcome.kind == kind and outcome.key == key and outcome.scalar == scalar
 
     failure.shrunk = shrink(failure.source, still_fails, budget)
     failure.outcome = classify(failure.shrunk, failure.params, failure.args, failure.mode)

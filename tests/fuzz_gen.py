@@ -512,7 +512,7 @@ def generate(rng: random.Random):
     for _ in range(rng.randint(2, 7)):
         p.statement()
     names = sorted(p.vars, key=lambda k: (k in PARAM_NAMES, k))
-    last = rng.choice(names[:3]) if names else "a"
+    last = rng.choice(names[:3]) if names else None
     if rng.random() < 0.06 and any(p.vars[k] for k in p.vars):
         p.tags.add("nonscalar")
         arr = sorted(k for k in p.vars if p.vars[k])
@@ -521,8 +521,8 @@ def generate(rng: random.Random):
     else:
         extra = " + ".join(f"np.sum({k}) * {rng.choice(['0.5', '1.5', '-1.0'])}"
                            for k in rng.sample(names, min(len(names), rng.randint(0, 2))))
-        p.emit(f"return np.sum({last} * r)" + (f" + {extra}" if extra else ""))
-        r_shape = p.vars[last]
+        p.emit(f"return np.sum({last or 'a'} * r)" + (f" + {extra}" if extra else ""))
+        r_shape = p.vars[last] if last else ()
     body = "\n".join(p.lines)
     source = f"import math\n\nimport numpy as np\n\n\ndef f({', '.join(params)}, r, n, flag):\n{body}\n"
 

@@ -31,6 +31,8 @@ def _loads(node):
     """The operands an expression could be replaced by (never a function being called)."""
     if isinstance(node, ast.Call):
         return [a for a in node.args if not isinstance(a, ast.Starred)] + [k.value for k in node.keywords]
+    if isinstance(node, ast.Subscript):
+        return [node.value]
     if isinstance(node, ast.Attribute):
         return [node.value] if not isinstance(node.value, ast.Name) or node.value.id not in ("np", "math") else []
     return [c for c in ast.iter_child_nodes(node) if isinstance(c, ast.expr) and not isinstance(c, ast.Slice)
@@ -105,6 +107,7 @@ def shrink(source: str, still_fails, budget: float = 20.0) -> str:
                     break
                 try:
                     text = ast.unparse(_apply(tree, edit))
+                    ast.parse(text)
                 except Exception:  # an edit that makes no valid tree: skip it
                     continue
                 if _size(text) < _size(best) and still_fails(text):
