@@ -74,7 +74,11 @@ SCALAR_CASES = [
     ("return min(y, x * 2.0)", [(0.3, 1.7), (0.8, 0.4)]),
     ("return math.hypot(y, x)", [(0.3, 1.7), (-0.8, 0.4)]),
     ("return abs(x - y) * y", [(0.3, 1.7), (0.8, 0.4)]),
-    ("z = x\n    w = z * y\n    return max(w, y, x) + min(x, w, y)", [(0.3, 1.7), (-0.8, 0.4), (1.5, 0.9)]),
+    # a copy (z = x) whose gradient matters; three-way routers, each argument winning somewhere
+    ("z = x\n    w = z * y\n    return max(w, y, x) + min(x, w, y) + w", [(0.3, 1.7), (-0.8, 0.4), (1.5, 0.9)]),
+    # a conditional expression between names is a select: each branch, taken and not taken
+    ("z = x if x > y else y\n    return z * x", [(0.3, 1.7), (0.8, 0.4)]),
+    ("z = y if x > 0 else x\n    return z * y * x", [(0.3, 1.7), (-0.8, 0.4)]),
 ]
 
 
