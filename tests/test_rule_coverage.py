@@ -57,6 +57,10 @@ NUMPY_CASES = [
     ("np.tan(a) * b", [(3,), (2, 3)], (-0.9, 0.9)), ("np.arcsin(a) + np.arccos(b)", [(3,), (3,)], (-0.8, 0.8)),
     ("np.log1p(a) * np.expm1(b)", [(2, 2), (2,)], (0.2, 1.0)), ("np.reciprocal(a) * b", [(3,), (3,)], (0.5, 2.0)),
     ("np.sqrt(a) * np.exp2(b)", [(2, 3), (3,)], (0.3, 1.5)), ("np.log2(a) + np.log10(b)", [(3,), (3,)], (0.3, 2.0)),
+    # the front rules (diffc/rules_front.py): float casts, np.asarray, np.full's fill value
+    ("np.asarray(a) * b", [(3,), (3,)], None), ("np.double(a) * np.longdouble(b)", [(2, 3), (3,)], None),
+    ("np.full((2, 3), a) * b", [(3,), (2, 3)], None),
+    ("np.full((2, 3), np.sum(a)) * b", [(3,), (3,)], None),
     # indexing and writing into a copy
     ("a[1:, ::-1] * b", [(3, 2), (2,)], None), ("a[[1, 0, 1], 0]", [(2, 3)], None),
 ]
@@ -124,3 +128,20 @@ def test_scalar_rule_input(body, points):
             numeric = numeric_gradient(user, list(point), i)
             assert analytic[i] == pytest.approx(float(numeric), rel=1e-6, abs=1e-8), (body, point, i)
             assert math.isfinite(analytic[i])
+
+
+@pytest.mark.parametrize("cast", ["float32", "single", "float16", "half"])
+def test_low_precision_float_casts_pass_the_gradient(cast):
+    """A cast to a narrower float keeps the gradient (1); too coarse for central differences."""
+    if not hasattr(np, cast):
+        pytest.skip(f"this NumPy has no np.{cast}")
+    text = f"import numpy as np\n\n\ndef f(a, b):\n    return np.sum(np.{cast}(a) * b)\n"
+    a, b = np.array([0.5, -1.25]), np.array([2.0, 3.0])
+    ga, gb = run_generated(diffc.compile_source(text).text)["f_grad"](a, b)
+    np.testing.assert_allclose(ga, b, rtol=1e-6)
+    np.testing.assert_allclose(gb, a, rtol=1e-3)
+
+
+def test_or_of_active_values_is_refused():
+    with pytest.raises(diffc.DiffcError):
+        diffc.compile_source("def f(x, y):\n    return (x or y) * 2.0\n")

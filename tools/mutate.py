@@ -1,4 +1,4 @@
-"""Mutation check of the rule tables (diffc/rules.py, diffc/rules_numpy.py).
+"""Mutation check of the rule tables (diffc/rules.py, rules_numpy.py, and any module that adds to them).
 
     python tools/mutate.py [-j 2] [--only OP ...] [--tests FILE ...]
 
@@ -41,7 +41,7 @@ from diffc import rules  # noqa: E402
 from diffc.ir import Builder, Const, Eqn, Var  # noqa: E402
 
 TESTS = ["tests/test_rules_scalar.py", "tests/test_numpy_rules.py", "tests/test_numpy_setitem.py",
-         "tests/test_rule_coverage.py"]
+         "tests/test_rule_coverage.py", "tests/test_soundness_front.py", "tests/test_soundness_numpy.py"]
 MUTANTS = ("scale", "swap", "drop")
 
 
