@@ -22,6 +22,7 @@ from .naming import Namer
 from .optimize import each_item, groups, keep_old_values, normalize, plan
 from .primitives import BINOPS, COMPAREOPS, UNARYOPS
 from .scope import Scope
+from .shapes import BOOLEAN_OPS
 
 _BINOP_NODES = {op: node for node, op in BINOPS.items()}
 _UNARY_NODES = {op: node for node, op in UNARYOPS.items()}
@@ -218,13 +219,35 @@ def _method(obj: ast.expr, name: str) -> ast.expr:
 
 
 class _Tidy(ast.NodeTransformer):
-    """Exact rewrites that make expressions read as a person writes them."""
+    """Exact rewrites that make expressions read as a person writes them.
+
+    ``-(a * b)`` becomes ``-a * b`` only where ``a`` cannot be a boolean array (NumPy refuses to
+    negate one): not a comparison, a logical operation, or a name in ``booleans`` that one made."""
+
+    def __init__(self, booleans=frozenset()):
+        self.booleans = booleans
+
+    def _maybe_bool(self, node) -> bool:
+        if isinstance(node, (ast.Compare, ast.BoolOp)):
+            return True
+        if isinstance(node, ast.UnaryOp):
+            return isinstance(node.op, (ast.Not, ast.Invert))
+        if isinstance(node, ast.BinOp):
+            return isinstance(node.op, (ast.BitAnd, ast.BitOr, ast.BitXor))
+        if isinstance(node, ast.Name):
+            return node.id in self.booleans
+        if isinstance(node, ast.Call):
+            func = node.func
+            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+            return name.startswith("logical_") or name in ("isnan", "isfinite")
+        return False
 
     def visit_UnaryOp(self, node):
         self.generic_visit(node)
         if isinstance(node.op, ast.USub):
             inner = node.operand
-            if isinstance(inner, ast.BinOp) and isinstance(inner.op, (ast.Mult, ast.Div)):
+            if isinstance(inner, ast.BinOp) and isinstance(inner.op, (ast.Mult, ast.Div)) and \
+                    not self._maybe_bool(inner.left):
                 inner.left = self.visit_UnaryOp(ast.UnaryOp(ast.USub(), inner.left))
                 return inner
             if isinstance(inner, ast.UnaryOp) and isinstance(inner.op, ast.USub):
@@ -349,6 +372,7 @@ class _Layout:
         self.dummies: dict[int, object] = {}  # id(loop) -> its first line, then its dummy variable
         self.builtins: dict[int, tuple] = {}  # id(loop) -> how it spells range and reversed
         self.late_reads: list[tuple[int, list]] = []  # statements that bind their name, then read these
+        self.booleans: set[str] = set()  # names written with a boolean value so far
 
     def _line(self, build, defines=()):
         start = len(self.writer.names)
@@ -470,9 +494,12 @@ class _Layout:
                 elif item.op == "new_stack":
                     lines.append(f"{pad}{target} = []")
                 elif item.op in STATEMENT_OPS:
-                    lines.extend(pad + ast.unparse(_Tidy().visit(s)) for s in w.statements(item, target, value))
+                    tidy = _Tidy(self.booleans)
+                    lines.extend(pad + ast.unparse(tidy.visit(s)) for s in w.statements(item, target, value))
                 else:
-                    text = ast.unparse(_Tidy().visit(value))
+                    text = ast.unparse(_Tidy(self.booleans).visit(value))
+                    if item.op in BOOLEAN_OPS and target:
+                        self.booleans.add(target)  # -(target * x) must not become -target * x
                     if item.op != "copy" or text != target:  # x = x says nothing
                         lines.append(f"{pad}{target} = {text}")
             elif isinstance(item, If):

@@ -14,7 +14,7 @@ are dropped. All passes are deterministic (list order only).
 from __future__ import annotations
 
 from .ir import Eqn, If, Loop, Var, each_item, item_defs, item_reads, substitute, walk
-from .sharing import EFFECTS, keep_old_values
+from .sharing import EFFECTS, IN_PLACE, keep_old_values, memory_roots
 
 # Inlining stops at this depth of nested operations: longer chains read better, and compile in
 # linear time, as lines of their own.
@@ -206,25 +206,32 @@ def plan(forward: list, backward: list, params: list[Var], roots: list):
     return items, inline, group
 
 
-def _choose_inline(items: list, named: set, counts: dict, group: dict, inline: set) -> None:
-    """Mark single-use temporaries whose one use is a later equation of the same block."""
+def _choose_inline(items: list, named: set, counts: dict, group: dict, inline: set, roots=None) -> None:
+    """Mark single-use temporaries whose one use is a later equation of the same block.
+
+    Not across a write in place into an array the temporary's expression reads (itself or a view
+    of it, ``roots``): written at its use, the expression would read the array after the write."""
+    if roots is None:
+        roots = memory_roots(items)
     position = {}
     for index, item in enumerate(items):
         if isinstance(item, Eqn):
             position[id(item.out)] = index
         elif isinstance(item, If):
-            _choose_inline(item.then, named, counts, group, inline)
-            _choose_inline(item.orelse, named, counts, group, inline)
+            _choose_inline(item.then, named, counts, group, inline, roots)
+            _choose_inline(item.orelse, named, counts, group, inline, roots)
         else:
-            _choose_inline(item.body, named, counts, group, inline)
+            _choose_inline(item.body, named, counts, group, inline, roots)
             for eqn in item.cond:  # a while loop's test is written in its header
                 inline.add(id(eqn.out))
     depth: dict[int, int] = {}  # how deep the expression written for an inlined variable is
     reads: dict[int, set] = {}  # the name groups it reads
+    memory: dict[int, set] = {}  # the arrays it reads
     for index, item in enumerate(items):
         if not isinstance(item, Eqn):
             continue
         mine = {group[id(a)] for a in item.ins if isinstance(a, Var) and id(a) in group}
+        arrays = {roots.get(id(a), id(a)) for a in item.ins if isinstance(a, Var)}
         level = 1
         for a in item.ins:
             if not isinstance(a, Var) or id(a) not in position or id(a) in named or counts.get(id(a)) != 1:
@@ -235,10 +242,15 @@ def _choose_inline(items: list, named: set, counts: dict, group: dict, inline: s
             if shared and any(group.get(id(d)) in shared for i in items[position[id(a)] + 1:index]
                               for d in _deep_defs(i)):
                 continue  # a name it reads is assigned again before the use
+            read = memory.get(id(a), set())
+            if any(e.op in IN_PLACE and isinstance(e.ins[0], Var) and roots.get(id(e.ins[0]), id(e.ins[0])) in read
+                   for i in items[position[id(a)] + 1:index] for e in walk([i])):
+                continue  # an array it reads is written in place before the use
             inline.add(id(a))
             level = max(level, depth.get(id(a), 1) + 1)
             mine |= shared
-        depth[id(item.out)], reads[id(item.out)] = level, mine
+            arrays |= read
+        depth[id(item.out)], reads[id(item.out)], memory[id(item.out)] = level, mine, arrays
 
 
 def _deep_defs(item) -> list:

@@ -156,6 +156,7 @@ _INT_KEEPING = {"add", "sub", "mul", "neg", "pos", "abs", "floordiv", "mod", "nu
                 "numpy.expand_dims", "numpy.concatenate", "numpy.stack", "numpy.dot", "matmul", "numpy.outer"}
 _BOOL_OPS = {"gt", "ge", "lt", "le", "eq", "ne", "numpy.logical_and", "numpy.logical_or", "numpy.logical_not",
              "numpy.isnan", "numpy.isfinite", "bitand", "bitor", "invert"}
+BOOLEAN_OPS = frozenset(_BOOL_OPS)  # ops whose result is a boolean (array)
 
 
 def infer(fn: Function, param_shapes: dict[str, tuple | None], param_kinds: dict[str, str] | None = None) -> Shapes:
