@@ -159,7 +159,10 @@ def _stored_names(stmts) -> list[str]:
 
 
 def _reads(node: ast.AST) -> set[str]:
-    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    """The names ``node`` reads; ``x += v`` reads ``x`` too (its target's context says Store)."""
+    names = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    return names | {n.target.id for n in ast.walk(node) if isinstance(n, ast.AugAssign)
+                    and isinstance(n.target, ast.Name)}
 
 
 def without_scalar_checks(fdef) -> None:

@@ -23,6 +23,7 @@ from .optimize import each_item, groups, keep_old_values, normalize, plan
 from .primitives import BINOPS, COMPAREOPS, UNARYOPS
 from .scope import Scope
 from .shapes import BOOLEAN_OPS
+from .sharing import MAY_RETURN_INPUT
 
 _BINOP_NODES = {op: node for node, op in BINOPS.items()}
 _UNARY_NODES = {op: node for node, op in UNARYOPS.items()}
@@ -218,6 +219,44 @@ def _method(obj: ast.expr, name: str) -> ast.expr:
     return ast.Call(ast.Attribute(obj, name, ast.Load()), [], [])
 
 
+def memory_sets(items) -> dict[int, frozenset]:
+    """id(var) -> the ids of the arrays whose memory it may share: through views, both sides of a
+    select, an if's phis and a loop's carried values (for variables that may share any)."""
+    roots: dict[int, frozenset] = {}
+
+    def of(a) -> frozenset:
+        return roots.get(id(a), frozenset((id(a),))) if isinstance(a, Var) else frozenset()
+
+    def join(out, *sources):
+        roots[id(out)] = of(out).union(*(of(a) for a in sources))
+
+    def visit(block):
+        for item in block:
+            if isinstance(item, Eqn):
+                if item.op in VIEW_OPS | MAY_RETURN_INPUT and item.ins and isinstance(item.ins[0], Var):
+                    join(item.out, item.ins[0])
+                elif item.op == "select":
+                    join(item.out, *item.ins[1:3])
+            elif isinstance(item, If):
+                visit(item.then)
+                visit(item.orelse)
+                for phi in item.phis:
+                    join(phi.out, phi.then, phi.orelse)
+            else:
+                for c in item.carried:
+                    join(c.start, c.init)
+                for _ in range(2):  # the second pass: a later iteration starts from what this one ends with
+                    visit(item.cond)
+                    visit(item.body)
+                    for c in item.carried:
+                        join(c.start, c.end)
+                for c in item.carried:
+                    join(c.final, c.start)
+
+    visit(items)
+    return roots
+
+
 class _Tidy(ast.NodeTransformer):
     """Exact rewrites that make expressions read as a person writes them.
 
@@ -384,6 +423,8 @@ class _Layout:
 
     def flatten(self, items, depth):
         w = self.writer
+        if depth == 1:
+            self.items = items
         for item in items:
             if isinstance(item, Eqn):
                 if id(item.out) in self.inline:
@@ -452,15 +493,12 @@ class _Layout:
                     if defined.get(id(v), -1) < first:
                         last[id(v)] = max(last[id(v)], final)
         # x[i] = v writes in place only when nothing reads the old x, or an alias or view of it, later.
-        root: dict[int, int] = {}
-        for eqn in self.writer.defs.values():
-            if eqn.op in VIEW_OPS and eqn.ins and isinstance(eqn.ins[0], Var):
-                root[id(eqn.out)] = root.get(id(eqn.ins[0]), id(eqn.ins[0]))
+        roots = memory_sets(self.items)
         for index, eqn in self.setitems:
             old = eqn.ins[0]
             if isinstance(old, Var):
-                group = root.get(id(old), id(old))
-                members = [v for v in last if root.get(v, v) == group and defined.get(v, -1) < index]
+                group = roots.get(id(old), frozenset((id(old),)))
+                members = [v for v in last if roots.get(v, frozenset((v,))) & group and defined.get(v, -1) < index]
                 last[id(old)] = max([last.get(id(old), -1)] + [last[v] for v in members])
         return last
 

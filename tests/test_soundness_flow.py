@@ -438,3 +438,27 @@ def test_negated_product_with_a_boolean_mask_is_not_rewritten_into_a_boolean_neg
     namespace = run_generated(diffc.compile_source(source, "neg.py").text)
     np.testing.assert_allclose(namespace["f_grad"](b), [0.0, -1.0, -1.0])
     np.testing.assert_allclose(diffc.grad(make_module(source).f)(b), [0.0, -1.0, -1.0])
+
+
+# --- found by tests/fuzz.py (seed 101): aliases the in-place checks did not see ---------------
+def test_augmented_assignment_reads_its_target_so_an_alias_is_refused():
+    # w4 *= 2.0 doubles the array v1 still refers to, and v1 += w4 reads it after: refused, not 2 [4]
+    source = ("import numpy as np\n\ndef f(b):\n    v1 = b * 1.0\n    w4 = v1\n    w4 *= 2.0\n"
+              "    v1 += w4\n    return np.sum(w4)\n")
+    with pytest.raises(diffc.DiffcError, match="'w4' is changed in place while 'v1' still refers"):
+        diffc.compile_source(source, "aug.py")
+
+
+@pytest.mark.parametrize("choice", ["b if flag else b", "b if flag else b * 3.0"])
+def test_a_write_into_an_array_a_branch_chose_copies_what_the_backward_pass_reads(choice, make_module):
+    # w = b (by a branch) then w[0] = 0.5 changed b itself, and the backward pass read cos(b) after it
+    source = (f"import numpy as np\n\ndef f(b, flag):\n    s = np.sin(b)\n    w = {choice}\n"
+              "    w[0] = 0.5\n    return np.sum(s) + np.sum(w)\n")
+    b = np.array([[-0.25], [0.8]])
+    expected = np.cos(b)
+    expected[1:] += 1.0  # flag is true: w is b, and its first entry is overwritten
+    grad = diffc.grad(make_module(source).f, wrt="b")
+    np.testing.assert_allclose(grad(b.copy(), 1), expected, rtol=1e-12)
+    shapes = {"b": diffc.compiler.parse_shape("N,1")}
+    namespace = run_generated(diffc.compile_source(source, "sel.py", wrt="b", shapes=shapes).text)
+    np.testing.assert_allclose(namespace["f_grad"](b.copy(), 1), expected, rtol=1e-12)
