@@ -535,7 +535,9 @@ class _Layout:
                     tidy = _Tidy(self.booleans)
                     lines.extend(pad + ast.unparse(tidy.visit(s)) for s in w.statements(item, target, value))
                 else:
-                    text = ast.unparse(_Tidy(self.booleans).visit(value))
+                    tidy = _Tidy(self.booleans).visit(value)
+                    # -(-x) tidied to x would make a new array an alias that no pass has seen
+                    text = ast.unparse(value if isinstance(tidy, ast.Name) and item.op != "copy" else tidy)
                     if item.op in BOOLEAN_OPS and target:
                         self.booleans.add(target)  # -(target * x) must not become -target * x
                     if item.op != "copy" or text != target:  # x = x says nothing

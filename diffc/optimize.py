@@ -212,7 +212,7 @@ def _choose_inline(items: list, named: set, counts: dict, group: dict, inline: s
     Not across a write in place into an array the temporary's expression reads (itself or a view
     of it, ``roots``): written at its use, the expression would read the array after the write."""
     if roots is None:
-        roots = memory_roots(items)
+        roots = memory_roots(items, group=group)
     position = {}
     for index, item in enumerate(items):
         if isinstance(item, Eqn):
