@@ -3,8 +3,9 @@
     python benchmarks/call_overhead.py [--repeat 31] [--number 20000]
 
 Cases: the lecture's ``(x + y) * z`` and sigmoid neuron (examples/lecture.py),
-and the two-layer net at N=64 D=100 H=50 C=10 (examples/two_layer_net.py,
-wrt W1, b1, W2, b2). Each figure is the minimum over ``--repeat`` samples of
+the two-layer net at N=64 D=100 H=50 C=10 (examples/two_layer_net.py, wrt
+W1, b1, W2, b2), and the net's arguments passed to a function whose gradient
+costs a few us (the same dispatch, measured with less noise). Each figure is the minimum over ``--repeat`` samples of
 ``timeit`` with CPU time (``time.process_time``), decorator and direct call
 sampled in turns so that drift on a shared machine hits both alike.
 Targets (issue 12): at most 0.3 us added on the scalar cases, 1 us on the net.
@@ -36,7 +37,13 @@ def cases():
            rng.normal(size=C) * 0.01, rng.normal(size=(N, D)), rng.integers(0, C, size=N), 1e-3)
     return [("lecture (x + y) * z", diffc.grad(f), (-2.0, 5.0, -4.0), 1),
             ("sigmoid neuron", diffc.grad(neuron), (2.0, -1.0, -3.0, -2.0, -3.0), 1),
-            ("two-layer net N=64", diffc.grad(two_layer_loss, wrt=("W1", "b1", "W2", "b2")), net, 50)]
+            ("two-layer net N=64", diffc.grad(two_layer_loss, wrt=("W1", "b1", "W2", "b2")), net, 50),
+            # The net's arguments into a function that costs little: the same dispatch, less noise.
+            ("net's arguments, cheap body", diffc.grad(cheap, wrt=("W1", "b1", "W2", "b2")), net, 1)]
+
+
+def cheap(W1, b1, W2, b2, X, y, reg):
+    return W1[0, 0] * b1[0] + W2[0, 0] * b2[0] + reg
 
 
 def per_call(fn, args, number: int, repeat: int) -> float:

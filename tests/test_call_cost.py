@@ -147,3 +147,13 @@ def test_module_numbers_and_helpers_are_read_at_call_time(make_module):
     assert g(2.0) == pytest.approx(60.0)
     np.testing.assert_allclose(g(np.array([1.0, 2.0])), [15.0, 60.0])
     assert g(2.0) == pytest.approx(60.0)
+
+
+def test_the_gradient_is_still_a_plain_callable(make_module):
+    import inspect
+
+    module = make_module("def f(x, y=2.0, *, z=1.0):\n    return x * y * z\n")
+    g = diffc.grad(module.f, wrt="x")
+    assert callable(g) and str(inspect.signature(g)) == "(x, y=2.0, *, z=1.0)"
+    assert g(1.0) == 2.0 and g(1.0, z=3.0) == 6.0 and g.__call__(1.0, 4.0) == 4.0
+    assert "def f_grad(x, y=2.0, *, z=1.0)" in g.source
