@@ -33,6 +33,7 @@ from .scope import GlobalConst, Scope, identifiers
 from .shapes import Sym
 
 _counter = 0
+_INT = ((), "i")  # a Python int: a number whose gradient must still be a float (see shapes.kind)
 _SIZES = 256  # most exact-shape keys kept per tuple of argument types
 
 
@@ -44,7 +45,6 @@ def _shape_key(count: int, arrays: list):
     namespace: dict = {}
     exec(f"def shape_key({params}):\n    return ({parts})\n", namespace)  # noqa: S102
     return namespace["shape_key"]
-_INT = ((), "i")  # a Python int: a number whose gradient must still be a float (see shapes.kind)
 
 
 def _pattern(value):
