@@ -1,0 +1,159 @@
+"""The decorator's fast call path (issue 12) still gives each pattern of arguments its own variant.
+
+A gradient's calls go through a dispatcher keyed on the argument types (numbers) or types, exact
+shapes and dtypes (arrays). Each test first calls with one pattern (so that the fast path has an
+entry), then with another that must not reuse it, then with the first again. No timings here:
+benchmarks/call_overhead.py measures the cost.
+"""
+
+import numpy as np
+import pytest
+from conftest import numeric_gradient
+
+import diffc
+from diffc import api
+
+LECTURE = "def f(x, y, z):\n    q = x + y\n    return q * z\n"
+PRODUCT = "import numpy as np\n\n\ndef f(a, b):\n    return np.sum(a * b * b)\n"
+
+
+def check(module, g, args):
+    """``g(*args)`` against central differences, each gradient with its argument's shape."""
+    grads = g(*args)
+    grads = grads if isinstance(grads, tuple) else (grads,)
+    for i, grad in enumerate(grads):
+        assert np.shape(grad) == np.shape(args[i]), i
+        np.testing.assert_allclose(grad, numeric_gradient(module.f, args, i), rtol=1e-6, atol=1e-8)
+    return grads
+
+
+def test_int_after_float_gets_float_gradients(make_module):
+    module = make_module(LECTURE)
+    g = diffc.grad(module.f)
+    for _ in range(2):
+        assert g(-2.0, 5.0, -4.0) == (-4.0, -4.0, 3.0)
+        grads = g(-2, 5, -4)  # the int variant builds its gradients as floats
+        assert grads == (-4.0, -4.0, 3.0) and all(type(d) is float for d in grads)
+        assert g(True, 5.0, -4) == (-4.0, -4.0, 6.0) and all(type(d) is float for d in g(True, 5.0, -4))
+
+
+def test_int_after_float_gets_the_int_variant(make_module):
+    # The variant for a float builds d/dx of np.mean(x) with np.full_like(x, ...): for an int that
+    # truncates (2.5 instead of 3.0). The int has its own pattern, so its own variant.
+    module = make_module("import numpy as np\n\n\ndef f(x):\n    return np.mean(x) * x * 0.5\n")
+    g = diffc.grad(module.f)
+    for _ in range(2):
+        assert g(3.0) == 3.0
+        assert g(3) == 3.0
+        assert g(True) == 1.0
+
+
+def test_numpy_scalars_and_mixed_number_types(make_module):
+    module = make_module(LECTURE)
+    g = diffc.grad(module.f)
+    for args in [(1.5, 2.0, 3.0), (np.float64(1.5), 2.0, 3.0), (np.float32(1.5), 2.0, 3.0), (1.5, 2, 3.0),
+                 (np.float64(1.5), np.float64(2.0), np.float64(3.0)), (1.5, 2.0, 3.0)]:
+        assert [float(d) for d in g(*args)] == pytest.approx([3.0, 3.0, 3.5]), args
+
+
+def test_scalar_then_array_then_scalar(make_module):
+    module = make_module(PRODUCT)
+    g = diffc.grad(module.f)
+    a, b = np.array([1.0, -2.0, 0.5]), np.array([0.3, 2.0, -1.0])
+    for _ in range(2):
+        check(module, g, (1.5, 2.0))
+        check(module, g, (a, b))
+        check(module, g, (a, 2.0))
+        check(module, g, (1.5, b))
+
+
+def test_rank_and_size_one_dims_get_their_own_variant(make_module):
+    module = make_module(PRODUCT)
+    g = diffc.grad(module.f)
+    rng = np.random.default_rng(0)
+    shapes = [((3, 2), (2,)), ((3, 2), (1, 2)), ((3, 2), (3, 1)), ((3, 2), (3, 2)), ((1, 2), (3, 2)),
+              ((5, 4), (4,)), ((4,), (4,)), ((1,), (4,)), ((2, 3, 4), (3, 1)), ((3, 2), (2,))]
+    for _ in range(2):
+        for sa, sb in shapes:
+            check(module, g, (rng.normal(size=sa), rng.normal(size=sb)))
+    g(np.ones((3, 2)), np.ones((1, 2)))
+    assert "keepdims=True" in g.source  # .source follows the last call on the fast path too
+    g(np.ones((3, 2)), np.ones((2,)))
+    assert "keepdims=True" not in g.source
+
+
+def test_int_array_after_float_array(make_module):
+    module = make_module(PRODUCT)
+    g = diffc.grad(module.f)
+    for _ in range(2):
+        ga, gb = g(np.array([1.0, 2.0]), np.array([3.0, 4.0]))
+        np.testing.assert_allclose(ga, [9.0, 16.0])
+        ga, gb = g(np.array([1, 2]), np.array([3, 4]))
+        assert ga.dtype.kind == "f" and gb.dtype.kind == "f"
+        np.testing.assert_allclose(gb, [6.0, 16.0])
+
+
+def test_containers_keyword_arguments_and_defaults(make_module):
+    module = make_module("def f(x, y=2.0):\n    return x[0] * y + x[1]\n")
+    g = diffc.grad(module.f, wrt="x")
+    for _ in range(2):
+        assert g([1.0, 3.0]) == [2.0, 1.0]
+        assert g((1.0, 3.0), 5.0) == (5.0, 1.0)
+        np.testing.assert_allclose(g(np.array([1.0, 3.0]), 5.0), [5.0, 1.0])
+        assert g([1.0, 3.0], y=4.0) == [4.0, 1.0]
+        assert g(x=(1.0, 3.0)) == (2.0, 1.0)
+    scalar = make_module("def f(x, y=2.0):\n    return x * y\n")
+    h = diffc.grad(scalar.f)
+    for _ in range(2):
+        assert h(3.0) == (2.0, 3.0)  # the default's gradient is given too
+        assert h(3.0, 4.0) == (4.0, 3.0)
+        assert h(3.0, y=5.0) == (5.0, 3.0)
+        with pytest.raises(diffc.DiffcError, match="returns an array"):  # a new pattern: compiled, refused
+            h(3.0, np.array([1.0, 2.0]))
+        assert h(3.0, 4.0) == (4.0, 3.0)
+
+
+def test_many_sizes_of_one_pattern(make_module, monkeypatch):
+    monkeypatch.setattr(api, "_SIZES", 2)  # the table of exact sizes starts again often
+    module = make_module(PRODUCT)
+    g = diffc.grad(module.f)
+    rng = np.random.default_rng(1)
+    for n in [2, 3, 4, 2, 5, 3, 1, 2]:
+        check(module, g, (rng.normal(size=(n, 3)), rng.normal(size=3)))
+
+
+def test_module_numbers_and_helpers_are_read_at_call_time(make_module):
+    module = make_module("""
+        import numpy as np
+
+        K = 2.0
+
+        def square(x):
+            return x * x
+
+        def cube(x):
+            return x * x * x
+
+        def f(x):
+            return K * np.sum(square(x))
+    """)
+    g = diffc.grad(module.f)
+    for _ in range(2):
+        assert g(3.0) == 12.0
+        np.testing.assert_allclose(g(np.array([1.0, 3.0])), [4.0, 12.0])
+    module.K = 5.0
+    assert g(3.0) == 30.0
+    module.square = module.cube  # on the fast path too, the next call compiles f's gradient again
+    assert g(2.0) == pytest.approx(60.0)
+    np.testing.assert_allclose(g(np.array([1.0, 2.0])), [15.0, 60.0])
+    assert g(2.0) == pytest.approx(60.0)
+
+
+def test_the_gradient_is_still_a_plain_callable(make_module):
+    import inspect
+
+    module = make_module("def f(x, y=2.0, *, z=1.0):\n    return x * y * z\n")
+    g = diffc.grad(module.f, wrt="x")
+    assert callable(g) and str(inspect.signature(g)) == "(x, y=2.0, *, z=1.0)"
+    assert g(1.0) == 2.0 and g(1.0, z=3.0) == 6.0 and g.__call__(1.0, 4.0) == 4.0
+    assert "def f_grad(x, y=2.0, *, z=1.0)" in g.source
