@@ -159,7 +159,8 @@ class Builder:
         folded = self._simplify(op, ins)
         if folded is None and op == "neg" and isinstance(ins[0], Var):
             # -(-x) is x: the same variable, so that passes that track arrays see it is shared.
-            folded = next((e.ins[0] for e in reversed(self.eqns[-8:]) if e.out is ins[0] and e.op == "neg"), None)
+            folded = next((e.ins[0] for e in reversed(self.eqns[-8:])
+                           if isinstance(e, Eqn) and e.out is ins[0] and e.op == "neg"), None)
         if folded is not None and out is None:
             return folded
         if op in _LIKE and self.shapes is not None:
