@@ -41,7 +41,8 @@ from diffc import rules  # noqa: E402
 from diffc.ir import Builder, Const, Eqn, Var  # noqa: E402
 
 TESTS = ["tests/test_rules_scalar.py", "tests/test_numpy_rules.py", "tests/test_numpy_setitem.py",
-         "tests/test_rule_coverage.py", "tests/test_soundness_front.py", "tests/test_soundness_numpy.py"]
+         "tests/test_rule_coverage.py", "tests/test_soundness_front.py", "tests/test_soundness_numpy.py",
+         "tests/test_rules_new.py"]
 MUTANTS = ("scale", "swap", "drop")
 
 
