@@ -14,7 +14,7 @@ are dropped. All passes are deterministic (list order only).
 from __future__ import annotations
 
 from .ir import Eqn, If, Loop, Var, each_item, item_defs, item_reads, substitute, walk
-from .sharing import EFFECTS, IN_PLACE, keep_old_values, memory_roots
+from .sharing import EFFECTS, IN_PLACE, deep_defs, keep_old_values, memory_roots
 
 # Inlining stops at this depth of nested operations: longer chains read better, and compile in
 # linear time, as lines of their own.
@@ -240,7 +240,7 @@ def _choose_inline(items: list, named: set, counts: dict, group: dict, inline: s
                 continue  # a long chain (a sum of many terms) gets lines of its own
             shared = reads.get(id(a), set())
             if shared and any(group.get(id(d)) in shared for i in items[position[id(a)] + 1:index]
-                              for d in _deep_defs(i)):
+                              for d in deep_defs(i)):
                 continue  # a name it reads is assigned again before the use
             read = memory.get(id(a), set())
             if any(e.op in IN_PLACE and isinstance(e.ins[0], Var) and roots.get(id(e.ins[0]), id(e.ins[0])) in read
@@ -253,14 +253,3 @@ def _choose_inline(items: list, named: set, counts: dict, group: dict, inline: s
         depth[id(item.out)], reads[id(item.out)], memory[id(item.out)] = level, mine, arrays
 
 
-def _deep_defs(item) -> list:
-    if isinstance(item, Eqn):
-        return [item.out]
-    found = list(item_defs(item))
-    blocks = [item.then, item.orelse] if isinstance(item, If) else [item.body]
-    for block in blocks:
-        for inner in block:
-            found += _deep_defs(inner)
-    if isinstance(item, Loop):
-        found += [c.start for c in item.carried]
-    return found

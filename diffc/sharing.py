@@ -139,11 +139,11 @@ def _blocks(items):
 def _keep_one(block: list, index: int, group: dict, roots: dict) -> bool:
     """Repairs the first conflict the item at ``index`` makes; True if the block changed."""
     item = block[index]
-    written = {group[id(d)] for d in _deep_defs(item) if id(d) in group}
+    written = {group[id(d)] for d in deep_defs(item) if id(d) in group}
     if not written:
         return False
-    own = {id(d) for d in _deep_defs(item)}
-    defined_at = {id(d): i for i, it in enumerate(block) for d in _deep_defs(it)}
+    own = {id(d) for d in deep_defs(item)}
+    defined_at = {id(d): i for i, it in enumerate(block) for d in deep_defs(it)}
 
     def is_stale(a):
         return isinstance(a, Var) and group.get(id(a)) in written and id(a) not in own and \
@@ -188,7 +188,7 @@ def _keep_one(block: list, index: int, group: dict, roots: dict) -> bool:
 def _movable(block: list, index: int, position: int, group: dict) -> list[int] | None:
     """The positions of ``block[position]`` and of the equations it needs that were made after
     ``index``, if all of them can be computed before position ``index`` instead; else None."""
-    made = {id(d): i for i, it in enumerate(block[index:position], index) for d in _deep_defs(it)}
+    made = {id(d): i for i, it in enumerate(block[index:position], index) for d in deep_defs(it)}
     chosen, todo = set(), [position]
     while todo:
         at = todo.pop()
@@ -249,14 +249,15 @@ def memory_roots(items, exclude=None, group=None) -> dict[int, int]:
     return {k: find(k) for k in parent}
 
 
-def _deep_defs(item) -> list:
+def deep_defs(item) -> list:
+    """Every variable an item defines, those of its nested blocks and a loop's carried starts included."""
     if isinstance(item, Eqn):
         return [item.out]
     found = list(item_defs(item))
     blocks = [item.then, item.orelse] if isinstance(item, If) else [item.body]
     for block in blocks:
         for inner in block:
-            found += _deep_defs(inner)
+            found += deep_defs(inner)
     if isinstance(item, Loop):
         found += [c.start for c in item.carried]
     return found
