@@ -10,6 +10,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 from hypothesis import settings
 
@@ -49,6 +50,16 @@ def numeric_gradient(fn, args, index, h=1e-6):
         at = lambda value: fn(*args[:index], value if x.shape else float(value), *args[index + 1:])  # noqa: E731
         grad[i] = (at(plus) - at(minus)) / (2 * h)
     return grad
+
+
+def check_gradients(grads, fn, args, rtol=1e-6, atol=1e-8):
+    """Each gradient in ``grads`` (one, or a tuple) has its argument's shape and matches the central
+    difference of ``fn`` at ``args``."""
+    grads = grads if isinstance(grads, tuple) else (grads,)
+    for i, g in enumerate(grads):
+        expected = numeric_gradient(fn, args, i)
+        assert np.shape(g) == np.shape(args[i]), f"gradient {i} has shape {np.shape(g)}, not {np.shape(args[i])}"
+        np.testing.assert_allclose(g, expected, rtol=rtol, atol=atol, err_msg=f"gradient {i}")
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ would hide a transposed or permuted gradient).
 
 import numpy as np
 import pytest
-from conftest import numeric_gradient, run_generated
+from conftest import check_gradients, run_generated
 
 import diffc
 from diffc.compiler import parse_shape
@@ -84,10 +84,7 @@ def inputs(shapes, value_range):
 
 
 def check(grads, user, args):
-    for i, g in enumerate(grads):
-        expected = numeric_gradient(user, args, i)
-        assert np.shape(g) == np.shape(args[i]), f"gradient {i} has shape {np.shape(g)}, not {np.shape(args[i])}"
-        np.testing.assert_allclose(g, expected, rtol=1e-6, atol=1e-8, err_msg=f"gradient {i}")
+    check_gradients(tuple(grads), user, args)
 
 
 @pytest.mark.parametrize("expr,shapes,value_range", CASES, ids=[f"{c[0]} {c[1]}" for c in CASES])

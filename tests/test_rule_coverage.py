@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 import pytest
-from conftest import numeric_gradient, run_generated
+from conftest import check_gradients, numeric_gradient, run_generated
 
 import diffc
 from diffc.compiler import parse_shape
@@ -92,10 +92,7 @@ def make_source(expr, n):
 
 
 def check(grads, loss, args):
-    for i, g in enumerate(grads):
-        expected = numeric_gradient(loss, args, i)
-        assert np.shape(g) == np.shape(args[i]), f"gradient {i} has shape {np.shape(g)}, not {np.shape(args[i])}"
-        np.testing.assert_allclose(g, expected, rtol=1e-6, atol=1e-8, err_msg=f"gradient {i}")
+    check_gradients(tuple(grads), loss, args)
 
 
 @pytest.mark.parametrize("expr,shapes,value_range", NUMPY_CASES, ids=[f"{c[0]} {c[1]}" for c in NUMPY_CASES])

@@ -9,7 +9,7 @@ a transposed or permuted gradient cannot pass.
 
 import numpy as np
 import pytest
-from conftest import numeric_gradient, run_generated
+from conftest import check_gradients, numeric_gradient, run_generated
 
 import diffc
 from diffc.compiler import parse_shape
@@ -129,11 +129,7 @@ def make_source(expr, n):
 
 
 def check(grads, user, args):
-    grads = grads if isinstance(grads, tuple) else (grads,)
-    for i, g in enumerate(grads):
-        expected = numeric_gradient(user, args, i)
-        assert np.shape(g) == np.shape(args[i]), f"gradient {i} has shape {np.shape(g)}, not {np.shape(args[i])}"
-        np.testing.assert_allclose(g, expected, rtol=1e-5, atol=1e-7, err_msg=f"gradient {i}")
+    check_gradients(grads, user, args, rtol=1e-5, atol=1e-7)
 
 
 @pytest.mark.parametrize("expr,shapes,value_range", CASES, ids=[f"{c[0]} {c[1]}" for c in CASES])
