@@ -13,7 +13,6 @@ person would write them by hand (CS231n lecture 4).
 """
 
 from .api import GradFunction, grad, value_and_grad
-from .check import CheckReport, check_grad
 from .compiler import CompiledModule, compile_source
 from .errors import (
     DiffcError,
@@ -27,6 +26,7 @@ from .errors import (
     UnknownCallError,
     UnsupportedError,
 )
+from .tools.gradcheck import CheckReport, check_grad
 
 __version__ = "0.1.0"
 
@@ -37,8 +37,8 @@ def draw(fn, *args, **kwargs):
     Returns a :class:`diffc.graph.Graph`: it shows as SVG in Jupyter (with
     Graphviz installed), ``.dot`` is its DOT text, ``.save("f.svg")`` writes it.
     """
-    from .graph import Graph
-    from .trace import trace_live
+    from .tools.evaluate import trace_live
+    from .tools.graph import Graph
 
     return Graph(trace_live(fn, args, kwargs))
 
@@ -49,8 +49,8 @@ def explain(fn, *args, **kwargs):
     Returns a :class:`diffc.explainer.Explanation`: ``print()`` it for the
     table; ``.rows`` has the same as data.
     """
-    from .explainer import explain_trace
-    from .trace import trace_live
+    from .tools.evaluate import trace_live
+    from .tools.explain import explain_trace
 
     return explain_trace(trace_live(fn, args, kwargs))
 

@@ -2,7 +2,7 @@
 
 ``grad(fn)`` reads ``fn``'s source (a module on disk, a Jupyter/IPython
 cell, or a function diffc generated), checks that it is the code that runs
-(:mod:`diffc.live`: plain functions only, no decorator wrapper, no closure,
+(:mod:`diffc.frontend.live`: plain functions only, no decorator wrapper, no closure,
 no file edited since import), compiles it exactly as the CLI would, and
 builds the generated function with ``fn.__globals__`` as its globals: a
 module-level number is read when the gradient runs, as ``fn`` reads it (and
@@ -25,12 +25,12 @@ import operator
 import sys
 
 from .compiler import compile_function, join_module, module_parts, resolve_wrt
-from .desugar import _is_container
 from .errors import DiffcError, ShapesNeededError, UnsupportedError
-from .live import GENERATED as _GENERATED
-from .live import build, definition, names_of, real_globals, refuse_unsupported
-from .scope import GlobalConst, Scope, identifiers
-from .shapes import Sym
+from .frontend.desugar import _is_container
+from .frontend.live import GENERATED as _GENERATED
+from .frontend.live import build, definition, names_of, real_globals, refuse_unsupported
+from .frontend.scope import GlobalConst, Scope, identifiers
+from .ops.shapes import Sym
 
 _counter = 0
 _INT = ((), "i")  # a Python int: a number whose gradient must still be a float (see shapes.kind)

@@ -191,7 +191,7 @@ def _load_subcommands() -> None:
     """Subcommands live in their own modules and register themselves here."""
     import importlib
 
-    for module in ("diffc.tools",):
+    for module in ("diffc.tools.commands",):
         try:
             importlib.import_module(module)
         except ModuleNotFoundError as exc:

@@ -11,10 +11,11 @@ import ast
 import os
 from dataclasses import dataclass, field
 
-from . import fence, frontend
+from .ad.fuse import fuse_sigmoids
+from .ad.reverse import ReverseError, backward, live_forward
+from .backends.emit import emit_function
+from .backends.runtime import closure, helper_text
 from .deep import deep
-from .desugar import without_scalar_checks
-from .emit import emit_function
 from .errors import (
     DiffcError,
     ErrorGroup,
@@ -24,13 +25,13 @@ from .errors import (
     UnsupportedError,
     flatten,
 )
-from .fuse import fuse_sigmoids
-from .helpers import closure, helper_text
+from .frontend import fence
+from .frontend import lower as frontend
+from .frontend.desugar import without_scalar_checks
+from .frontend.scope import Scope, check_decorators, shadowed_numbers
+from .frontend.source import Source
 from .ir import Var, walk
-from .reverse import ReverseError, backward, live_forward
-from .scope import Scope, check_decorators, shadowed_numbers
-from .shapes import Opaque, Sym, infer
-from .source import Source
+from .ops.shapes import Opaque, Sym, infer
 
 MODES = ("grad", "value_and_grad")
 
@@ -131,7 +132,7 @@ def prepare(fdef: ast.FunctionDef, scope: Scope, source: Source, *, wrt=None, sh
     :class:`~diffc.shapes.Sym` or None, optionally paired with a dtype kind);
     parameters not in it are scalars in a module that does not import numpy,
     and of unknown shape otherwise. ``fuse`` recognises composite gates such
-    as the sigmoid (:mod:`diffc.fuse`); ``record`` is passed to the reverse pass; ``transform``,
+    as the sigmoid (:mod:`diffc.ad.fuse`); ``record`` is passed to the reverse pass; ``transform``,
     if given, rewrites the lowered function first (the tracer unrolls control flow with it); with
     ``has_aux`` the function returns ``(value, aux...)`` and only ``value`` is differentiated.
     """
@@ -169,7 +170,7 @@ def prepare(fdef: ast.FunctionDef, scope: Scope, source: Source, *, wrt=None, sh
 def check_scalar_output(fdef: ast.FunctionDef, fn, shapes, source: Source) -> None:
     """A gradient needs a scalar output: refuse one that is provably not (an array, a list or a
     tuple); ``fn.scalar_proven`` says whether the generated code must check it at run time."""
-    from .rules_front import sequence_vars
+    from .ops.rules_front import sequence_vars
 
     returns = [n for n in ast.walk(fdef) if isinstance(n, ast.Return) and n.value is not None]
     where = returns[-1].value if returns else fdef
@@ -265,9 +266,9 @@ def check_gradient_shapes(p: Prepared, source: Source) -> None:
     import copy
 
     from .ir import Loop
-    from .primitives import shape_rule
-    from .rules_front import _differ
-    from .shapes import _infer_block
+    from .ops.primitives import shape_rule
+    from .ops.rules_front import _differ
+    from .ops.shapes import _infer_block
 
     if any(isinstance(item, Loop) for item in p.backward):
         return  # a backward loop's stacks have no shapes to compare

@@ -80,7 +80,7 @@ def test_check_grad_reports_and_raises(make_module):
 
 def test_check_grad_catches_a_wrong_gradient(make_module, monkeypatch):
     module = make_module("def f(x):\n    return x * x\n")
-    import diffc.check as check
+    import diffc.tools.gradcheck as check
 
     real = check.compile_live
     monkeypatch.setattr(check, "compile_live", lambda fn, **kw: (lambda x: 3 * real(fn, **kw)(x)))

@@ -12,9 +12,9 @@ import pytest
 from conftest import ROOT, run_generated
 
 import diffc
-from diffc.explainer import explain_trace
-from diffc.graph import to_dot
-from diffc.trace import format_value, trace_source
+from diffc.tools.evaluate import format_value, trace_source
+from diffc.tools.explain import explain_trace
+from diffc.tools.graph import to_dot
 
 LECTURE = ROOT / "examples" / "lecture.py"
 GOLDEN = ROOT / "tests" / "golden"

@@ -226,7 +226,7 @@ def test_rebinding_one_name_many_times_names_in_linear_time():
     import time
 
     from diffc.ir import Var
-    from diffc.naming import Namer
+    from diffc.passes.naming import Namer
 
     values = [Var("v") for _ in range(20_000)]
     end = len(values)
@@ -239,7 +239,7 @@ def test_rebinding_one_name_many_times_names_in_linear_time():
 def test_names_reused_once_free():
     """The fast namer picks what the scan picked: the first free of v, v_1, v_2, ... at each line."""
     from diffc.ir import Var
-    from diffc.naming import Namer
+    from diffc.passes.naming import Namer
 
     values = [Var("v") for _ in range(8)]
     # value i is defined on line i and read last on line last[i]; a name frees up on its last read
@@ -536,7 +536,7 @@ def test_drawings_carry_diffc_mark(tmp_path):
     import zlib
 
     from diffc.files import written_by_diffc
-    from diffc.graph import signed
+    from diffc.tools.graph import signed
 
     def chunk(kind, data):
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))

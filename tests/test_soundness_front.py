@@ -276,7 +276,7 @@ def test_a_gradient_with_a_run_time_check_can_be_differentiated_again(make_modul
 
 
 def test_a_gradient_of_the_wrong_shape_is_an_internal_error(monkeypatch):
-    from diffc.rules import VJPS
+    from diffc.ops.rules import VJPS
 
     broken = lambda b, g, ans, ins, i, params: b.call("numpy.sum", b.mul(g, ans))  # noqa: E731  (drops the shape)
     monkeypatch.setitem(VJPS, "numpy.exp", broken)

@@ -1,7 +1,7 @@
 """Soundness of the NumPy and math rules (issues 8 and 10): each case a minimal reproducer,
 checked against central differences (or the documented convention at a kink) through both
 compile paths: the decorator, which knows the shapes, and ``compile_source`` without shapes,
-whose code must hold for every shape (it calls the run-time helpers of diffc.helpers).
+whose code must hold for every shape (it calls the run-time helpers of diffc.backends.runtime).
 """
 
 import warnings

@@ -2,7 +2,7 @@
 
     python tools/mutate.py [-j 2] [--only OP ...] [--tests FILE ...]
 
-For every rule in ``diffc.rules.VJPS`` (read at run time, so rules added later are
+For every rule in ``diffc.ops.rules.VJPS`` (read at run time, so rules added later are
 checked too) and every input of it that the rule tests exercise, each mutant in turn
 replaces that input's vector-Jacobian product:
 

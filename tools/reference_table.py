@@ -1,4 +1,4 @@
-"""Write docs/reference.md: every call diffc knows, from the operation catalogue (diffc.primitives),
+"""Write docs/reference.md: every call diffc knows, from the operation catalogue (diffc.ops.primitives),
 with what its gradient is and its convention at kinks.
 
     python tools/reference_table.py > docs/reference.md
@@ -15,8 +15,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from diffc.primitives import BUILTINS, MATH_FUNCTIONS, METHODS, NUMPY_FUNCTIONS, SPECIAL_FUNCTIONS  # noqa: E402
-from diffc.rules import NONDIFF, VJPS  # noqa: E402
+from diffc.ops.primitives import BUILTINS, MATH_FUNCTIONS, METHODS, NUMPY_FUNCTIONS, SPECIAL_FUNCTIONS  # noqa: E402
+from diffc.ops.rules import NONDIFF, VJPS  # noqa: E402
 
 KINKS = {
     "abs": "0 at 0", "max": "the first of equal arguments takes it all",

@@ -1,0 +1,197 @@
+"""Reverse mode through control flow: branches and loops (see :mod:`diffc.ad.reverse`).
+
+An ``if`` becomes an ``if`` on the same recorded condition; what each branch
+sends to values outside it is merged by phis. A loop becomes a loop over the
+same iterations in reverse: what the backward body needs of the forward
+loop's values is pushed onto a list where it is made and popped at the start
+of the matching backward block; the gradients of carried values, and
+running sums for values from outside the loop, are carried through it.
+"""
+
+from __future__ import annotations
+
+from ..ir import Builder, Carry, Const, Eqn, If, Loop, Phi, Var, each_item, item_defs, item_reads, substitute
+
+
+class FieldPart:
+    """A gradient for one part (``params["W1"]``) of a container parameter."""
+
+    __slots__ = ("key", "grad")
+
+    def __init__(self, key, grad):
+        self.key, self.grad = key, grad
+
+
+def split_parts(parts):
+    """(plain parts, {key: parts of that field}) in first-seen order."""
+    plain, fields = [], {}
+    for part in parts or []:
+        if isinstance(part, FieldPart):
+            fields.setdefault(part.key, []).append(part.grad)
+        else:
+            plain.append(part)
+    return plain, fields
+
+
+class FlowReverse:
+    """The control-flow part of :class:`diffc.reverse._Reverse`."""
+
+    def branch(self, item: If, bwd: list, contributions: dict):
+        seeds = ({}, {})
+        for phi in item.phis:
+            g = self.grads.get(id(phi.out))
+            for side, atom in ((0, phi.then), (1, phi.orelse)):
+                if g is not None and isinstance(atom, Var) and id(atom) in self.active:
+                    seeds[side].setdefault(id(atom), []).append(self.add(atom, g))
+        then_bwd, then_out = self.block(item.then, seeds[0])
+        else_bwd, else_out = self.block(item.orelse, seeds[1])
+        phis, sent = [], []
+        for key in dict.fromkeys([*then_out, *else_out]):
+            v = self.vars[key]
+            then_plain, then_fields = split_parts(then_out.get(key))
+            else_plain, else_fields = split_parts(else_out.get(key))
+            for field in dict.fromkeys([*then_fields, *else_fields]):  # a container: field by field
+                out = self.merge(phis, then_bwd, else_bwd, then_fields.get(field), else_fields.get(field), v)
+                sent.append((v, FieldPart(field, out)))
+            if then_plain or else_plain:
+                sent.append((v, self.merge(phis, then_bwd, else_bwd, then_plain, else_plain, v)))
+        if phis:
+            bwd.append(If(item.cond, then_bwd, else_bwd, phis, item.lineno, item.col))
+        for v, part in sent:  # after the if: a running sum adds them there
+            contributions.setdefault(id(v), []).append(part)
+
+    def merge(self, phis, then_bwd, else_bwd, then_parts, else_parts, v):
+        a = _defined_in(then_bwd, self.total(then_bwd, then_parts, v))
+        c = _defined_in(else_bwd, self.total(else_bwd, else_parts, v))
+        out = Var(primal=v)
+        self.made_here.add(id(out))
+        phis.append(Phi(out, a, c))
+        return out
+
+    def loop(self, item: Loop, bwd: list, contributions: dict):
+        carried = [c for c in item.carried if id(c.start) in self.active]
+        if not carried and not any(id(a) in self.active for a in item_reads(item) if isinstance(a, Var)):
+            return
+        b = self.builder(bwd, item)
+        seeds, starts = {}, {}
+        for c in carried:
+            g = self.grads.get(id(c.final)) or self.zero(bwd, c.final)
+            start = Var(primal=c.end if isinstance(c.end, Var) else None)
+            starts[id(c)] = (g, start)
+            if isinstance(c.end, Var) and id(c.end) in self.active:
+                seeds.setdefault(id(c.end), []).append(self.add(c.end, start))
+        sums: dict = {}
+        body, out = self.block(item.body, seeds, sums=sums, direct={id(c.start) for c in carried})
+        back_carried, sent = [], []
+        for c in carried:
+            g, start = starts[id(c)]
+            end = _defined_in(body, self.total(body, out.pop(id(c.start), None), c.start))
+            final = Var(primal=c.init if isinstance(c.init, Var) else None)
+            self.made_here.add(id(final))
+            back_carried.append(Carry(g, start, end, final))
+            if isinstance(c.init, Var) and id(c.init) in self.active:
+                sent.append((c.init, final))
+        for key, (start, end) in sums.items():  # values from outside the loop: their gradients add up
+            key, field = key if isinstance(key, tuple) else (key, None)
+            v = self.vars[key]
+            final = Var(primal=v) if field is None else Var(label=("grad_", v, f"_{field}"))
+            self.made_here.add(id(final))
+            like = v if field is None else self.builder(bwd).emit("field", v, key=field)
+            back_carried.append(Carry(self.zero(bwd, like), start, end, final))
+            sent.append((v, final if field is None else FieldPart(field, final)))
+        target = self.tape(item, body)
+        if item.kind == "while":  # count the trips, to take as many backward
+            start, final = Var("trips"), Var("trips")
+            end = Builder(item.body).emit("add", start, Const(1), out=Var("trips"))
+            item.carried.append(Carry(Const(0), start, end, final))
+            # An enclosing loop's tape saves the count of each of its iterations: say where it is made.
+            self.where[id(start)] = (item.body, None)
+            self.where[id(end)] = (item.body, item.body[-1])
+            self.where[id(final)] = (self.parent[id(item)], item)
+            args = (final,)
+        else:
+            args = item.args
+        bwd.append(Loop("reverse", target, args, [], None, back_carried, body, item.lineno, item.col,
+                        mirror=item))
+        for v, final in sent:  # after the loop: a running sum adds them there
+            contributions.setdefault(id(v), []).append(self.add(v, final))
+        del b
+
+    def tape(self, item: Loop, body: list):
+        """Save what the backward body reads of the forward loop's values; returns the backward loop's target."""
+        inner = _defs_deep([*item.cond, *item.body], set())
+        inner.update(id(c.start) for c in item.carried)
+        target = None
+        if item.target is not None:
+            inner.add(id(item.target))
+        needed = []
+        seen = set()
+        for eqn_or_item in each_item(body):
+            for a in item_reads(eqn_or_item) if not isinstance(eqn_or_item, Eqn) else eqn_or_item.ins:
+                if isinstance(a, Var) and id(a) in inner and id(a) not in seen:
+                    seen.add(id(a))
+                    needed.append(a)
+        subst, pushes, pops = {}, [], []
+        for v in needed:
+            shadow = Var(v.hint, label=None if v.hint else ("", v))
+            subst[id(v)] = shadow
+            if v is item.target:
+                target = shadow  # the backward loop's header gives it back
+                continue
+            stack = Var(label=("saved_", v))  # named after the value it keeps
+            self.stacks.append(Eqn("new_stack", (), stack))
+            block, defining = self.where[id(v)]
+            pushes.append((block, defining, Eqn("push", (stack, v), Var())))
+            pops.append((block, Eqn("pop", (stack,), shadow)))
+        substitute(body, subst)
+        for block, defining, push in pushes:
+            position = 0 if defining is None else next(i for i, it in enumerate(block) if it is defining) + 1
+            block.insert(position, push)
+        for block, pop in pops:
+            self.backward_of.get(id(block), body).insert(0, pop)
+        return target
+
+
+class _Adder:
+    """Stands in for a contribution list inside a loop body: appending adds to the running sum."""
+
+    def __init__(self, reverse, bwd, sums, key):
+        self.reverse, self.bwd, self.sums, self.key = reverse, bwd, sums, key
+
+    def append(self, part):
+        v = self.reverse.vars[self.key]
+        key = self.key
+        label = None
+        if isinstance(part, FieldPart):  # one running sum per part of a container
+            label = ("grad_", v, f"_{part.key}")
+            key, part = (self.key, part.key), part.grad
+        if key not in self.sums:
+            start = Var(primal=None if label else v, label=label)
+            self.sums[key] = [start, start]
+        latest = self.sums[key][1]
+        self.sums[key][1] = self.reverse.builder(self.bwd).emit(
+            "add", latest, part, out=Var(primal=None if label else v, label=label))
+
+
+def _defs_deep(items, into: set):
+    for item in items:
+        into.update(id(v) for v in item_defs(item))
+        if isinstance(item, If):
+            _defs_deep(item.then, into)
+            _defs_deep(item.orelse, into)
+        elif isinstance(item, Loop):
+            into.update(id(c.start) for c in item.carried)
+            if item.target is not None:
+                into.add(id(item.target))
+            _defs_deep(item.cond, into)
+            _defs_deep(item.body, into)
+    return into
+
+
+def _defined_in(block: list, atom, primal=None):
+    """``atom`` as a variable assigned in ``block`` (phis and loops need one), copying if need be."""
+    if isinstance(atom, Var) and any(atom is d for item in block for d in item_defs(item)):
+        return atom
+    out = Var(primal=primal or getattr(atom, "primal", None))
+    block.append(Eqn("copy", (atom,), out))
+    return out

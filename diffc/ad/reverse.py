@@ -1,0 +1,410 @@
+"""Reverse mode: from forward items to backward items.
+
+Activity analysis decides what is differentiated: a value is active when it
+depends on a parameter in ``wrt`` (through anything but an op with a zero
+derivative, :func:`diffc.rules_front.cuts`). A gradient that must cross an
+equation with no rule (an opaque call, a list used where it cannot be) stops
+compilation with a located error; inactive code needs no rule.
+
+Visits a block's items in reverse order, starting from ``grad_out = 1.0``.
+For an equation it asks the rule table for the gradient flowing into each
+input (downstream = upstream x local). A value used more than once receives
+several contributions, added once, right after the last arrives (the copy
+gate). Gradients that are identically zero stay symbolic (absent) and make
+no code; only values that depend on the parameters asked for (``wrt``) get
+gradients at all.
+
+Control flow mirrors the forward code. An ``if`` becomes an ``if`` on the
+same recorded condition, each branch sending its gradients out through a
+phi. A loop becomes a loop over the same iterations in reverse: every value
+the backward body needs that the forward loop overwrites is pushed onto a
+list (a stack) where it is made, and popped at the start of the matching
+backward block; the gradients of loop-carried values, and sums for values
+from outside the loop, are carried through the backward loop.
+
+A gradient that comes out of one branch of ``np.where(c, a, b)`` is zero
+where the branch was not taken; upstream of it, through ops that keep the
+shape, each local gradient is masked the same way, so an inf or NaN in the
+branch not taken (``np.where(x > 0, np.sqrt(x), 0)``) cannot leak.
+"""
+
+from __future__ import annotations
+
+from ..ir import Builder, Const, Eqn, Function, If, Loop, Var, item_defs, item_reads
+from ..ops.rules import VJPS, NeedsShapes, vjp
+from ..ops.rules_front import NoRule, accepts_sequence, cuts, sequence_vars
+from ..ops.rules_numpy import BROADCASTING, ELEMENTWISE, selection_mask, unbroadcast
+from .control_flow import FieldPart, FlowReverse, _Adder, split_parts
+
+
+class ReverseError(Exception):
+    """A rule could not be applied; carries the forward equation for locating it."""
+
+    def __init__(self, eqn: Eqn, message: str, hint: str, needs_shapes: bool = False, error_class=None):
+        super().__init__(message)
+        self.eqn, self.message, self.hint, self.needs_shapes = eqn, message, hint, needs_shapes
+        self.error_class = error_class
+
+
+def active_vars(fn: Function, wrt: list[Var]) -> set[int]:
+    """Ids of the variables whose value depends on a parameter in ``wrt``."""
+    active = {id(v) for v in wrt}
+
+    def block(items):
+        for item in items:
+            if isinstance(item, Eqn):
+                if not cuts(item) and any(id(a) in active for a in item.ins if isinstance(a, Var)):
+                    active.add(id(item.out))
+            elif isinstance(item, If):
+                block(item.then)
+                block(item.orelse)
+                for phi in item.phis:
+                    if id(phi.then) in active or id(phi.orelse) in active:
+                        active.add(id(phi.out))
+            else:
+                while True:  # a loop-carried value may become active in a later iteration
+                    before = len(active)
+                    for c in item.carried:
+                        if id(c.init) in active or id(c.end) in active:
+                            active.update((id(c.start), id(c.final)))
+                    block(item.cond)
+                    block(item.body)
+                    if len(active) == before:
+                        break
+
+    block(fn.eqns)
+    return active
+
+
+def useful_vars(fn: Function) -> set[int]:
+    """Ids of the variables the output depends on: only they need a gradient. A value that depends on
+    a parameter but not reaching the output (an aux output such as a hand-written dW) is forward code."""
+    edges: dict[int, list] = {}
+
+    def block(items):
+        for item in items:
+            if isinstance(item, Eqn):
+                edges.setdefault(id(item.out), []).extend(item.ins)
+            elif isinstance(item, If):
+                block(item.then)
+                block(item.orelse)
+                for phi in item.phis:
+                    edges.setdefault(id(phi.out), []).extend((phi.then, phi.orelse, item.cond))
+            else:
+                for c in item.carried:
+                    edges.setdefault(id(c.start), []).extend((c.init, c.end))
+                    edges.setdefault(id(c.final), []).extend((c.init, c.start, c.end))
+                block(item.cond)
+                block(item.body)
+
+    block(fn.eqns)
+    useful, todo = set(), [fn.out]
+    while todo:
+        atom = todo.pop()
+        if isinstance(atom, Var) and id(atom) not in useful:
+            useful.add(id(atom))
+            todo.extend(edges.get(id(atom), ()))
+    return useful
+
+
+def live_forward(fn: Function) -> list:
+    """The forward items the output depends on (the user's dead code dropped)."""
+
+    def block(items, needed: set) -> list:
+        kept = []
+        for item in reversed(items):
+            if isinstance(item, Eqn):
+                if id(item.out) in needed:
+                    kept.append(item)
+                    needed.update(id(a) for a in item.ins if isinstance(a, Var))
+            elif isinstance(item, If):
+                item.phis = [p for p in item.phis if id(p.out) in needed]
+                if item.phis:
+                    item.then = block(item.then, {id(p.then) for p in item.phis})
+                    item.orelse = block(item.orelse, {id(p.orelse) for p in item.phis})
+                    kept.append(item)
+                    needed.update(id(a) for a in item_reads(item) if isinstance(a, Var))
+            else:
+                from ..passes.cleanup import _live_reads
+
+                inner = {id(c.end) for c in item.carried if id(c.final) in needed} | {id(item.test)}
+                while True:  # what the kept updates read may need other carried values
+                    reads = _live_reads([*item.cond, *item.body], set(inner))
+                    more = {id(c.end) for c in item.carried if id(c.start) in reads} - inner
+                    if not more:
+                        break
+                    inner |= more
+                if inner - {id(item.test)}:
+                    item.carried = [c for c in item.carried if id(c.end) in inner]
+                    item.cond = block(item.cond, {id(item.test)})
+                    item.body = block(item.body, {id(c.end) for c in item.carried})
+                    kept.append(item)
+                    needed.update(id(a) for a in item_reads(item) if isinstance(a, Var))
+        return kept[::-1]
+
+    fn.eqns = block(fn.eqns, {id(fn.out)} | {id(a) for a in fn.aux})
+    return fn.eqns
+
+
+def _preserves_shape(eqn: Eqn, shapes) -> bool:
+    """True if ``eqn`` is elementwise and every array input provably has its output's shape (so a mask
+    on its output applies to its inputs element by element: not so for a square matmul or x[::-1])."""
+    if eqn.op not in ELEMENTWISE:
+        return False
+    out = shapes.get(eqn.out) if shapes is not None else None
+    return out is not None and all(not isinstance(a, Var) or shapes.get(a) == out for a in eqn.ins)
+
+
+class _Reverse(FlowReverse):
+    def __init__(self, fn, wrt, numpy, shapes, record):
+        self.fn, self.numpy, self.shapes, self.record = fn, numpy, shapes, record
+        self.active = active_vars(fn, wrt) & useful_vars(fn)
+        self.sequences = sequence_vars(fn.eqns)  # may hold a Python list or tuple
+        self.grads: dict[int, Var] = {}
+        self.vars: dict[int, Var] = {}
+        self.masks: dict[int, tuple] = {}  # id(gradient var) -> (condition, taken when true)
+        self.made_here: set[int] = set()  # backward temporaries not yet given a role
+        self.backward_of: dict[int, list] = {}  # id(forward block) -> its backward block
+        self.where: dict[int, tuple] = {}  # id(var) -> (forward block, item) that defines it
+        self.parent: dict[int, list] = {}  # id(forward item) -> the block it is in
+        self.stacks: list[Eqn] = []  # the lists that loops push onto, made at the start
+        self._index(fn.eqns)
+        from ..passes.cleanup import groups
+
+        self.same_name = groups(fn.eqns)  # values an if or a loop writes under one name
+
+    def _index(self, items):
+        for item in items:
+            self.parent[id(item)] = items
+            for v in item_defs(item):
+                self.where[id(v)] = (items, item)
+            if isinstance(item, If):
+                self._index(item.then)
+                self._index(item.orelse)
+            elif isinstance(item, Loop):
+                for v in [*(c.start for c in item.carried), *([item.target] if item.target else [])]:
+                    self.where[id(v)] = (item.body, None)  # made by the loop header
+                self._index(item.cond)
+                self._index(item.body)
+
+    def builder(self, items, origin=None):
+        return Builder(items, getattr(origin, "lineno", None), getattr(origin, "col", None),
+                       origin=origin if isinstance(origin, Eqn) else None, numpy=self.numpy, shapes=self.shapes)
+
+    def zero(self, items, like: Var):
+        shape = None if self.shapes is None else self.shapes.get(like)
+        # An array whose shape is known needs zeros of it even where the module does not use numpy.
+        if shape == () or not (self.numpy and self.shapes is not None or isinstance(shape, tuple)):
+            return Const(0.0)
+        return self.builder(items).emit("numpy.zeros_like", like)
+
+    def add(self, v, part):
+        self.vars[id(v)] = v
+        return part
+
+    def total(self, items, parts, like: Var):
+        """The sum of ``parts`` as one atom, written at the end of ``items`` (zero if there are none)."""
+        if not parts:
+            return self.zero(items, like)
+        b = self.builder(items)
+        total = parts[0]
+        for part in parts[1:]:
+            total = b.emit("add", total, part, out=Var(primal=like))
+        return total
+
+    # -- blocks -----------------------------------------------------------------
+    def block(self, items, seeds: dict, params=(), sums: dict | None = None, direct=()) -> tuple[list, dict]:
+        """Backward items for ``items`` and the contributions it sends to values defined outside it.
+
+        ``params`` are treated as defined before the block's first item (the function's parameters).
+        ``sums`` (a loop body's) keeps a running sum per outside value instead: each contribution is
+        added where it arises, ``sums[id(v)] = [first, latest]``, except for the ``direct`` ids (the
+        loop's own carried values, whose contributions make their carried gradient).
+        """
+        bwd: list = []
+        self.backward_of[id(items)] = bwd
+        contributions = {k: list(v) for k, v in seeds.items()}
+        defined = {id(v) for item in items for v in item_defs(item)} | {id(p) for p in params}
+
+        class Contributions(dict):
+            def setdefault(inner, key, default=None):  # noqa: N805
+                if sums is None or key in defined or key in seeds or key in direct:
+                    return dict.setdefault(inner, key, default)
+                return _Adder(self, bwd, sums, key)
+
+        contributions = Contributions(contributions)
+        first_use: dict[int, int] = {}
+        for index, item in enumerate(items):
+            for a in item_reads(item):
+                if isinstance(a, Var):
+                    first_use.setdefault(id(a), index)
+
+        def materialize(v, b):
+            parts = contributions.pop(id(v), [])
+            if not parts:
+                return
+            if any(isinstance(part, FieldPart) for part in parts):
+                self.grads[id(v)] = self.assemble(v, parts[::-1], b)
+                return
+            first = parts[0]
+            if len(parts) == 1 and isinstance(first, Var) and id(first) in self.made_here:
+                self.made_here.discard(id(first))
+                first.primal = v  # the rule's result is this variable's gradient
+                self.grads[id(v)] = first
+                return
+            sibling = getattr(first, "primal", None)
+            if len(parts) == 1 and sibling is not None and id(v) in self.same_name and \
+                    self.same_name.get(id(sibling)) == self.same_name[id(v)]:
+                self.grads[id(v)] = first  # the same Python name: the same gradient, no copy
+                return
+            out = Var(primal=v)
+            if len(parts) == 1:
+                b.emit("copy", first, out=out)
+                if id(first) in self.masks:
+                    self.masks[id(out)] = self.masks[id(first)]
+            else:
+                total = first
+                for part in parts[1:-1]:
+                    total = b.emit("add", total, part, out=Var())
+                b.emit("add", total, parts[-1], out=out)
+            self.grads[id(v)] = out
+
+        for index in range(len(items) - 1, -1, -1):
+            item = items[index]
+            b = self.builder(bwd, item)
+            for v in item_defs(item):
+                materialize(v, b)
+            if isinstance(item, Eqn):
+                self.eqn(item, b, contributions)
+            elif isinstance(item, If):
+                self.branch(item, bwd, contributions)
+            else:
+                self.loop(item, bwd, contributions)
+            seen = set()
+            for a in item_reads(item):
+                if isinstance(a, Var) and id(a) in defined and first_use.get(id(a)) == index and id(a) not in seen:
+                    seen.add(id(a))
+                    materialize(a, b)
+        for p in params:  # a parameter that no item reads (the function returns it as it is)
+            materialize(p, self.builder(bwd))
+        return bwd, {k: parts for k, parts in contributions.items() if k not in defined}
+
+    def assemble(self, v, parts, b):
+        """The gradient of a container parameter: its parts' gradients, in a dict or tuple like it."""
+        _, fields = split_parts(parts)
+        keys = list(fields)
+        if all(type(k) is int for k in keys):
+            keys = list(range(max(keys) + 1))
+            kind = "tuple"
+        else:
+            kind = "dict"
+        atoms = []
+        for key in keys:
+            if key in fields:
+                atoms.append(self.total(b.eqns, fields[key], v))
+            else:
+                atoms.append(self.zero(b.eqns, b.emit("field", v, key=key)))
+        return b.emit("make_struct", *atoms, out=Var(primal=v), keys=tuple(keys), kind=kind)
+
+    def eqn(self, eqn: Eqn, b: Builder, contributions: dict):
+        g = self.grads.get(id(eqn.out))
+        if eqn.op == "field":
+            container = eqn.ins[0]
+            if g is not None and isinstance(container, Var) and id(container) in self.active:
+                contributions.setdefault(id(container), []).append(self.add(container, FieldPart(eqn.params["key"], g)))
+                if self.record is not None:
+                    self.record[(id(eqn), 0)] = g
+            return
+        if g is None or cuts(eqn):
+            return
+        shapes = self.shapes
+        for i, a in enumerate(eqn.ins):
+            if not (isinstance(a, Var) and id(a) in self.active):
+                continue
+            self.refuse_unruled(eqn, i, a)
+            start = len(b.eqns)
+            try:
+                part = vjp(b, eqn, g, i)
+                if part is not None and eqn.op in BROADCASTING:
+                    part = unbroadcast(b, part, a, shapes.get(eqn.out) if shapes is not None else None)
+                mask = selection_mask(b.eqns[start:], part)  # np.where, np.maximum, np.clip, np.max ...
+                if mask is not None:
+                    self.masks[id(part)] = mask
+                elif part is not None and part is not g and id(g) in self.masks and _preserves_shape(eqn, shapes):
+                    cond, taken = self.masks[id(g)]
+                    part = b.call("numpy.where", cond, part, Const(0.0)) if taken else \
+                        b.call("numpy.where", cond, Const(0.0), part)
+                    self.masks[id(part)] = (cond, taken)
+            except NoRule as exc:
+                raise ReverseError(eqn, exc.message, exc.hint) from None
+            except NeedsShapes as exc:
+                hint = "give the parameters' shapes (CLI: --shape NAME=N,D; the decorator knows them from the call)"
+                raise ReverseError(eqn, str(exc), hint, needs_shapes=True) from None
+            self.made_here.update(id(e.out) for e in b.eqns[start:] if isinstance(e, Eqn))
+            if part is not None:
+                contributions.setdefault(id(a), []).append(self.add(a, part))
+                if self.record is not None:
+                    self.record[(id(eqn), i)] = part
+
+    def refuse_unruled(self, eqn: Eqn, i: int, a: Var):
+        """Activity analysis: a gradient must cross input ``i`` of ``eqn``; refuse if nothing says how."""
+        from ..errors import UnknownCallError, UnsupportedError
+
+        if eqn.op == "opaque":  # a method diffc does not know is unsupported, a function has no rule
+            cls = UnsupportedError if eqn.params["_method"] else UnknownCallError
+            raise ReverseError(eqn, *eqn.params["_why"], error_class=cls)
+        if eqn.op not in VJPS:
+            raise ReverseError(eqn, f"'{eqn.op}' has no derivative rule", "compute it from supported operations")
+        if id(a) in self.sequences and not accepts_sequence(eqn, i):
+            raise ReverseError(eqn, "a list or tuple of values that depend on the parameters is used here in a "
+                                    "way diffc cannot differentiate",
+                               "index it with a literal integer (t[0]), unpack it (p, q = t), or make it an "
+                               "array first (np.array(t))")
+
+
+def backward(fn: Function, forward: list, wrt: list[Var], *, numpy: bool = False,
+             shapes=None, record: dict | None = None) -> tuple[list, list[Var]]:
+    """Backward items and, for each parameter in ``wrt``, its gradient variable.
+
+    ``record``, if given, receives the gradient sent along each edge of the
+    graph: ``record[(id(eqn), i)]`` is what input ``i`` of ``eqn`` received,
+    and ``record["grads"]`` maps each variable to its gradient.
+    """
+    r = _Reverse(fn, wrt, numpy, shapes, record)
+    seeds = {}
+    if isinstance(fn.out, Var) and id(fn.out) in r.active:
+        seeds[id(fn.out)] = [r.add(fn.out, Const(1.0))]
+    bwd, outer = r.block(forward, seeds, params=fn.params)
+    tail = r.builder(bwd)
+    result = []
+    for p in wrt:
+        parts = outer.pop(id(p), [])
+        if parts and id(p) not in r.grads:
+            if len(parts) == 1 and isinstance(parts[0], Var) and id(parts[0]) in r.made_here:
+                parts[0].primal = p
+                r.grads[id(p)] = parts[0]
+            else:
+                out = Var(primal=p)
+                total = parts[0]
+                for part in parts[1:-1]:
+                    total = tail.emit("add", total, part, out=Var())
+                if len(parts) == 1:
+                    tail.emit("copy", parts[0], out=out)
+                else:
+                    tail.emit("add", total, parts[-1], out=out)
+                r.grads[id(p)] = out
+        if id(p) not in r.grads:
+            # Not reached by the output: a zero of its type, written once.
+            r.grads[id(p)] = Var(primal=p)
+            shape = None if shapes is None else shapes.get(p)
+            if id(p) in getattr(fn, "containers", ()):
+                tail.emit("make_struct", out=r.grads[id(p)], keys=(), kind="dict")
+            elif numpy and shape != () or isinstance(shape, tuple) and shape != ():  # an array: zeros of it
+                tail.emit("numpy.zeros_like", p, out=r.grads[id(p)])
+            else:
+                tail.emit("copy", Const(0.0), out=r.grads[id(p)])
+        result.append(r.grads[id(p)])
+    if record is not None:
+        record["grads"] = r.grads
+    forward[:0] = r.stacks  # the loops' stacks are made before anything runs
+    return bwd, result

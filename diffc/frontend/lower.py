@@ -1,0 +1,513 @@
+"""From a fenced ``ast.FunctionDef`` to IR (A-normal form).
+
+Every operator and call becomes one equation with a fresh variable; an
+assignment gives that variable the user's name, so the forward lines keep
+the user's names. Re-assigning a name makes a new variable with the same
+name hint (single assignment), so the backward pass can still see every
+value it needs. Names are resolved here: locals first, then the module's
+imports and numeric constants (:mod:`diffc.frontend.scope`), then the builtins with a
+rule. Problems are collected and raised together as located errors.
+
+Arrays can be changed in place (``x[i] = v``). The IR treats that as a new
+value of ``x``; it is only the same as Python's meaning when no other name
+may still refer to the old array (an alias ``y = x``, a view ``r = x[0]``,
+through a branch or a loop: :mod:`diffc.frontend.alias`), so that case is refused
+with a hint to copy first. List and tuple literals are resolved at compile
+time or stacked (:mod:`diffc.frontend.sequences`); a call diffc has no rule for is
+kept as forward code (an ``opaque`` equation), refused by the reverse pass
+only if a gradient must cross it.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from ..errors import DiffcError, ErrorGroup, NameResolutionError, UnsupportedError
+from ..ir import Builder, Const, Function, Ref, Var
+from ..ops import primitives as P
+from .alias import VIEW_OPS, AliasMixin
+from .calls import CallsMixin
+from .desugar import (
+    AUX,
+    LOOP_LOCAL,
+    RETURN,
+    _field_label,
+    _is_container,
+    _loop_exits,
+    _only_appended_and_summed,
+    _reads,
+    single_exit,
+    split_aux,
+    without_continue,
+)
+from .flow import FlowMixin
+from .scope import FromImport, GlobalConst, ModuleAlias, OtherGlobal, Scope
+from .sequences import SequencesMixin
+from .source import Source
+
+__all__ = ["VIEW_OPS", "Frontend", "lower"]
+
+
+class _Failed(Exception):
+    """Unwinds the current statement after an error has been recorded."""
+
+
+
+
+class Frontend(CallsMixin, FlowMixin, SequencesMixin, AliasMixin):
+    Failed = _Failed
+    def __init__(self, fdef: ast.FunctionDef, scope: Scope, source: Source, parent: Frontend | None = None):
+        self.fdef = fdef
+        self.scope = scope
+        self.source = source
+        self.env: dict[str, object] = {}
+        # An inlined helper writes into its caller's equations and shares its bookkeeping.
+        self.eqns = parent.eqns if parent else []
+        self.errors: list[DiffcError] = parent.errors if parent else []
+        self.fresh: set[int] = parent.fresh if parent else set()
+        self.alias: dict[int, frozenset] = parent.alias if parent else {}  # id(var) -> roots it may share memory with
+        self.seqs: dict[int, tuple] = parent.seqs if parent else {}  # id(var) -> (items, kind) of a list/tuple literal
+        self.stacks: dict[tuple, Var] = parent.stacks if parent else {}  # np.array of a literal, per block
+        self.dicts: dict[int, dict] = parent.dicts if parent else {}  # id(var) -> {key: atom} of a dict built here
+        self.calls: tuple[str, ...] = (*parent.calls, fdef.name) if parent else (fdef.name,)
+        # Parameters that are dicts, tuples or lists, read only as p["key"], p[0] or a, b = p.
+        self.containers: set[int] = parent.containers if parent else set()
+        self.borrowed: set[int] = set()  # a helper's parameters: the caller's values
+        self.lists: set[str] = set()  # lists built with append and reduced with sum(): running sums
+        self.assigned_later: set[str] = {
+            t.id for node in ast.walk(fdef) for t in [getattr(node, "target", None), *getattr(node, "targets", [])]
+            if isinstance(t, ast.Name)
+        }
+        self.uses_numpy = any(isinstance(b, ModuleAlias) and b.module.split(".")[0] == "numpy"
+                              or isinstance(b, FromImport) and b.module.split(".")[0] == "numpy"
+                              for b in scope.bindings.values())
+
+    # -- helpers --------------------------------------------------------------
+    def fail(self, cls, node, message, hint=None):
+        self.errors.append(self.source.error(cls, node, message, hint))
+        raise _Failed
+
+    def emit(self, op: str, ins, node: ast.AST, out: Var | None = None, **params) -> Var:
+        out = out if out is not None else Var()
+        self.fresh.add(id(out))
+        Builder(self.eqns, self.source.lineno(node), node.col_offset).emit(op, *ins, out=out, **params)
+        self.note_aliases(op, ins, out)
+        return out
+
+    # -- function -------------------------------------------------------------
+    has_aux = False  # the top-level function returns (value, aux...): only the value is differentiated
+
+    def lower(self) -> Function:
+        args = self.fdef.args
+        params = [Var(a.arg, is_param=True) for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]]
+        for p in params:
+            self.env[p.hint] = p
+            if _is_container(self.fdef, p.hint, p.hint in getattr(self.scope, "structs", ())):
+                self.containers.add(id(p))
+        positional = [*args.posonlyargs, *args.args]
+        defaults = {a.arg: ast.unparse(d) for a, d in zip(positional[len(positional) - len(args.defaults):],
+                                                         args.defaults)}
+        defaults.update({a.arg: ast.unparse(d) for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None})
+        out = self.body()
+        aux = self.aux_values(out) if self.has_aux and not self.errors else []
+        if self.errors:
+            raise self.errors[0] if len(self.errors) == 1 else ErrorGroup(self.errors)
+        if aux:
+            out, aux = aux[0], aux[1:]
+        return Function(
+            self.fdef.name, params, self.eqns, out, self.source.lineno(self.fdef), defaults,
+            [a.arg for a in args.kwonlyargs], len(args.posonlyargs), set(self.containers), aux,
+        )
+
+    def aux_values(self, out) -> list:
+        """With has_aux: the returned value and the values passed through after it."""
+        returns = [n for n in ast.walk(self.fdef) if isinstance(n, ast.Return)]
+        where = returns[-1] if returns else self.fdef
+        if self.aux_untupled and len(self.aux_arity) > 1:  # 'return scores' beside 'return loss, grads'
+            where = self.aux_untupled[0]
+        if self.aux_arity and len(self.aux_arity) == 1 and 0 not in self.aux_arity:
+            values = [out, *(self.env.get(AUX.format(k)) for k in range(1, next(iter(self.aux_arity))))]
+            if all(isinstance(v, (Var, Const, Ref)) for v in values):
+                return values
+        if self.aux_arity == {0} and isinstance(out, Var) and id(out) in self.seqs and self.seqs[id(out)][0]:
+            return list(self.seqs[id(out)][0])  # return result, with result = (loss, dW)
+        raise self.source.error(UnsupportedError, where.value if isinstance(where, ast.Return) else where,
+                                "with has_aux, the function must return a tuple (value, aux, ...), every return "
+                                "with as many parts", "write 'return loss, extra' on every path (a path that "
+                                "returns something else, such as the scores when y is None, belongs in "
+                                "another function), or drop has_aux")
+
+    def body(self):
+        """Lower the function's statements; returns the atom it returns."""
+        out = None
+        statements = list(self.fdef.body)
+        if self.has_aux and self.parent_statement is None and not hasattr(self, "aux_arity"):
+            statements, self.aux_arity, self.aux_untupled = split_aux(statements)
+        statements = single_exit(statements)
+        self.last_read: dict[str, int] = {}  # name -> the last top-level statement that reads it
+        for index, stmt in enumerate(statements):
+            for name in _reads(stmt):
+                self.last_read[name] = index
+        for index, stmt in enumerate(statements):
+            if self.parent_statement is None:
+                self.fresh.clear()
+            self.stmt_index = index
+            self.top_statement = stmt
+            self.read_within = _reads(stmt)
+            try:
+                out = self.statement(stmt) or out
+            except _Failed:
+                if self.parent_statement is not None:
+                    raise
+                # Bind what the statement assigns, so its later uses do not cascade into more errors.
+                for node in ast.walk(stmt):
+                    if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                        self.env.setdefault(node.id, Var(node.id))
+        return self.env.get(RETURN, out)
+
+    parent_statement = None
+
+    def statement(self, stmt: ast.stmt):
+        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):  # terms.append(x)
+            call = stmt.value
+            name = call.func.value.id
+            if name not in self.lists:
+                self.fail(UnsupportedError, call.func, f"'{name}.append' is only supported on a list made empty in "
+                          "this function and reduced with sum()", f"start it with '{name} = []'")
+            self.env[name] = self.emit("add", (self.env[name], self.expr(call.args[0])), stmt, Var(name))
+            return None
+        if isinstance(stmt, (ast.Expr, ast.Pass)):
+            return None  # the docstring (the fence refused every other bare expression)
+        if isinstance(stmt, ast.Return):
+            self.env[RETURN] = value = self.expr(stmt.value)
+            return value
+        if isinstance(stmt, ast.If):
+            self.if_statement(stmt.test, stmt.body, stmt.orelse, stmt)
+            return None
+        if isinstance(stmt, (ast.For, ast.While)) and any(_loop_exits(s, ast.Break) for s in stmt.body):
+            stmt = self.without_break(stmt)
+        if isinstance(stmt, ast.For):
+            body = without_continue(stmt.body)
+            self.for_statement(ast.copy_location(ast.For(stmt.target, stmt.iter, body, []), stmt))
+            return None
+        if isinstance(stmt, ast.While):
+            self.loop("while", stmt, None, (), without_continue(stmt.body), test=stmt.test)
+            return None
+        if isinstance(stmt, ast.AugAssign):
+            op = P.BINOPS[type(stmt.op)]
+            key = self.dict_key(stmt.target)
+            if key is not None:  # grads['W1'] += reg * W1
+                name = stmt.target.value.id
+                self.check_dict_write(name, stmt)
+                items = self.dicts[id(self.env[name])]
+                if key not in items:
+                    self.fail(UnsupportedError, stmt.target, f"'{name}' has no key {key!r} here",
+                              "assign it before adding to it")
+                items = {**items, key: self.emit(op, (items[key], self.expr(stmt.value)), stmt)}
+                self.env[name] = self.make_dict(items, stmt, name)
+                return None
+            if isinstance(stmt.target, ast.Subscript):
+                self.check_mutation(stmt.target.value, stmt)
+                x = self.name(stmt.target.value)
+                ins, index = self.index([x], stmt.target.slice)
+                old = self.emit("getitem", ins, stmt.target, index=index)
+                rhs = self.stacked(self.expr(stmt.value), stmt.value, "setitem", 1)  # x[:2] += [a, b]
+                new = self.emit(op, (old, rhs), stmt)
+                self.setitem(stmt.target, x, new, ins[1:], _shift_index(index, 1), stmt)
+                return None
+            if self.uses_numpy:
+                self.check_mutation(stmt.target, stmt)
+            old = self.name(stmt.target)
+            rhs = self.expr(stmt.value)
+            self.env[stmt.target.id] = self.emit(op, (old, rhs), stmt, Var(stmt.target.id))
+            return None
+        targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+        if any(isinstance(t, (ast.Tuple, ast.List)) for t in targets):
+            self.unpack(targets, stmt.value)
+            return None
+        if isinstance(stmt.value, ast.List) and not stmt.value.elts and len(targets) == 1 and \
+                isinstance(targets[0], ast.Name) and _only_appended_and_summed(self.fdef, targets[0].id):
+            # A list that is only appended to and summed is its running sum.
+            self.lists.add(targets[0].id)
+            self.bind(targets[0].id, Const(0.0), stmt)
+            return None
+        value = self.expr(stmt.value)
+        for target in targets:
+            if self.dict_key(target) is not None:  # grads['W1'] = dW1: a new dict with that key
+                self.check_dict_write(target.value.id, stmt)
+                items = {**self.dicts[id(self.env[target.value.id])], target.slice.value: value}
+                self.env[target.value.id] = self.make_dict(items, stmt, target.value.id)
+            elif isinstance(target, ast.Subscript):
+                self.check_mutation(target.value, stmt)
+                x = self.name(target.value)
+                value = self.stacked(value, stmt.value, "setitem", 1)  # x[:2] = [a, b]: an array
+                ins, index = self.index([x, value], target.slice)
+                self.setitem(target, x, value, ins[2:], index, stmt)
+            else:
+                value = self.bind(target.id, value, stmt)
+        return None
+
+    def setitem(self, target: ast.Subscript, x, value, index_atoms, index, stmt):
+        # ``index`` positions count in the setitem's inputs: (x, value, *index_atoms).
+        name = target.value.id
+        self.env[name] = self.emit("setitem", (x, value, *index_atoms), stmt, Var(name), index=index)
+
+    def unpack(self, targets, value_node):
+        if len(targets) == 1 and isinstance(value_node, ast.Name) and \
+                id(self.env.get(value_node.id)) in self.containers:
+            container = self.env[value_node.id]
+            names = [t.id for t in targets[0].elts]
+            values = [self.emit("field", (container,), value_node, key=i) for i in range(len(names))]
+            for value, i in zip(values, range(len(names))):
+                value.label = _field_label(container, i)
+            for name, value in zip(names, values):
+                self.bind(name, value, value_node)
+            return
+        if len(targets) == 1 and isinstance(value_node, ast.Name) and isinstance(self.env.get(value_node.id), Var) \
+                and id(self.env[value_node.id]) in self.seqs:  # p, q = t, with t = (a, 2.0 * a)
+            items = self.seqs[id(self.env[value_node.id])][0]
+            names = [t.id for t in targets[0].elts]
+            if len(names) != len(items):
+                self.fail(UnsupportedError, value_node, f"cannot unpack {len(items)} values into {len(names)} names",
+                          "use as many names as values")
+            for name, value in zip(names, items):
+                self.bind(name, value, value_node)
+            return
+        if len(targets) != 1 or any(not isinstance(t, ast.Name) for t in targets[0].elts):
+            self.fail(UnsupportedError, value_node, "only one target list of plain names can be unpacked into, "
+                      "as in 'a, b = b, a * b'", "assign each part on its own line")
+        if not isinstance(value_node, (ast.Tuple, ast.List)):
+            self.unpack_value(targets[0], value_node)
+            return
+        names = [t.id for t in targets[0].elts]
+        if len(names) != len(value_node.elts):
+            self.fail(UnsupportedError, value_node,
+                      f"cannot unpack {len(value_node.elts)} values into {len(names)} names",
+                      "use as many names as values")
+        values = [self.expr(v) for v in value_node.elts]  # all of the right side first
+        for name, value in zip(names, values):
+            self.bind(name, value, value_node)
+
+    def unpack_value(self, target, value_node):
+        """``out, cache = helper(x)`` (a helper returning a tuple: its items), ``N, D = X.shape`` or
+        ``a, b = x`` (an array's rows): each name is bound to one part."""
+        names = [t.id for t in target.elts]
+        value = self.expr(value_node)
+        if isinstance(value, Var) and id(value) in self.seqs:
+            items = self.seqs[id(value)][0]
+            if len(items) != len(names):
+                self.fail(UnsupportedError, value_node, f"cannot unpack {len(items)} values into {len(names)} names",
+                          "use as many names as values")
+        elif isinstance(value, Const) and isinstance(value.value, tuple):
+            if len(value.value) != len(names):
+                self.fail(UnsupportedError, value_node, f"cannot unpack {len(value.value)} values into "
+                          f"{len(names)} names", "use as many names as values")
+            items = [Const(v) for v in value.value]
+        elif isinstance(value, Var) and (self.uses_numpy or id(value) in self.containers):
+            # Python unpacks a shape tuple or an array's rows: item k is value[k].
+            items = [self.emit("getitem", (value, Const(k)), value_node, index=("atom", 1), _unpack=len(names))
+                     for k in range(len(names))]  # the count is checked where the shapes are known
+        else:
+            self.fail(UnsupportedError, value_node, "a number cannot be unpacked into several names",
+                      "unpack a tuple, as in 'a, b = b, a * b', or assign each part on its own line")
+        for name, item in zip(names, items):
+            self.bind(name, item, value_node)
+
+    def bind(self, name: str, value, node: ast.AST) -> Var:
+        if name.startswith("<aux "):  # a value returned after the first (has_aux): the value itself
+            self.env[name] = value
+            return value
+        hint = None if name.startswith("<") else name
+        if isinstance(value, Var) and value.hint is None and id(value) in self.fresh:
+            value.hint = hint  # the equation that made it now carries the user's name
+            var = value
+        else:
+            var = self.emit("copy", (value,), node, Var(hint))
+            if id(value) in self.seqs:
+                self.seqs[id(var)] = self.seqs[id(value)]
+            if id(value) in self.dicts:
+                self.dicts[id(var)] = self.dicts[id(value)]
+        self.env[name] = var
+        return var
+
+    # -- expressions ----------------------------------------------------------
+    def expr(self, node: ast.expr):
+        if isinstance(node, ast.Constant):
+            return Const(node.value)
+        if isinstance(node, ast.Name):
+            return self.name(node)
+        if isinstance(node, ast.Attribute):
+            return self.attribute(node)
+        if isinstance(node, ast.UnaryOp) and not isinstance(node.op, ast.Not):
+            if isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant):
+                return Const(-node.operand.value)  # a negative literal
+            return self.emit(P.UNARYOPS[type(node.op)], (self.expr(node.operand),), node)
+        if isinstance(node, ast.BinOp):
+            left, right = self.expr(node.left), self.expr(node.right)
+            return self.emit(P.BINOPS[type(node.op)], (left, right), node)
+        if isinstance(node, ast.Compare):
+            left, right = self.expr(node.left), self.expr(node.comparators[0])
+            return self.emit(P.COMPAREOPS[type(node.ops[0])], (left, right), node)
+        if isinstance(node, ast.BoolOp):
+            op = "and" if isinstance(node.op, ast.And) else "or"
+            return self.emit(op, tuple(self.expr(v) for v in node.values), node)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Not):
+            return self.emit("not", (self.expr(node.operand),), node)
+        if isinstance(node, ast.IfExp):
+            cond = self.expr(node.test)
+            if all(isinstance(b, (ast.Name, ast.Constant)) for b in (node.body, node.orelse)):
+                return self.emit("select", (cond, self.expr(node.body), self.expr(node.orelse)), node)
+            # Only the chosen branch may run (the other could fail): a real if.
+            key = f"<ifexp {id(node)}>"
+            branches = [ast.copy_location(ast.Assign([ast.Name(key, ast.Store())], b, lineno=b.lineno), b)
+                        for b in (node.body, node.orelse)]
+            self.if_statement(cond, [branches[0]], [branches[1]], node)
+            value = self.env.pop(key)
+            value.hint = None
+            return value
+        if isinstance(node, ast.Call):
+            return self.call(node)
+        if isinstance(node, ast.Dict):
+            return self.make_dict(dict(zip((k.value for k in node.keys), (self.expr(v) for v in node.values))), node)
+        if isinstance(node, ast.Subscript) and self.dict_key(node) is not None:
+            items = self.dicts[id(self.env[node.value.id])]
+            if node.slice.value not in items:
+                self.fail(UnsupportedError, node, f"'{node.value.id}' has no key {node.slice.value!r} here",
+                          "assign it before reading it")
+            return items[node.slice.value]
+        if isinstance(node, ast.Subscript):
+            base = self.expr(node.value)
+            if id(base) in self.seqs:  # t[0] of t = (a, 2.0 * a): the item itself
+                found = self.item(base, node)
+                if found is not None:
+                    return found
+            if id(base) in self.containers:  # params["W1"]: one part of a container parameter
+                out = self.emit("field", (base,), node, key=node.slice.value)
+                out.label = _field_label(base, node.slice.value)
+                return out
+            ins, index = self.index([base], node.slice)
+            return self.emit("getitem", ins, node, index=index)
+        if isinstance(node, ast.Tuple):
+            items = [self.expr(e) for e in node.elts]
+            if all(isinstance(a, Const) for a in items):
+                return Const(tuple(a.value for a in items))
+            return self.sequence(node, items, "Tuple")
+        if isinstance(node, ast.ListComp):
+            items = self.comprehension_items(node)
+            if items is None:
+                self.fail(UnsupportedError, node, "a list comprehension over a sequence known only at run time is "
+                          "not supported here", "iterate over a literal list or range(3), or sum a generator: "
+                          "sum(f(x) for x in X)")
+            return self.sequence(node, items, "List")
+        if isinstance(node, ast.GeneratorExp):
+            self.fail(UnsupportedError, node, "a generator expression is supported only inside sum(...) or where "
+                      "its items are known here", "write sum(f(x) for x in X), or a list comprehension")
+        if isinstance(node, ast.List):  # a list stays a list: as an index it means fancy indexing
+            return self.sequence(node, [self.expr(e) for e in node.elts], "List")
+        raise AssertionError(f"fence let through {type(node).__name__}")  # pragma: no cover
+
+    def make_dict(self, items: dict, node, name=None) -> Var:
+        """A dict built in the function (``grads = {}; grads['W1'] = dW1``): its keys are known here, so
+        reads are its items; the dict itself is forward code (an aux output), with no gradient rule."""
+        out = self.emit("make_struct", tuple(items.values()), node, Var(name), keys=tuple(items), kind="dict")
+        self.dicts[id(out)] = items
+        return out
+
+    def dict_key(self, node):
+        """The key of ``d['key']`` when ``d`` names a dict built in the function, else None."""
+        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and \
+                isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str):
+            var = self.env.get(node.value.id)
+            if isinstance(var, Var) and id(var) in self.dicts:
+                return node.slice.value
+        return None
+
+    def index(self, ins: list, node: ast.expr):
+        """The index template of a subscript; its variable parts are appended to ``ins``."""
+
+        def part(n):
+            if n is None:
+                return None
+            ins.append(self.expr(n))
+            return len(ins) - 1
+
+        def item(n):
+            if isinstance(n, ast.Slice):
+                return ("slice", part(n.lower), part(n.upper), part(n.step))
+            if isinstance(n, ast.Constant) and n.value is None or self._is_newaxis(n):
+                return ("none",)
+            if isinstance(n, ast.Constant) and n.value is Ellipsis:
+                return ("ellipsis",)
+            return ("atom", part(n))
+
+        if isinstance(node, ast.Tuple):
+            return ins, ("tuple", tuple(item(e) for e in node.elts))
+        return ins, item(node)
+
+    def _is_newaxis(self, node):
+        return isinstance(node, ast.Attribute) and node.attr == "newaxis" and \
+            self._module_of(node.value) == "numpy"
+
+    def name(self, node: ast.Name):
+        if self.env.get(node.id) is LOOP_LOCAL:
+            self.fail(UnsupportedError, node, f"'{node.id}' is assigned only inside a loop and used after it",
+                      f"give '{node.id}' a value before the loop too")
+        if node.id in self.env:
+            return self.env[node.id]
+        if node.id in self.assigned_later:
+            self.fail(NameResolutionError, node, f"'{node.id}' is used before it is assigned",
+                      "assign it on an earlier line")
+        binding = self.scope.lookup(node.id)
+        if isinstance(binding, GlobalConst):
+            return Ref(None, node.id, binding.value)
+        if isinstance(binding, FromImport):
+            value = P.library_constant(binding.module, binding.attr)
+            if value is not None:
+                return Ref(binding.module, binding.attr, value)
+        if isinstance(binding, OtherGlobal) and binding.refusal:
+            self.fail(UnsupportedError, node, binding.refusal, binding.hint)
+        if binding is None and node.id not in P.BUILTINS:
+            self.fail(NameResolutionError, node, f"name '{node.id}' is not defined",
+                      "pass it as a parameter, or define it as a number at the top of the module")
+        self.fail(UnsupportedError, node, f"'{node.id}' is not a number",
+                  "diffc differentiates functions of numbers and arrays; pass the value as a parameter")
+
+    def attribute(self, node: ast.Attribute):
+        module = self._module_of(node.value)
+        if module is not None:
+            value = P.library_constant(module, node.attr)
+            if value is not None:
+                return Ref(module, node.attr, value)
+        elif node.attr in P.ATTRIBUTES:
+            op = "numpy." + P.ATTRIBUTES[node.attr]
+            return self.emit(op, (self.expr(node.value),), node, _style=("attr", node.attr))
+        self.fail(UnsupportedError, node, f"'{ast.unparse(node)}' is not supported",
+                  "use a number, a parameter, a constant such as math.pi, or .T/.shape/.ndim/.size of an array")
+
+    def _module_of(self, node: ast.expr) -> str | None:
+        parts = []
+        while isinstance(node, ast.Attribute):
+            parts.append(node.attr)
+            node = node.value
+        if isinstance(node, ast.Name) and node.id not in self.env:
+            binding = self.scope.lookup(node.id)
+            if isinstance(binding, ModuleAlias):
+                return ".".join([binding.module, *reversed(parts)])
+        return None
+
+    # -- calls ----------------------------------------------------------------
+
+def _shift_index(index, shift):
+    if index[0] == "tuple":
+        return ("tuple", tuple(_shift_index(i, shift) for i in index[1]))
+    if index[0] == "slice":
+        return ("slice", *(None if p is None else p + shift for p in index[1:]))
+    if index[0] == "atom":
+        return ("atom", index[1] + shift)
+    return index
+
+
+def lower(fdef: ast.FunctionDef, scope: Scope, source: Source, has_aux: bool = False) -> Function:
+    front = Frontend(fdef, scope, source)
+    front.has_aux = has_aux
+    return front.lower()

@@ -1,0 +1,255 @@
+"""Cleanup passes between the reverse transform and the emitter.
+
+They decide which values get a line of their own. A value gets a line (is
+*named*) when the user named it, when it is the function's output, when it
+is a parameter's gradient, when it is the gradient of a named value, when it
+is used more than once, or when control flow assigns it (a phi or a value a
+loop carries). Everything else is a single-use temporary and is written
+inline in the expression that uses it, if that use is in the same block and
+no name it reads is re-assigned in between. Copies of unnamed gradients are
+propagated away, so no line is a copy of a copy, and values nothing needs
+are dropped. All passes are deterministic (list order only).
+"""
+
+from __future__ import annotations
+
+from ..ir import Eqn, If, Loop, Var, each_item, item_defs, item_reads, substitute, walk
+from .sharing import EFFECTS, IN_PLACE, deep_defs, keep_old_values, memory_roots
+
+# Inlining stops at this depth of nested operations: longer chains read better, and compile in
+# linear time, as lines of their own.
+MAX_INLINE_DEPTH = 8
+
+
+def dce(items: list, needed: set) -> list:
+    """Keep only what the ``needed`` ids (updated in place) and the tape need."""
+    kept = []
+    for item in reversed(items):
+        if isinstance(item, Eqn):
+            if id(item.out) in needed or item.op in EFFECTS:
+                kept.append(item)
+                needed.update(id(a) for a in item.ins if isinstance(a, Var))
+        elif isinstance(item, If):
+            item.phis = [p for p in item.phis if id(p.out) in needed]
+            item.then = dce(item.then, {id(p.then) for p in item.phis} | needed)
+            item.orelse = dce(item.orelse, {id(p.orelse) for p in item.phis} | needed)
+            if item.phis or _has_effects(item):
+                kept.append(item)
+                needed.update(id(a) for a in item_reads(item) if isinstance(a, Var))
+        else:
+            inner = {id(c.end) for c in item.carried if id(c.final) in needed} | needed | {id(item.test)}
+            while True:
+                reads = _live_reads([*item.cond, *item.body], set(inner))
+                more = {id(c.end) for c in item.carried if id(c.start) in reads} - inner
+                if not more:
+                    break
+                inner |= more
+            item.carried = [c for c in item.carried if id(c.end) in inner]
+            item.body = dce(item.body, inner)
+            if item.carried or _has_effects(item):
+                kept.append(item)
+                needed.update(id(a) for a in item_reads(item) if isinstance(a, Var))
+    return kept[::-1]
+
+
+def _live_reads(items: list, needed: set) -> set:
+    """What ``dce(items, needed)`` would keep reading, without changing ``items``."""
+    for item in reversed(items):
+        if isinstance(item, Eqn):
+            if id(item.out) in needed or item.op in EFFECTS:
+                needed.update(id(a) for a in item.ins if isinstance(a, Var))
+        elif isinstance(item, If):
+            phis = [p for p in item.phis if id(p.out) in needed]
+            if phis or _has_effects(item):
+                needed.add(id(item.cond))
+                needed |= _live_reads(item.then, {id(p.then) for p in phis} | needed)
+                needed |= _live_reads(item.orelse, {id(p.orelse) for p in phis} | needed)
+        else:
+            inner = {id(c.end) for c in item.carried if id(c.final) in needed} | needed | {id(item.test)}
+            reads = _live_reads([*item.cond, *item.body], set(inner))
+            while True:
+                more = {id(c.end) for c in item.carried if id(c.start) in reads} - inner
+                if not more:
+                    break
+                inner |= more
+                reads = _live_reads([*item.cond, *item.body], set(inner))
+            needed |= reads | {id(a) for a in item.args if isinstance(a, Var)}
+            needed |= {id(c.init) for c in item.carried if id(c.end) in inner and isinstance(c.init, Var)}
+            needed.add(id(item.test))
+    return needed
+
+
+def _has_effects(item) -> bool:
+    blocks = [item.then, item.orelse] if isinstance(item, If) else [item.cond, item.body]
+    return any((isinstance(i, Eqn) and i.op in EFFECTS) or (not isinstance(i, Eqn) and _has_effects(i))
+               for block in blocks for i in block)
+
+
+def groups(items) -> dict[int, int]:
+    """Variables control flow makes share one Python name: id(var) -> id of its group."""
+    parent: dict[int, int] = {}
+
+    def find(x):
+        while parent.get(x, x) != x:
+            x = parent[x]
+        return x
+
+    def union(*vs):
+        ids = [find(id(v)) for v in vs if isinstance(v, Var)]
+        for other in ids[1:]:
+            parent[other] = ids[0]
+        for v in vs:
+            if isinstance(v, Var):
+                parent.setdefault(id(v), id(v))
+
+    for item in each_item(items):
+        if isinstance(item, If):
+            for phi in item.phis:
+                union(phi.out, phi.then, phi.orelse)
+        elif isinstance(item, Loop):
+            for c in item.carried:
+                union(c.init, c.start, c.end, c.final)
+    return {k: find(k) for k in parent}
+
+
+def normalize(items: list) -> None:
+    """Give every phi member and loop initial value a variable of its own, assigned where it belongs."""
+    for index in range(len(items) - 1, -1, -1):
+        item = items[index]
+        if isinstance(item, If):
+            normalize(item.then)
+            normalize(item.orelse)
+            for block, side in ((item.then, "then"), (item.orelse, "orelse")):
+                seen: set[int] = set()
+                for phi in item.phis:
+                    atom = getattr(phi, side)
+                    local = isinstance(atom, Var) and any(atom is d for i in block for d in item_defs(i))
+                    if not local or id(atom) in seen:
+                        copy = Var(atom.hint if isinstance(atom, Var) else None)
+                        block.append(Eqn("copy", (atom,), copy))
+                        setattr(phi, side, copy)
+                        atom = copy
+                    seen.add(id(atom))
+        elif isinstance(item, Loop):
+            normalize(item.body)
+            made_for_loop = {id(i.out) for i in items[:index] if isinstance(i, Eqn) and i.params.get("_carry")}
+            ends: set[int] = set()  # two carried values may end equal: each needs a variable of its own
+            for c in item.carried:
+                local = isinstance(c.end, Var) and any(c.end is d for i in item.body for d in item_defs(i))
+                if not local or c.end is c.start or id(c.end) in ends:
+                    copy = Var(c.start.hint, primal=c.start.primal)
+                    item.body.append(Eqn("copy", (c.end,), copy))
+                    c.end = copy
+                ends.add(id(c.end))
+                if id(c.init) in made_for_loop:
+                    continue  # the frontend's own copy, made for this loop
+                copy = Var(c.start.hint, primal=c.start.primal)
+                items.insert(index, Eqn("copy", (c.init,), copy))
+                c.init = copy
+
+
+def use_counts(items, roots) -> dict[int, int]:
+    counts: dict[int, int] = {}
+    for a in [*(a for item in items for a in item_reads(item)), *roots]:
+        if isinstance(a, Var):
+            counts[id(a)] = counts.get(id(a), 0) + 1
+    return counts
+
+
+def propagate_copies(items: list, keep, replace=None) -> list:
+    """Remove ``out = copy(a)`` where ``out`` is not kept, using ``a`` in its place (nested blocks too)."""
+    replace = {} if replace is None else replace
+    result = []
+    for item in items:
+        if replace:
+            substitute([item], replace)
+        if isinstance(item, Eqn) and item.op == "copy" and not keep(item.out):
+            replace[id(item.out)] = item.ins[0]
+            continue
+        if isinstance(item, If):
+            item.then = propagate_copies(item.then, keep, replace)
+            item.orelse = propagate_copies(item.orelse, keep, replace)
+        elif isinstance(item, Loop):
+            item.body = propagate_copies(item.body, keep, replace)
+        result.append(item)
+    return result
+
+
+def plan(forward: list, backward: list, params: list[Var], roots: list):
+    """The items to emit, the ids of the variables written inline, and the name groups."""
+    items = dce(forward + backward, {id(r) for r in roots if isinstance(r, Var)})
+    normalize(items)
+    group = groups(items)
+    counts = use_counts(items, roots)
+    root_ids = {id(r) for r in roots if isinstance(r, Var)}
+    named = {id(p) for p in params} | root_ids | set(group)
+    for item in each_item(items):
+        if isinstance(item, Loop) and item.target is not None:
+            named.add(id(item.target))
+        if not isinstance(item, Eqn):
+            continue
+        v = item.out
+        if item.op in ("setitem", "scatter_add", "zero_at", "pop", "new_stack", "push") or item.params.get("_keep"):
+            named.add(id(v))  # written as statements of their own, or a copy that must stay
+        elif v.primal is None:
+            if v.hint is not None or counts.get(id(v), 0) > 1:
+                named.add(id(v))
+        elif id(v.primal) in named:
+            named.add(id(v))
+    items = propagate_copies(items, lambda v: id(v) in named)
+    # After the copies are gone, so that the reads it checks are the reads that will be written.
+    keep_old_values(items, group)
+    named |= {id(e.out) for e in walk(items) if e.params.get("_keep")}
+    counts = use_counts(items, roots)
+    inline: set[int] = set()
+    _choose_inline(items, named, counts, group, inline)
+    return items, inline, group
+
+
+def _choose_inline(items: list, named: set, counts: dict, group: dict, inline: set, roots=None) -> None:
+    """Mark single-use temporaries whose one use is a later equation of the same block.
+
+    Not across a write in place into an array the temporary's expression reads (itself or a view
+    of it, ``roots``): written at its use, the expression would read the array after the write."""
+    if roots is None:
+        roots = memory_roots(items, group=group)
+    position = {}
+    for index, item in enumerate(items):
+        if isinstance(item, Eqn):
+            position[id(item.out)] = index
+        elif isinstance(item, If):
+            _choose_inline(item.then, named, counts, group, inline, roots)
+            _choose_inline(item.orelse, named, counts, group, inline, roots)
+        else:
+            _choose_inline(item.body, named, counts, group, inline, roots)
+            for eqn in item.cond:  # a while loop's test is written in its header
+                inline.add(id(eqn.out))
+    depth: dict[int, int] = {}  # how deep the expression written for an inlined variable is
+    reads: dict[int, set] = {}  # the name groups it reads
+    memory: dict[int, set] = {}  # the arrays it reads
+    for index, item in enumerate(items):
+        if not isinstance(item, Eqn):
+            continue
+        mine = {group[id(a)] for a in item.ins if isinstance(a, Var) and id(a) in group}
+        arrays = {roots.get(id(a), id(a)) for a in item.ins if isinstance(a, Var)}
+        level = 1
+        for a in item.ins:
+            if not isinstance(a, Var) or id(a) not in position or id(a) in named or counts.get(id(a)) != 1:
+                continue
+            if depth.get(id(a), 1) >= MAX_INLINE_DEPTH:
+                continue  # a long chain (a sum of many terms) gets lines of its own
+            shared = reads.get(id(a), set())
+            if shared and any(group.get(id(d)) in shared for i in items[position[id(a)] + 1:index]
+                              for d in deep_defs(i)):
+                continue  # a name it reads is assigned again before the use
+            read = memory.get(id(a), set())
+            if any(e.op in IN_PLACE and isinstance(e.ins[0], Var) and roots.get(id(e.ins[0]), id(e.ins[0])) in read
+                   for i in items[position[id(a)] + 1:index] for e in walk([i])):
+                continue  # an array it reads is written in place before the use
+            inline.add(id(a))
+            level = max(level, depth.get(id(a), 1) + 1)
+            mine |= shared
+            arrays |= read
+        depth[id(item.out)], reads[id(item.out)], memory[id(item.out)] = level, mine, arrays
+
+

@@ -1,0 +1,179 @@
+"""Numeric gradient checking: diffc's gradient against central differences.
+
+``check_grad(fn, *args)`` evaluates the gradient diffc generates and a
+central finite difference of ``fn`` in float64, element by element, and
+reports the CS231n relative error ``|a - n| / max(|a| + |n|, 1e-8)`` per
+parameter. A parameter passes when its largest relative error is at most
+``rtol`` or its largest absolute error is at most ``atol`` (the absolute
+floor keeps gradients that are zero from failing on rounding noise).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from ..api import compile_live
+from ..errors import DiffcError, GradientCheckError
+
+
+@dataclass
+class ParamCheck:
+    name: str
+    rel_error: float
+    abs_error: float
+    analytic: object
+    numeric: object
+    ok: bool
+
+
+@dataclass
+class CheckReport:
+    function: str
+    params: list[ParamCheck]
+
+    @property
+    def ok(self) -> bool:
+        return all(p.ok for p in self.params)
+
+    def __str__(self) -> str:
+        rows = [f"gradient check of {self.function}:"]
+        for p in self.params:
+            status = "ok" if p.ok else "MISMATCH"
+            rows.append(f"  {p.name:<12} rel error {p.rel_error:.2e}  abs error {p.abs_error:.2e}  {status}")
+            if not p.ok:
+                rows.append(f"    diffc:   {p.analytic!r}")
+                rows.append(f"    numeric: {p.numeric!r}")
+        return "\n".join(rows)
+
+
+def _as_float64(value):
+    import numpy as np
+
+    if isinstance(value, np.ndarray):
+        # Integer arrays are labels or indices: they keep their type.
+        return value.astype(np.float64) if value.dtype.kind in "fc" else value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, dict):
+        return {k: _as_float64(v) for k, v in value.items()}
+    if isinstance(value, (tuple, list)):
+        return type(value)(_as_float64(v) for v in value)
+    return value
+
+
+def _with(args, index, value):
+    return [*args[:index], value, *args[index + 1:]]
+
+
+def numeric_gradient(fn, args: list, index: int, h: float = 1e-6):
+    """Central differences of ``fn`` with respect to ``args[index]`` (a number, an array, or a dict,
+    tuple or list of them, for which the result has the same structure)."""
+    import numpy as np
+
+    x = args[index]
+    if isinstance(x, (dict, tuple, list)):
+        keys = list(x) if isinstance(x, dict) else range(len(x))
+        parts = {}
+        for key in keys:
+            def part_fn(*a, key=key):
+                container = dict(a[index]) if isinstance(x, dict) else list(a[index])
+                container[key] = a[-1]
+                container = container if isinstance(x, (dict, list)) else tuple(container)
+                return fn(*_with(list(a[:-1]), index, container))
+            parts[key] = numeric_gradient(part_fn, [*args, x[key]], len(args), h)
+        return parts if isinstance(x, dict) else type(x)(parts[k] for k in keys)
+    if isinstance(x, float):
+        def at(value):
+            return float(fn(*args[:index], value, *args[index + 1:]))
+        return (at(x + h) - at(x - h)) / (2 * h)
+    x = np.array(x, dtype=np.float64)
+    out = np.zeros_like(x)
+    for i in np.ndindex(x.shape):
+        old = x[i]
+        x[i] = old + h
+        plus = float(fn(*args[:index], x.copy(), *args[index + 1:]))
+        x[i] = old - h
+        minus = float(fn(*args[:index], x.copy(), *args[index + 1:]))
+        x[i] = old
+        out[i] = (plus - minus) / (2 * h)
+    return out
+
+
+def _structure(value):
+    if isinstance(value, dict):  # keys, not their order
+        return ("dict", tuple(sorted((repr(k), _structure(v)) for k, v in value.items())))
+    if isinstance(value, (tuple, list)):
+        return ("seq", tuple(_structure(v) for v in value))
+    return "leaf"
+
+
+def _flat(value):
+    import numpy as np
+
+    if isinstance(value, dict):
+        value = [value[k] for k in sorted(value, key=repr)]
+    if isinstance(value, (tuple, list)):
+        parts = [_flat(v) for v in value]
+        return np.concatenate(parts) if parts else np.zeros(0)
+    return np.ravel(np.asarray(value, dtype=np.float64))
+
+
+def check_grad(fn, *args, wrt=None, rtol: float = 1e-5, atol: float = 1e-7, h: float = 1e-6,
+               raise_on_error: bool = True) -> CheckReport:
+    """Compare diffc's gradient of ``fn`` at ``args`` with finite differences.
+
+    Returns a :class:`CheckReport`; raises :class:`GradientCheckError` with
+    the report when a parameter exceeds the tolerance (unless
+    ``raise_on_error`` is False).
+    """
+    import inspect
+
+    import numpy as np
+
+    gfn = compile_live(fn, wrt=wrt, mode="grad")  # first: it refuses a bad fn or wrt with a clear error
+    names = list(inspect.signature(fn).parameters)
+    if wrt is None:
+        positions = list(range(len(names)))
+    else:
+        items = [wrt] if isinstance(wrt, (str, int)) else list(wrt)
+        positions = [names.index(w) if isinstance(w, str) else w % len(names) for w in items]
+    # Only what is differentiated becomes float64: a loop bound or labels keep their type.
+    args = [_as_float64(a) if i in positions and not isinstance(a, int) or i in positions and wrt is not None
+            else a for i, a in enumerate(args)]
+    name = getattr(fn, "__name__", "function")
+    try:
+        grads = gfn(*args)
+    except Exception as exc:  # a point where the derivative does not exist (sqrt at 0), or a bug
+        raise DiffcError(f"diffc's gradient of '{name}' failed at these values: {type(exc).__name__}: {exc}",
+                         hint="the derivative may not exist there (sqrt or log at 0, a division by zero): try "
+                              "other values; if it exists, this is a bug in diffc (DIFFC_DEBUG=1 shows the "
+                              "traceback)") from (exc if os.environ.get("DIFFC_DEBUG") else None)
+    if len(positions) == 1 and (wrt is None or isinstance(wrt, (str, int))):
+        grads = (grads,)
+    results = []
+    for pos, analytic in zip(positions, grads):
+        try:
+            numeric = numeric_gradient(fn, args, pos, h)
+        except Exception as exc:  # fn fails a step h away: the values are at the edge of its domain
+            value = args[pos]
+            if isinstance(value, int) or getattr(getattr(value, "dtype", None), "kind", "") in ("i", "u"):
+                raise DiffcError(f"'{names[pos]}' of '{name}' is an integer that cannot be varied (a loop count, "
+                                 f"an index or labels): with it nudged by {h:g}, '{name}' raised "
+                                 f"{type(exc).__name__}: {exc}",
+                                 hint="leave it out: name the parameters to check with wrt=") from None
+            raise DiffcError(f"the finite difference of '{name}' in '{names[pos]}' failed: evaluating it {h:g} "
+                             f"away from the given values raised {type(exc).__name__}: {exc}",
+                             hint="the values are at the edge of the function's domain: check at a point "
+                                  "inside it") from None
+        a, n = _flat(analytic), _flat(numeric)
+        shape_ok = a.shape == n.shape and _structure(analytic) == _structure(numeric)
+        diff = np.abs(a - n) if shape_ok else np.array(np.inf)
+        rel = float(np.max(diff / np.maximum(np.abs(a) + np.abs(n), 1e-8))) if diff.size else 0.0
+        abs_err = float(np.max(diff)) if diff.size else 0.0
+        ok = shape_ok and bool(np.all(np.isfinite(a))) and (rel <= rtol or abs_err <= atol)
+        results.append(ParamCheck(names[pos], rel, abs_err, analytic, numeric, ok))
+    report = CheckReport(name, results)
+    if raise_on_error and not report.ok:
+        raise GradientCheckError(str(report), report)
+    return report
