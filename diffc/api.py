@@ -26,7 +26,7 @@ import sys
 
 from .compiler import compile_function, join_module, module_parts, resolve_wrt
 from .errors import DiffcError, ShapesNeededError, UnsupportedError
-from .frontend.desugar import _is_container
+from .frontend.desugar import is_container
 from .frontend.live import GENERATED as _GENERATED
 from .frontend.live import build, definition, names_of, real_globals, refuse_unsupported
 from .frontend.scope import GlobalConst, Scope, identifiers
@@ -121,7 +121,7 @@ def _restructuring(run, gf, names):
     params, wrt, defaults, bare = gf._params, gf._wrt_names, gf._defaults, gf._bare
     with_value = gf._mode == "value_and_grad"
     # Sequences the generated code reads as one array (x[i], a loop over it): their items must stack.
-    stacked = [(params.index(n), n) for n in names if not _is_container(gf._fdef, n, True)]
+    stacked = [(params.index(n), n) for n in names if not is_container(gf._fdef, n, True)]
 
     def restructured(*args, **kwargs):
         for p, name in stacked:
@@ -332,7 +332,8 @@ class GradFunction:
         return inspect.signature(self.__wrapped_function__)
 
     @property
-    def _generated(self):
+    def generated(self):
+        """The generated function behind this gradient (None before a first call that needs shapes)."""
         made = self._generic or self._last
         return getattr(made, "__diffc_generated__", made)
 
@@ -344,7 +345,7 @@ class GradFunction:
 
     @property
     def __diffc_source__(self) -> str:
-        return getattr(self._generated, _GENERATED)
+        return getattr(self.generated, _GENERATED)
 
     @property
     def __globals__(self) -> dict:

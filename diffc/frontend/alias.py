@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import ast
 
-from ..errors import UnsupportedError
 from ..ir import Var
 
 # Ops whose result shares memory with their first input.
@@ -24,19 +23,26 @@ VIEW_OPS = {"copy", "getitem", "setitem", "zero_at", "numpy.transpose", "numpy.r
 _VIEW_METHODS = {"reshape", "ravel", "transpose", "squeeze", "view", "T", "asarray", "real", "flat"}
 
 
-class AliasMixin:
-    """The aliasing part of :class:`diffc.frontend.Frontend` (``self.alias``: id -> frozenset of roots)."""
+class Aliases:
+    """The roots of every variable lowered so far (shared by a function and the helpers inlined into it)."""
+
+    def __init__(self):
+        self.roots_of: dict[int, frozenset] = {}  # id(var) -> ids of the arrays it may share memory with
 
     def roots(self, atom) -> frozenset:
         if not isinstance(atom, Var):
             return frozenset()
-        return self.alias.get(id(atom), frozenset((id(atom),)))
+        return self.roots_of.get(id(atom), frozenset((id(atom),)))
+
+    def set(self, out: Var, roots) -> None:
+        self.roots_of[id(out)] = frozenset(roots)
 
     def shares(self, out: Var, *sources) -> None:
         """``out`` may share memory with any of ``sources``."""
-        self.alias[id(out)] = frozenset().union(*(self.roots(s) for s in sources))
+        self.roots_of[id(out)] = frozenset().union(*(self.roots(s) for s in sources))
 
-    def note_aliases(self, op: str, ins, out: Var) -> None:
+    def note(self, op: str, ins, out: Var) -> None:
+        """Record what the result of one equation may share."""
         first = ins[0] if ins else None
         if op in VIEW_OPS and isinstance(first, Var):
             self.shares(out, first)
@@ -45,9 +51,10 @@ class AliasMixin:
         elif op in ("opaque", "list", "tuple", "make_struct"):  # a list or dict holds its items; a call may view
             self.shares(out, out, *ins)
 
-    def aliased_by_loop(self, body: list, name: str) -> frozenset:
+    def by_loop(self, body: list, name: str, env: dict) -> frozenset:
         """Roots that ``name`` may share after an iteration of ``body``: those of every name read by an
-        assignment of ``name`` in the body that may make a view (not arithmetic)."""
+        assignment of ``name`` in the body that may make a view (not arithmetic); ``env`` maps names to
+        variables before the loop."""
         roots = frozenset()
         for node in (n for stmt in body for n in ast.walk(stmt)):
             if not isinstance(node, ast.Assign):
@@ -59,46 +66,9 @@ class AliasMixin:
             for target, value in pairs:
                 if isinstance(target, ast.Name) and target.id == name and _may_view(value):
                     for read in (n.id for n in ast.walk(value) if isinstance(n, ast.Name)):
-                        if isinstance(self.env.get(read), Var):
-                            roots |= self.roots(self.env[read])
+                        if isinstance(env.get(read), Var):
+                            roots |= self.roots(env[read])
         return roots
-
-    def check_mutation(self, target: ast.expr, stmt: ast.stmt):
-        if not isinstance(target, ast.Name):
-            self.fail(UnsupportedError, target, "only a named array can be changed in place",
-                      "assign the array to a name first")
-        var = self.env.get(target.id)
-        if not isinstance(var, Var):
-            return
-        if id(var) in self.seqs:
-            self.fail(UnsupportedError, stmt, f"'{target.id}' is a list or tuple: changing it in place is not "
-                      "supported", f"build a new one, or make it an array first: '{target.id} = "
-                      f"np.array({target.id})'")
-        mine = self.roots(var)
-        if mine & self.borrowed or id(var) in self.borrowed:
-            self.fail(UnsupportedError, stmt, f"'{target.id}' is the caller's array: changing it in place inside "
-                      f"'{self.fdef.name}' is not supported", f"copy it first, for example "
-                      f"'{target.id} = {target.id}.copy()'")
-        for name, other in self.env.items():
-            # Inside a loop or a branch, a read anywhere in the same statement may come after the write;
-            # a plain assignment reads its right side and index before it writes.
-            within = name in self.read_within and stmt is not getattr(self, "top_statement", None)
-            later = self.last_read.get(name, -1) > self.stmt_index or within
-            if name != target.id and isinstance(other, Var) and later and self.roots(other) & mine:
-                self.fail(UnsupportedError, stmt,
-                          f"'{target.id}' is changed in place while '{name}' still refers to the same array",
-                          f"copy it first, for example '{target.id} = {target.id}.copy()'")
-
-
-    def check_dict_write(self, name: str, stmt: ast.stmt):
-        """``d['k'] = v`` makes a new dict in the IR: refused while another name read later refers to ``d``."""
-        var = self.env[name]
-        for other_name, other in self.env.items():
-            within = other_name in self.read_within and stmt is not getattr(self, "top_statement", None)
-            later = self.last_read.get(other_name, -1) > self.stmt_index or within
-            if other_name != name and isinstance(other, Var) and later and id(var) in self.roots(other):
-                self.fail(UnsupportedError, stmt, f"'{name}' is changed in place while '{other_name}' still refers "
-                          "to the same dict", f"build '{other_name}' after the last change of '{name}'")
 
 
 def _may_view(node: ast.expr) -> bool:

@@ -7,6 +7,8 @@ arguments kept as parameters of the equation. A call diffc has no rule for
 (``sorted``, ``np.random.default_rng(0).normal``, an unknown method) is an
 ``opaque`` equation written back as the user spelled it: plain forward
 code, refused by the reverse pass only if a gradient must cross it.
+
+Each function takes the :class:`~diffc.frontend.lower.Frontend` being lowered (``lo``) first.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from ..errors import UnknownCallError, UnsupportedError
 from ..ir import Const, Var
 from ..ops import primitives as P
 from ..ops.rules import has_rule
-from . import fence
+from . import fence, sequences
 from .scope import FromImport, GlobalConst, ModuleAlias, ModuleFunction, OtherGlobal
 
 # Methods and functions that change an argument in place (the IR has values, not memory).
@@ -25,258 +27,262 @@ _MUTATING = {"sort", "fill", "resize", "put", "itemset", "setfield", "partition"
              "place", "putmask", "fill_diagonal", "shuffle", "put_along_axis", "add.at", "at"}
 
 
-class CallsMixin:
-    """The call-lowering part of :class:`diffc.frontend.Frontend`."""
+def inline(lo, node: ast.Call, name: str):
+    """A call to a function of the same module: its body, lowered in place."""
+    if name in lo.calls:
+        lo.fail(UnsupportedError, node, f"recursive call to '{name}' cannot be differentiated",
+                "rewrite the recursion as a loop")
+    fdef, source, scope = lo.scope.helper(name)
+    problems = fence.check(fdef, source)
+    if problems:
+        lo.refuse(problems)
+    args = fdef.args
+    params = [a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]]
+    values = dict(zip(params, (lo.expr(a) for a in node.args)))
+    if len(node.args) > len(params):
+        lo.fail(UnsupportedError, node, f"'{name}' takes {len(params)} argument(s), got {len(node.args)}",
+                f"call it as {name}({', '.join(params)})")
+    for kw in node.keywords:
+        if kw.arg not in params or kw.arg in values:
+            lo.fail(UnsupportedError, kw, f"'{name}' has no parameter '{kw.arg}' to pass here",
+                    f"its parameters are: {', '.join(params)}")
+        values[kw.arg] = lo.expr(kw.value)
+    positional = [*args.posonlyargs, *args.args]
+    defaults = dict(zip([a.arg for a in positional[len(positional) - len(args.defaults):]], args.defaults))
+    defaults.update({a.arg: d for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None})
+    for param in params:
+        if param not in values:
+            if param not in defaults:
+                lo.fail(UnsupportedError, node, f"missing argument '{param}' in the call to '{name}'",
+                        f"call it as {name}({', '.join(params)})")
+            values[param] = Const(ast.literal_eval(defaults[param]))
+    sub = lo.nested(fdef, scope, source)
+    sub.env = dict(values)
+    sub.borrowed = set().union(*(lo.aliases.roots(v) for v in values.values()))
+    return sub.body()
 
-    def inline(self, node: ast.Call, name: str):
-        """A call to a function of the same module: its body, lowered in place."""
-        if name in self.calls:
-            self.fail(UnsupportedError, node, f"recursive call to '{name}' cannot be differentiated",
-                      "rewrite the recursion as a loop")
-        fdef, source, scope = self.scope.helper(name)
-        problems = fence.check(fdef, source)
-        if problems:
-            self.errors.extend(problems)
-            raise self.Failed
-        args = fdef.args
-        params = [a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]]
-        values = dict(zip(params, (self.expr(a) for a in node.args)))
-        if len(node.args) > len(params):
-            self.fail(UnsupportedError, node, f"'{name}' takes {len(params)} argument(s), got {len(node.args)}",
-                      f"call it as {name}({', '.join(params)})")
-        for kw in node.keywords:
-            if kw.arg not in params or kw.arg in values:
-                self.fail(UnsupportedError, kw, f"'{name}' has no parameter '{kw.arg}' to pass here",
-                          f"its parameters are: {', '.join(params)}")
-            values[kw.arg] = self.expr(kw.value)
-        positional = [*args.posonlyargs, *args.args]
-        defaults = dict(zip([a.arg for a in positional[len(positional) - len(args.defaults):]], args.defaults))
-        defaults.update({a.arg: d for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None})
-        for param in params:
-            if param not in values:
-                if param not in defaults:
-                    self.fail(UnsupportedError, node, f"missing argument '{param}' in the call to '{name}'",
-                              f"call it as {name}({', '.join(params)})")
-                values[param] = Const(ast.literal_eval(defaults[param]))
-        sub = type(self)(fdef, scope, source, parent=self)
-        sub.parent_statement = self.stmt_index
-        sub.env = dict(values)
-        sub.borrowed = set().union(*(self.roots(v) for v in values.values()))
-        return sub.body()
 
-    def call(self, node: ast.Call) -> Var:
-        func = node.func
-        if isinstance(func, ast.Name) and func.id == "sum" and "sum" not in self.env and len(node.args) == 1 \
-                and isinstance(node.args[0], ast.Name) and node.args[0].id in self.lists:
-            return self.name(node.args[0])
-        moments = self.variance(node)  # np.var, np.std, x.var(), x.std(): means, a square and a root
-        if moments is not None:
-            return moments
-        if isinstance(func, ast.Name) and func.id == "sum" and "sum" not in self.env and len(node.args) == 1 and \
-                not node.keywords and isinstance(node.args[0], (ast.ListComp, ast.GeneratorExp)) and \
-                self.scope.lookup("sum") is None and self.comprehension_items(node.args[0]) is None:
-            return self.sum_loop(node.args[0])  # sum(w ** 2 for w in W): a running sum in a loop
-        resolved = self.builtin_on_items(node)  # sum([a, a * a]), len(t), max(t)
-        if resolved is not None:
-            return resolved
-        if isinstance(func, ast.Attribute) and self._module_of(func.value) is None \
-                and not (isinstance(func.value, ast.Name) and func.value.id not in self.env):
-            if func.attr == "item" and not node.args and not node.keywords:  # loss.item(): the number, as float()
-                return self.emit("float", (self.expr(func.value),), node, _style=("method", "item"))
-            return self.method(node) if func.attr in P.METHODS else self.opaque(node, None)
-        op, params = self.callee(node)
-        if op.startswith("call:"):
-            return self.inline(node, op[len("call:"):])
-        if op == "opaque":
-            return self.opaque(node, params)
-        args = node.args
-        if op[len("numpy."):] in P.SEQUENCE_FUNCTIONS and op.startswith("numpy."):
-            items = self.items_of(args[0])
-            if items is None:
-                self.fail(UnsupportedError, args[0], f"'{ast.unparse(func)}' needs a literal tuple or list of arrays",
-                          "write the arrays out, as in np.concatenate((a, b), axis=0)")
-            if len(args) > 1:
-                params["axis"] = self.literal(args[1])
-            kind = self.seq_kind(args[0])
-            return self.emit(op, items, node, **params, _seq=kind)
-        if op == "numpy.array" and len(args) == 1:
-            items = self.items_of(args[0])
-            if items is not None:  # np.array([a, b * a]): a stack of the items
-                kind = self.seq_kind(args[0])
-                return self.emit(op, items, node, **params, _seq=kind)
-        ins = tuple(self.expr(a) for a in args)
-        if op.startswith("numpy."):  # a literal list passed to NumPy is an array
-            ins = tuple(self.stacked(a, n, op, i) for i, (a, n) in enumerate(zip(ins, args)))
-        return self.emit(op, ins, node, **params)
+def call(lo, node: ast.Call) -> Var:
+    func = node.func
+    if isinstance(func, ast.Name) and func.id == "sum" and "sum" not in lo.env and len(node.args) == 1 \
+            and isinstance(node.args[0], ast.Name) and node.args[0].id in lo.lists:
+        return lo.name(node.args[0])
+    moments = variance(lo, node)  # np.var, np.std, x.var(), x.std(): means, a square and a root
+    if moments is not None:
+        return moments
+    if isinstance(func, ast.Name) and func.id == "sum" and "sum" not in lo.env and len(node.args) == 1 and \
+            not node.keywords and isinstance(node.args[0], (ast.ListComp, ast.GeneratorExp)) and \
+            lo.scope.lookup("sum") is None and sequences.comprehension_items(lo, node.args[0]) is None:
+        return sequences.sum_loop(lo, node.args[0])  # sum(w ** 2 for w in W): a running sum in a loop
+    resolved = sequences.builtin_on_items(lo, node)  # sum([a, a * a]), len(t), max(t)
+    if resolved is not None:
+        return resolved
+    if isinstance(func, ast.Attribute) and lo.module_of(func.value) is None \
+            and not (isinstance(func.value, ast.Name) and func.value.id not in lo.env):
+        if func.attr == "item" and not node.args and not node.keywords:  # loss.item(): the number, as float()
+            return lo.emit("float", (lo.expr(func.value),), node, _style=("method", "item"))
+        return method(lo, node) if func.attr in P.METHODS else opaque(lo, node, None)
+    op, params = callee(lo, node)
+    if op.startswith("call:"):
+        return inline(lo, node, op[len("call:"):])
+    if op == "opaque":
+        return opaque(lo, node, params)
+    args = node.args
+    if op[len("numpy."):] in P.SEQUENCE_FUNCTIONS and op.startswith("numpy."):
+        items = sequences.items_of(lo, args[0])
+        if items is None:
+            lo.fail(UnsupportedError, args[0], f"'{ast.unparse(func)}' needs a literal tuple or list of arrays",
+                    "write the arrays out, as in np.concatenate((a, b), axis=0)")
+        if len(args) > 1:
+            params["axis"] = literal(lo, args[1])
+        kind = sequences.seq_kind(lo, args[0])
+        return lo.emit(op, items, node, **params, _seq=kind)
+    if op == "numpy.array" and len(args) == 1:
+        items = sequences.items_of(lo, args[0])
+        if items is not None:  # np.array([a, b * a]): a stack of the items
+            kind = sequences.seq_kind(lo, args[0])
+            return lo.emit(op, items, node, **params, _seq=kind)
+    ins = tuple(lo.expr(a) for a in args)
+    if op.startswith("numpy."):  # a literal list passed to NumPy is an array
+        ins = tuple(sequences.stacked(lo, a, n, op, i) for i, (a, n) in enumerate(zip(ins, args)))
+    return lo.emit(op, ins, node, **params)
 
-    def variance(self, node: ast.Call):
-        """``np.var``/``np.std`` (and the methods) with literal ``axis``, ``keepdims`` and ``ddof``, written
-        as the mean of squared deviations (times n / (n - ddof)) and its square root; None if not one."""
-        func = node.func
-        if not (isinstance(func, ast.Attribute) and func.attr in ("var", "std")):
-            return None
-        if self._module_of(func.value) == "numpy":
-            if not node.args:
-                return None
-            x_node, positional = node.args[0], node.args[1:]
-        elif self._module_of(func.value) is None and not (isinstance(func.value, ast.Name)
-                                                           and func.value.id not in self.env):
-            x_node, positional = func.value, node.args
-        else:
-            return None
-        if len(positional) > 1 or any(kw.arg not in ("axis", "keepdims", "ddof") for kw in node.keywords):
-            return None  # dtype=, out=, ...: left to the opaque call, which refuses what it must
-        options = {"axis": self.literal(positional[0])} if positional else {}
-        options.update({kw.arg: self.literal(kw.value) for kw in node.keywords})
-        axis, keepdims, ddof = options.get("axis"), bool(options.get("keepdims", False)), options.get("ddof", 0)
-        where = {} if axis is None else {"axis": axis}
-        x = self.expr(x_node)
-        mean = self.emit("numpy.mean", (x,), node, **where, keepdims=True)
-        deviation = self.emit("sub", (x, mean), node)
-        square = self.emit("pow", (deviation, Const(2)), node)
-        out = self.emit("numpy.mean", (square,), node, **where, **({"keepdims": True} if keepdims else {}))
-        if ddof:
-            count = self.emit("div", (self.emit("numpy.size", (x,), node),
-                                      self.emit("numpy.size", (out,), node)), node)
-            scale = self.emit("div", (count, self.emit("sub", (count, Const(ddof)), node)), node)
-            out = self.emit("mul", (out, scale), node)
-        return self.emit("numpy.sqrt", (out,), node) if func.attr == "std" else out
 
-    def opaque(self, node: ast.Call, why) -> Var:
-        """A call diffc has no rule for, kept as it is: refused later only if a gradient must cross it.
-        Arguments that read no local name are copied as written (``dtype=int``, ``CONSTS``)."""
-        func = node.func
-        ins, spec = [], []
-        name = func.attr if isinstance(func, ast.Attribute) else func.id
-        if name in _MUTATING or any(kw.arg == "out" for kw in node.keywords):
-            self.fail(UnsupportedError, node, f"'{ast.unparse(func)}' changes an array in place: diffc cannot follow "
-                      "that", "use a form that returns a new array, such as np.sort(x) for x.sort()")
-        if why is None:  # a method: receiver.name(...)
-            ins.append(self.expr(func.value))
-            callee, text = None, f"{ast.unparse(func.value)}.{func.attr}"
-            why = (f"the method '{func.attr}' is not supported: '{text}(...)' has no derivative rule",
-                   f"supported methods: {', '.join(sorted(P.METHODS))}")
-        else:
-            callee = ast.unparse(func)
-            self.copyable(func)
-        for arg in [*node.args, *node.keywords]:
-            value = arg.value if isinstance(arg, ast.keyword) else arg
-            key = arg.arg if isinstance(arg, ast.keyword) else None
-            if isinstance(value, ast.Starred):
-                self.fail(UnsupportedError, value, "starred arguments are not supported", "list the values")
-            if any(isinstance(n, ast.Name) and n.id in self.env for n in ast.walk(value)):
-                ins.append(self.expr(value))
-                spec.append((key, ("in", len(ins) - 1)))
-            else:
-                self.copyable(value)
-                spec.append((key, ("raw", ast.unparse(value))))
-        return self.emit("opaque", tuple(ins), node, _callee=callee, _method=func.attr if callee is None else None,
-                         _args=tuple(spec), _why=why)
-
-    def copyable(self, node: ast.expr) -> None:
-        """Refuse a global name that generated code could not refer to (a module-level variable)."""
-        import builtins
-
-        for n in ast.walk(node):
-            if not isinstance(n, ast.Name) or n.id in self.env:
-                continue
-            binding = self.scope.lookup(n.id)
-            if binding is None and hasattr(builtins, n.id) or isinstance(binding, (ModuleAlias, FromImport,
-                                                                                   GlobalConst)):
-                continue
-            what = "not defined" if binding is None else "not a module, an import or a number"
-            self.fail(UnknownCallError if binding is None else UnsupportedError, n,
-                      f"'{n.id}' is {what}: generated code could not refer to it",
-                      "pass it as a parameter, or define it as a number at the top of the module")
-
-    def method(self, node: ast.Call) -> Var:
-        func = node.func
-        name = P.METHODS[func.attr]
-        op = "astype" if name == "astype" else f"numpy.{name}"
-        receiver = self.expr(func.value)
-        if op == "astype":  # the dtype is written out as the user wrote it
-            return self.emit(op, (receiver,), node, _style=("method", func.attr), _cast=self.cast_kind(node),
-                             _raw=tuple(ast.unparse(a) for a in [*node.args, *node.keywords]))
-        args = [self.expr(a) for a in node.args]
-        if name in ("reshape", "transpose") and len(args) > 1:
-            items = args
-            args = [Const(tuple(a.value for a in items)) if all(isinstance(a, Const) for a in items)
-                    else self.emit("tuple", items, node)]
-        params = self.keywords(node, op)
-        return self.emit(op, (receiver, *args), node, **params, _style=("method", func.attr))
-
-    def cast_kind(self, node: ast.Call):
-        """'f' for x.astype(float) (or a NumPy float type), 'i' for an integer type, 'b' for bool, else None."""
-        from ..ops.rules_front import FLOAT_TYPES, INT_TYPES
-
-        if len(node.args) != 1 or node.keywords:
-            return None
-        arg = node.args[0]
-        if isinstance(arg, ast.Name) and arg.id not in self.env and self.scope.lookup(arg.id) is None:
-            return {"float": "f", "int": "i", "bool": "b"}.get(arg.id)
-        if isinstance(arg, ast.Attribute) and self._module_of(arg.value) == "numpy":
-            return "f" if arg.attr in FLOAT_TYPES else "i" if arg.attr in INT_TYPES else None
+def variance(lo, node: ast.Call):
+    """``np.var``/``np.std`` (and the methods) with literal ``axis``, ``keepdims`` and ``ddof``, written
+    as the mean of squared deviations (times n / (n - ddof)) and its square root; None if not one."""
+    func = node.func
+    if not (isinstance(func, ast.Attribute) and func.attr in ("var", "std")):
         return None
-
-    def keywords(self, node: ast.Call, op: str) -> dict:
-        params = {}
-        allowed = P.numpy_keywords(op)
-        for kw in node.keywords:
-            if kw.arg not in allowed:
-                self.fail(UnsupportedError, kw, f"keyword argument '{kw.arg}' is not supported here",
-                          f"supported keywords: {', '.join(allowed)}" if allowed else "pass arguments by position")
-            params[kw.arg] = self.literal(kw.value)
-        return params
-
-    def literal(self, node):
-        if self._is_newaxis(node):
+    if lo.module_of(func.value) == "numpy":
+        if not node.args:
             return None
-        try:
-            return ast.literal_eval(node)
-        except ValueError:
-            self.fail(UnsupportedError, node, "this argument must be a literal such as 1, (0, 1) or True",
-                      "write the value out; diffc needs it to write the gradient")
+        x_node, positional = node.args[0], node.args[1:]
+    elif lo.module_of(func.value) is None and not (isinstance(func.value, ast.Name)
+                                                       and func.value.id not in lo.env):
+        x_node, positional = func.value, node.args
+    else:
+        return None
+    if len(positional) > 1 or any(kw.arg not in ("axis", "keepdims", "ddof") for kw in node.keywords):
+        return None  # dtype=, out=, ...: left to the opaque call, which refuses what it must
+    options = {"axis": literal(lo, positional[0])} if positional else {}
+    options.update({kw.arg: literal(lo, kw.value) for kw in node.keywords})
+    axis, keepdims, ddof = options.get("axis"), bool(options.get("keepdims", False)), options.get("ddof", 0)
+    where = {} if axis is None else {"axis": axis}
+    x = lo.expr(x_node)
+    mean = lo.emit("numpy.mean", (x,), node, **where, keepdims=True)
+    deviation = lo.emit("sub", (x, mean), node)
+    square = lo.emit("pow", (deviation, Const(2)), node)
+    out = lo.emit("numpy.mean", (square,), node, **where, **({"keepdims": True} if keepdims else {}))
+    if ddof:
+        count = lo.emit("div", (lo.emit("numpy.size", (x,), node),
+                                lo.emit("numpy.size", (out,), node)), node)
+        scale = lo.emit("div", (count, lo.emit("sub", (count, Const(ddof)), node)), node)
+        out = lo.emit("mul", (out, scale), node)
+    return lo.emit("numpy.sqrt", (out,), node) if func.attr == "std" else out
 
-    def callee(self, node: ast.Call) -> tuple[str, dict]:
-        func = node.func
-        text = ast.unparse(func)
-        if isinstance(func, ast.Attribute):
-            module = self._module_of(func.value)
-            if module is None:
-                self.fail(UnknownCallError, func, f"cannot differentiate call to '{text}'",
-                          "diffc knows math, numpy and abs/max/min; import them at module level")
-            qualified, found = f"{module}.{func.attr}", P.library_function(module, func.attr)
+
+def opaque(lo, node: ast.Call, why) -> Var:
+    """A call diffc has no rule for, kept as it is: refused later only if a gradient must cross it.
+    Arguments that read no local name are copied as written (``dtype=int``, ``CONSTS``)."""
+    func = node.func
+    ins, spec = [], []
+    name = func.attr if isinstance(func, ast.Attribute) else func.id
+    if name in _MUTATING or any(kw.arg == "out" for kw in node.keywords):
+        lo.fail(UnsupportedError, node, f"'{ast.unparse(func)}' changes an array in place: diffc cannot follow "
+                "that", "use a form that returns a new array, such as np.sort(x) for x.sort()")
+    if why is None:  # a method: receiver.name(...)
+        ins.append(lo.expr(func.value))
+        callee, text = None, f"{ast.unparse(func.value)}.{func.attr}"
+        why = (f"the method '{func.attr}' is not supported: '{text}(...)' has no derivative rule",
+               f"supported methods: {', '.join(sorted(P.METHODS))}")
+    else:
+        callee = ast.unparse(func)
+        copyable(lo, func)
+    for arg in [*node.args, *node.keywords]:
+        value = arg.value if isinstance(arg, ast.keyword) else arg
+        key = arg.arg if isinstance(arg, ast.keyword) else None
+        if isinstance(value, ast.Starred):
+            lo.fail(UnsupportedError, value, "starred arguments are not supported", "list the values")
+        if any(isinstance(n, ast.Name) and n.id in lo.env for n in ast.walk(value)):
+            ins.append(lo.expr(value))
+            spec.append((key, ("in", len(ins) - 1)))
         else:
-            if func.id in self.env:
-                self.fail(UnsupportedError, func, f"'{func.id}' is a local variable, not a function",
-                          "call a math or numpy function or a builtin")
-            binding = self.scope.lookup(func.id)
-            if isinstance(binding, FromImport):
-                qualified = f"{binding.module}.{binding.attr}"
-                found = P.library_function(binding.module, binding.attr)
-            elif isinstance(binding, ModuleFunction) and self.scope.helper(func.id) is not None:
-                return f"call:{func.id}", {}
-            elif isinstance(binding, OtherGlobal) and binding.refusal:
-                self.fail(UnsupportedError, func, binding.refusal, binding.hint)
-            elif binding is None and func.id in P.BUILTINS:
-                qualified, found = func.id, (func.id, P.BUILTINS[func.id])
-            else:
-                qualified, found = func.id, None
-                if binding is not None or not hasattr(__import__("builtins"), func.id):
-                    self.fail(UnknownCallError, func, f"cannot differentiate call to '{qualified}': it has no "
-                              "derivative rule", "rewrite it with supported functions (see the README's list) or "
-                              "compute it outside")
-        if found is None or not has_rule(found[0]):
-            # Forward code as it is; refused later if a gradient must cross it.
-            return "opaque", (f"cannot differentiate call to '{qualified}': it has no derivative rule",
-                              "rewrite it with supported functions (see the README's list); on values that do "
-                              "not depend on the parameters being differentiated it may stay as it is")
-        op, (low, high) = found
-        params = self.keywords(node, op)
-        n = len(node.args)
-        if n < low or (high is not None and n > high):
-            expected = str(low) if low == high else f"at least {low}" if high is None else f"{low} to {high}"
-            self.fail(UnsupportedError, node, f"'{text}' takes {expected} argument(s), got {n}",
-                      "max() and min() need their values listed, as in max(a, b)" if op in ("max", "min")
-                      else f"call it with {expected} argument(s)")
-        return op, params
+            copyable(lo, value)
+            spec.append((key, ("raw", ast.unparse(value))))
+    return lo.emit("opaque", tuple(ins), node, _callee=callee, _method=func.attr if callee is None else None,
+                   _args=tuple(spec), _why=why)
+
+
+def copyable(lo, node: ast.expr) -> None:
+    """Refuse a global name that generated code could not refer to (a module-level variable)."""
+    import builtins
+
+    for n in ast.walk(node):
+        if not isinstance(n, ast.Name) or n.id in lo.env:
+            continue
+        binding = lo.scope.lookup(n.id)
+        if binding is None and hasattr(builtins, n.id) or isinstance(binding, (ModuleAlias, FromImport,
+                                                                               GlobalConst)):
+            continue
+        what = "not defined" if binding is None else "not a module, an import or a number"
+        lo.fail(UnknownCallError if binding is None else UnsupportedError, n,
+                f"'{n.id}' is {what}: generated code could not refer to it",
+                "pass it as a parameter, or define it as a number at the top of the module")
+
+
+def method(lo, node: ast.Call) -> Var:
+    func = node.func
+    name = P.METHODS[func.attr]
+    op = "astype" if name == "astype" else f"numpy.{name}"
+    receiver = lo.expr(func.value)
+    if op == "astype":  # the dtype is written out as the user wrote it
+        return lo.emit(op, (receiver,), node, _style=("method", func.attr), _cast=cast_kind(lo, node),
+                       _raw=tuple(ast.unparse(a) for a in [*node.args, *node.keywords]))
+    args = [lo.expr(a) for a in node.args]
+    if name in ("reshape", "transpose") and len(args) > 1:
+        items = args
+        args = [Const(tuple(a.value for a in items)) if all(isinstance(a, Const) for a in items)
+                else lo.emit("tuple", items, node)]
+    params = keywords(lo, node, op)
+    return lo.emit(op, (receiver, *args), node, **params, _style=("method", func.attr))
+
+
+def cast_kind(lo, node: ast.Call):
+    """'f' for x.astype(float) (or a NumPy float type), 'i' for an integer type, 'b' for bool, else None."""
+    from ..ops.rules_front import FLOAT_TYPES, INT_TYPES
+
+    if len(node.args) != 1 or node.keywords:
+        return None
+    arg = node.args[0]
+    if isinstance(arg, ast.Name) and arg.id not in lo.env and lo.scope.lookup(arg.id) is None:
+        return {"float": "f", "int": "i", "bool": "b"}.get(arg.id)
+    if isinstance(arg, ast.Attribute) and lo.module_of(arg.value) == "numpy":
+        return "f" if arg.attr in FLOAT_TYPES else "i" if arg.attr in INT_TYPES else None
+    return None
+
+
+def keywords(lo, node: ast.Call, op: str) -> dict:
+    params = {}
+    allowed = P.numpy_keywords(op)
+    for kw in node.keywords:
+        if kw.arg not in allowed:
+            lo.fail(UnsupportedError, kw, f"keyword argument '{kw.arg}' is not supported here",
+                    f"supported keywords: {', '.join(allowed)}" if allowed else "pass arguments by position")
+        params[kw.arg] = literal(lo, kw.value)
+    return params
+
+
+def literal(lo, node):
+    if lo.is_newaxis(node):
+        return None
+    try:
+        return ast.literal_eval(node)
+    except ValueError:
+        lo.fail(UnsupportedError, node, "this argument must be a literal such as 1, (0, 1) or True",
+                "write the value out; diffc needs it to write the gradient")
+
+
+def callee(lo, node: ast.Call) -> tuple[str, dict]:
+    func = node.func
+    text = ast.unparse(func)
+    if isinstance(func, ast.Attribute):
+        module = lo.module_of(func.value)
+        if module is None:
+            lo.fail(UnknownCallError, func, f"cannot differentiate call to '{text}'",
+                    "diffc knows math, numpy and abs/max/min; import them at module level")
+        qualified, found = f"{module}.{func.attr}", P.library_function(module, func.attr)
+    else:
+        if func.id in lo.env:
+            lo.fail(UnsupportedError, func, f"'{func.id}' is a local variable, not a function",
+                    "call a math or numpy function or a builtin")
+        binding = lo.scope.lookup(func.id)
+        if isinstance(binding, FromImport):
+            qualified = f"{binding.module}.{binding.attr}"
+            found = P.library_function(binding.module, binding.attr)
+        elif isinstance(binding, ModuleFunction) and lo.scope.helper(func.id) is not None:
+            return f"call:{func.id}", {}
+        elif isinstance(binding, OtherGlobal) and binding.refusal:
+            lo.fail(UnsupportedError, func, binding.refusal, binding.hint)
+        elif binding is None and func.id in P.BUILTINS:
+            qualified, found = func.id, (func.id, P.BUILTINS[func.id])
+        else:
+            qualified, found = func.id, None
+            if binding is not None or not hasattr(__import__("builtins"), func.id):
+                lo.fail(UnknownCallError, func, f"cannot differentiate call to '{qualified}': it has no "
+                        "derivative rule", "rewrite it with supported functions (see the README's list) or "
+                        "compute it outside")
+    if found is None or not has_rule(found[0]):
+        # Forward code as it is; refused later if a gradient must cross it.
+        return "opaque", (f"cannot differentiate call to '{qualified}': it has no derivative rule",
+                          "rewrite it with supported functions (see the README's list); on values that do "
+                          "not depend on the parameters being differentiated it may stay as it is")
+    op, (low, high) = found
+    params = keywords(lo, node, op)
+    n = len(node.args)
+    if n < low or (high is not None and n > high):
+        expected = str(low) if low == high else f"at least {low}" if high is None else f"{low} to {high}"
+        lo.fail(UnsupportedError, node, f"'{text}' takes {expected} argument(s), got {n}",
+                "max() and min() need their values listed, as in max(a, b)" if op in ("max", "min")
+                else f"call it with {expected} argument(s)")
+    return op, params

@@ -15,19 +15,19 @@ RETURN = "<return>"  # the environment's name for the value being returned
 LOOP_LOCAL = object()  # marks a name assigned only inside a loop
 
 
-def _ends_in_return(stmts) -> bool:
+def ends_in_return(stmts) -> bool:
     if not stmts:
         return False
     last = stmts[-1]
     return isinstance(last, ast.Return) or (
-        isinstance(last, ast.If) and _ends_in_return(last.body) and _ends_in_return(last.orelse))
+        isinstance(last, ast.If) and ends_in_return(last.body) and ends_in_return(last.orelse))
 
 
 def _has_return(node) -> bool:
     return any(isinstance(n, ast.Return) for n in ast.walk(node))
 
 
-def _field_label(container, key) -> str | None:
+def field_label(container, key) -> str | None:
     text = f"{container.hint}_{key}"
     return text if text.isidentifier() else None
 
@@ -40,13 +40,13 @@ def _ends_in(stmts, kind) -> bool:
         isinstance(last, ast.If) and _ends_in(last.body, kind) and _ends_in(last.orelse, kind))
 
 
-def _loop_exits(node, kind) -> bool:
+def loop_exits(node, kind) -> bool:
     """True if ``node`` holds a ``kind`` (Break or Continue) of the loop around it (not of an inner loop)."""
     if isinstance(node, kind):
         return True
     if isinstance(node, (ast.For, ast.While)):
         return False
-    return any(_loop_exits(child, kind) for child in ast.iter_child_nodes(node))
+    return any(loop_exits(child, kind) for child in ast.iter_child_nodes(node))
 
 
 def without_continue(stmts: list) -> list:
@@ -56,7 +56,7 @@ def without_continue(stmts: list) -> list:
     for index, stmt in enumerate(stmts):
         if isinstance(stmt, ast.Continue):
             return out
-        if isinstance(stmt, ast.If) and _loop_exits(stmt, ast.Continue):
+        if isinstance(stmt, ast.If) and loop_exits(stmt, ast.Continue):
             rest = stmts[index + 1:]
             body = stmt.body if _ends_in(stmt.body, ast.Continue) else stmt.body + rest
             orelse = stmt.orelse if _ends_in(stmt.orelse, ast.Continue) else stmt.orelse + rest
@@ -67,7 +67,7 @@ def without_continue(stmts: list) -> list:
     return out
 
 
-def _replace_breaks(stmts: list, flag: str) -> list:
+def replace_breaks(stmts: list, flag: str) -> list:
     """``break`` becomes ``flag = True; continue`` (nested loops keep their own)."""
     out = []
     for stmt in stmts:
@@ -75,15 +75,15 @@ def _replace_breaks(stmts: list, flag: str) -> list:
             assign = ast.Assign([ast.Name(flag, ast.Store())], ast.Constant(True), lineno=stmt.lineno)
             out += [ast.copy_location(assign, stmt), ast.copy_location(ast.Continue(), stmt)]
         elif isinstance(stmt, ast.If):
-            new = ast.If(test=stmt.test, body=_replace_breaks(stmt.body, flag),
-                         orelse=_replace_breaks(stmt.orelse, flag))
+            new = ast.If(test=stmt.test, body=replace_breaks(stmt.body, flag),
+                         orelse=replace_breaks(stmt.orelse, flag))
             out.append(ast.copy_location(new, stmt))
         else:
             out.append(stmt)
     return out
 
 
-def _is_container(fdef, name: str, known: bool = False) -> bool:
+def is_container(fdef, name: str, known: bool = False) -> bool:
     """True if ``name`` is only read as ``name[<constant>]`` or unpacked (``a, b = name``), with at
     least one string key or one unpacking: ``x[0]`` alone is read as indexing an array, unless
     ``known`` (the decorator saw a list, tuple or dict argument)."""
@@ -112,14 +112,14 @@ def single_exit(stmts: list) -> list:
     for index, stmt in enumerate(stmts):
         if isinstance(stmt, ast.If) and _has_return(stmt):
             rest = stmts[index + 1:]
-            body = stmt.body if _ends_in_return(stmt.body) else stmt.body + rest
-            orelse = stmt.orelse if _ends_in_return(stmt.orelse) else stmt.orelse + rest
+            body = stmt.body if ends_in_return(stmt.body) else stmt.body + rest
+            orelse = stmt.orelse if ends_in_return(stmt.orelse) else stmt.orelse + rest
             new = ast.If(test=stmt.test, body=single_exit(body), orelse=single_exit(orelse))
             return stmts[:index] + [ast.copy_location(new, stmt)]
     return stmts
 
 
-def _only_appended_and_summed(fdef, name: str) -> bool:
+def only_appended_and_summed(fdef, name: str) -> bool:
     """True if every read of ``name`` is ``name.append(x)`` as a statement or ``sum(name)``."""
     allowed, reads = set(), 0
     for node in ast.walk(fdef):
@@ -138,7 +138,7 @@ def _only_appended_and_summed(fdef, name: str) -> bool:
     return True
 
 
-def _stored_names(stmts) -> list[str]:
+def stored_names(stmts) -> list[str]:
     names = []
     for stmt in stmts:
         if isinstance(stmt, ast.Break):
@@ -158,7 +158,7 @@ def _stored_names(stmts) -> list[str]:
     return names
 
 
-def _reads(node: ast.AST) -> set[str]:
+def reads(node: ast.AST) -> set[str]:
     """The names ``node`` reads; ``x += v`` reads ``x`` too (its target's context says Store)."""
     names = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
     return names | {n.target.id for n in ast.walk(node) if isinstance(n, ast.AugAssign)

@@ -73,7 +73,7 @@ def check(fdef: ast.AST, source: Source) -> list[DiffcError]:
     if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
             and isinstance(body[0].value.value, str):
         body = body[1:]  # the docstring
-    from .desugar import _ends_in_return, single_exit
+    from .desugar import ends_in_return, single_exit
 
     early = next((i for i, stmt in enumerate(body[:-1]) if isinstance(stmt, ast.Return)), None)
     if not any(isinstance(n, ast.Return) for n in ast.walk(fdef)):
@@ -81,7 +81,7 @@ def check(fdef: ast.AST, source: Source) -> list[DiffcError]:
             "end the function with 'return <the value to differentiate>'")
     elif early is not None:
         err(body[early + 1], "this code comes after 'return' and never runs", "remove it")
-    elif not _ends_in_return(single_exit(list(body))):
+    elif not ends_in_return(single_exit(list(body))):
         err(fdef, f"not every path through '{fdef.name}' ends in a return",
             "add a return at the end of the function")
     for stmt in body:

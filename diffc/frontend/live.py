@@ -55,7 +55,7 @@ def refuse_unsupported(fn) -> None:
     name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
     if getattr(fn, GENERATED, None) is not None:
         return
-    if hasattr(fn, "_generated") and hasattr(fn, "_cache") and fn._generated is None:
+    if hasattr(fn, "__wrapped_function__") and getattr(fn, "generated", True) is None:  # a GradFunction
         raise SelectionError(f"the gradient {name} has not been compiled yet: it needs its arguments' shapes",
                              hint="call it once, then differentiate it again")
     if isinstance(fn, (staticmethod, classmethod)):
@@ -179,7 +179,7 @@ def _features(code):
 
 def names_of(fn) -> dict:
     """The names a function sees: its module's globals, and for generated code its closure too."""
-    target = getattr(fn, "_generated", None) or fn  # a GradFunction: its generated function
+    target = getattr(fn, "generated", None) or fn  # a GradFunction: its generated function
     globals_ = getattr(target, "__globals__", {})
     code, cells = getattr(target, "__code__", None), getattr(target, "__closure__", None) or ()
     if code is None or not cells:
@@ -188,7 +188,7 @@ def names_of(fn) -> dict:
 
 
 def real_globals(fn) -> dict:
-    target = getattr(fn, "_generated", None) or fn
+    target = getattr(fn, "generated", None) or fn
     return getattr(target, "__globals__", {})
 
 

@@ -25,24 +25,21 @@ import ast
 from ..errors import DiffcError, ErrorGroup, NameResolutionError, UnsupportedError
 from ..ir import Builder, Const, Function, Ref, Var
 from ..ops import primitives as P
-from .alias import VIEW_OPS, AliasMixin
-from .calls import CallsMixin
+from . import assign, calls, flow, sequences
+from .alias import VIEW_OPS, Aliases
 from .desugar import (
     AUX,
     LOOP_LOCAL,
     RETURN,
-    _field_label,
-    _is_container,
-    _loop_exits,
-    _only_appended_and_summed,
-    _reads,
+    field_label,
+    is_container,
+    loop_exits,
+    reads,
     single_exit,
     split_aux,
     without_continue,
 )
-from .flow import FlowMixin
 from .scope import FromImport, GlobalConst, ModuleAlias, OtherGlobal, Scope
-from .sequences import SequencesMixin
 from .source import Source
 
 __all__ = ["VIEW_OPS", "Frontend", "lower"]
@@ -52,10 +49,13 @@ class _Failed(Exception):
     """Unwinds the current statement after an error has been recorded."""
 
 
+class Frontend:
+    """The state of lowering one function (and the helpers inlined into it), and the lowering of its
+    statements and expressions. Calls (:mod:`~diffc.frontend.calls`), control flow
+    (:mod:`~diffc.frontend.flow`), list and tuple literals (:mod:`~diffc.frontend.sequences`) and
+    assignments (:mod:`~diffc.frontend.assign`) are lowered by functions of those modules, which take
+    this object as their first argument; what may share memory is an :class:`Aliases` of its own."""
 
-
-class Frontend(CallsMixin, FlowMixin, SequencesMixin, AliasMixin):
-    Failed = _Failed
     def __init__(self, fdef: ast.FunctionDef, scope: Scope, source: Source, parent: Frontend | None = None):
         self.fdef = fdef
         self.scope = scope
@@ -65,7 +65,7 @@ class Frontend(CallsMixin, FlowMixin, SequencesMixin, AliasMixin):
         self.eqns = parent.eqns if parent else []
         self.errors: list[DiffcError] = parent.errors if parent else []
         self.fresh: set[int] = parent.fresh if parent else set()
-        self.alias: dict[int, frozenset] = parent.alias if parent else {}  # id(var) -> roots it may share memory with
+        self.aliases: Aliases = parent.aliases if parent else Aliases()
         self.seqs: dict[int, tuple] = parent.seqs if parent else {}  # id(var) -> (items, kind) of a list/tuple literal
         self.stacks: dict[tuple, Var] = parent.stacks if parent else {}  # np.array of a literal, per block
         self.dicts: dict[int, dict] = parent.dicts if parent else {}  # id(var) -> {key: atom} of a dict built here
@@ -87,11 +87,22 @@ class Frontend(CallsMixin, FlowMixin, SequencesMixin, AliasMixin):
         self.errors.append(self.source.error(cls, node, message, hint))
         raise _Failed
 
+    def refuse(self, errors: list) -> None:
+        """Record errors found elsewhere (a helper's fence) and unwind the statement."""
+        self.errors.extend(errors)
+        raise _Failed
+
+    def nested(self, fdef: ast.FunctionDef, scope: Scope, source: Source) -> Frontend:
+        """A frontend for a helper inlined into the current statement: it writes into these equations."""
+        sub = Frontend(fdef, scope, source, parent=self)
+        sub.parent_statement = self.stmt_index
+        return sub
+
     def emit(self, op: str, ins, node: ast.AST, out: Var | None = None, **params) -> Var:
         out = out if out is not None else Var()
         self.fresh.add(id(out))
         Builder(self.eqns, self.source.lineno(node), node.col_offset).emit(op, *ins, out=out, **params)
-        self.note_aliases(op, ins, out)
+        self.aliases.note(op, ins, out)
         return out
 
     # -- function -------------------------------------------------------------
@@ -102,7 +113,7 @@ class Frontend(CallsMixin, FlowMixin, SequencesMixin, AliasMixin):
         params = [Var(a.arg, is_param=True) for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]]
         for p in params:
             self.env[p.hint] = p
-            if _is_container(self.fdef, p.hint, p.hint in getattr(self.scope, "structs", ())):
+            if is_container(self.fdef, p.hint, p.hint in getattr(self.scope, "structs", ())):
                 self.containers.add(id(p))
         positional = [*args.posonlyargs, *args.args]
         defaults = {a.arg: ast.unparse(d) for a, d in zip(positional[len(positional) - len(args.defaults):],
@@ -146,14 +157,14 @@ class Frontend(CallsMixin, FlowMixin, SequencesMixin, AliasMixin):
         statements = single_exit(statements)
         self.last_read: dict[str, int] = {}  # name -> the last top-level statement that reads it
         for index, stmt in enumerate(statements):
-            for name in _reads(stmt):
+            for name in reads(stmt):
                 self.last_read[name] = index
         for index, stmt in enumerate(statements):
             if self.parent_statement is None:
                 self.fresh.clear()
             self.stmt_index = index
             self.top_statement = stmt
-            self.read_within = _reads(stmt)
+            self.read_within = reads(stmt)
             try:
                 out = self.statement(stmt) or out
             except _Failed:
@@ -182,136 +193,22 @@ class Frontend(CallsMixin, FlowMixin, SequencesMixin, AliasMixin):
             self.env[RETURN] = value = self.expr(stmt.value)
             return value
         if isinstance(stmt, ast.If):
-            self.if_statement(stmt.test, stmt.body, stmt.orelse, stmt)
+            flow.if_statement(self, stmt.test, stmt.body, stmt.orelse, stmt)
             return None
-        if isinstance(stmt, (ast.For, ast.While)) and any(_loop_exits(s, ast.Break) for s in stmt.body):
-            stmt = self.without_break(stmt)
+        if isinstance(stmt, (ast.For, ast.While)) and any(loop_exits(s, ast.Break) for s in stmt.body):
+            stmt = flow.without_break(self, stmt)
         if isinstance(stmt, ast.For):
             body = without_continue(stmt.body)
-            self.for_statement(ast.copy_location(ast.For(stmt.target, stmt.iter, body, []), stmt))
+            flow.for_statement(self, ast.copy_location(ast.For(stmt.target, stmt.iter, body, []), stmt))
             return None
         if isinstance(stmt, ast.While):
-            self.loop("while", stmt, None, (), without_continue(stmt.body), test=stmt.test)
+            flow.loop(self, "while", stmt, None, (), without_continue(stmt.body), test=stmt.test)
             return None
         if isinstance(stmt, ast.AugAssign):
-            op = P.BINOPS[type(stmt.op)]
-            key = self.dict_key(stmt.target)
-            if key is not None:  # grads['W1'] += reg * W1
-                name = stmt.target.value.id
-                self.check_dict_write(name, stmt)
-                items = self.dicts[id(self.env[name])]
-                if key not in items:
-                    self.fail(UnsupportedError, stmt.target, f"'{name}' has no key {key!r} here",
-                              "assign it before adding to it")
-                items = {**items, key: self.emit(op, (items[key], self.expr(stmt.value)), stmt)}
-                self.env[name] = self.make_dict(items, stmt, name)
-                return None
-            if isinstance(stmt.target, ast.Subscript):
-                self.check_mutation(stmt.target.value, stmt)
-                x = self.name(stmt.target.value)
-                ins, index = self.index([x], stmt.target.slice)
-                old = self.emit("getitem", ins, stmt.target, index=index)
-                rhs = self.stacked(self.expr(stmt.value), stmt.value, "setitem", 1)  # x[:2] += [a, b]
-                new = self.emit(op, (old, rhs), stmt)
-                self.setitem(stmt.target, x, new, ins[1:], _shift_index(index, 1), stmt)
-                return None
-            if self.uses_numpy:
-                self.check_mutation(stmt.target, stmt)
-            old = self.name(stmt.target)
-            rhs = self.expr(stmt.value)
-            self.env[stmt.target.id] = self.emit(op, (old, rhs), stmt, Var(stmt.target.id))
+            assign.aug_assign(self, stmt)
             return None
-        targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
-        if any(isinstance(t, (ast.Tuple, ast.List)) for t in targets):
-            self.unpack(targets, stmt.value)
-            return None
-        if isinstance(stmt.value, ast.List) and not stmt.value.elts and len(targets) == 1 and \
-                isinstance(targets[0], ast.Name) and _only_appended_and_summed(self.fdef, targets[0].id):
-            # A list that is only appended to and summed is its running sum.
-            self.lists.add(targets[0].id)
-            self.bind(targets[0].id, Const(0.0), stmt)
-            return None
-        value = self.expr(stmt.value)
-        for target in targets:
-            if self.dict_key(target) is not None:  # grads['W1'] = dW1: a new dict with that key
-                self.check_dict_write(target.value.id, stmt)
-                items = {**self.dicts[id(self.env[target.value.id])], target.slice.value: value}
-                self.env[target.value.id] = self.make_dict(items, stmt, target.value.id)
-            elif isinstance(target, ast.Subscript):
-                self.check_mutation(target.value, stmt)
-                x = self.name(target.value)
-                value = self.stacked(value, stmt.value, "setitem", 1)  # x[:2] = [a, b]: an array
-                ins, index = self.index([x, value], target.slice)
-                self.setitem(target, x, value, ins[2:], index, stmt)
-            else:
-                value = self.bind(target.id, value, stmt)
+        assign.assign(self, stmt)
         return None
-
-    def setitem(self, target: ast.Subscript, x, value, index_atoms, index, stmt):
-        # ``index`` positions count in the setitem's inputs: (x, value, *index_atoms).
-        name = target.value.id
-        self.env[name] = self.emit("setitem", (x, value, *index_atoms), stmt, Var(name), index=index)
-
-    def unpack(self, targets, value_node):
-        if len(targets) == 1 and isinstance(value_node, ast.Name) and \
-                id(self.env.get(value_node.id)) in self.containers:
-            container = self.env[value_node.id]
-            names = [t.id for t in targets[0].elts]
-            values = [self.emit("field", (container,), value_node, key=i) for i in range(len(names))]
-            for value, i in zip(values, range(len(names))):
-                value.label = _field_label(container, i)
-            for name, value in zip(names, values):
-                self.bind(name, value, value_node)
-            return
-        if len(targets) == 1 and isinstance(value_node, ast.Name) and isinstance(self.env.get(value_node.id), Var) \
-                and id(self.env[value_node.id]) in self.seqs:  # p, q = t, with t = (a, 2.0 * a)
-            items = self.seqs[id(self.env[value_node.id])][0]
-            names = [t.id for t in targets[0].elts]
-            if len(names) != len(items):
-                self.fail(UnsupportedError, value_node, f"cannot unpack {len(items)} values into {len(names)} names",
-                          "use as many names as values")
-            for name, value in zip(names, items):
-                self.bind(name, value, value_node)
-            return
-        if len(targets) != 1 or any(not isinstance(t, ast.Name) for t in targets[0].elts):
-            self.fail(UnsupportedError, value_node, "only one target list of plain names can be unpacked into, "
-                      "as in 'a, b = b, a * b'", "assign each part on its own line")
-        if not isinstance(value_node, (ast.Tuple, ast.List)):
-            self.unpack_value(targets[0], value_node)
-            return
-        names = [t.id for t in targets[0].elts]
-        if len(names) != len(value_node.elts):
-            self.fail(UnsupportedError, value_node,
-                      f"cannot unpack {len(value_node.elts)} values into {len(names)} names",
-                      "use as many names as values")
-        values = [self.expr(v) for v in value_node.elts]  # all of the right side first
-        for name, value in zip(names, values):
-            self.bind(name, value, value_node)
-
-    def unpack_value(self, target, value_node):
-        """``out, cache = helper(x)`` (a helper returning a tuple: its items), ``N, D = X.shape`` or
-        ``a, b = x`` (an array's rows): each name is bound to one part."""
-        names = [t.id for t in target.elts]
-        value = self.expr(value_node)
-        if isinstance(value, Var) and id(value) in self.seqs:
-            items = self.seqs[id(value)][0]
-            if len(items) != len(names):
-                self.fail(UnsupportedError, value_node, f"cannot unpack {len(items)} values into {len(names)} names",
-                          "use as many names as values")
-        elif isinstance(value, Const) and isinstance(value.value, tuple):
-            if len(value.value) != len(names):
-                self.fail(UnsupportedError, value_node, f"cannot unpack {len(value.value)} values into "
-                          f"{len(names)} names", "use as many names as values")
-            items = [Const(v) for v in value.value]
-        elif isinstance(value, Var) and (self.uses_numpy or id(value) in self.containers):
-            # Python unpacks a shape tuple or an array's rows: item k is value[k].
-            items = [self.emit("getitem", (value, Const(k)), value_node, index=("atom", 1), _unpack=len(names))
-                     for k in range(len(names))]  # the count is checked where the shapes are known
-        else:
-            self.fail(UnsupportedError, value_node, "a number cannot be unpacked into several names",
-                      "unpack a tuple, as in 'a, b = b, a * b', or assign each part on its own line")
-        for name, item in zip(names, items):
-            self.bind(name, item, value_node)
 
     def bind(self, name: str, value, node: ast.AST) -> Var:
         if name.startswith("<aux "):  # a value returned after the first (has_aux): the value itself
@@ -361,12 +258,12 @@ class Frontend(CallsMixin, FlowMixin, SequencesMixin, AliasMixin):
             key = f"<ifexp {id(node)}>"
             branches = [ast.copy_location(ast.Assign([ast.Name(key, ast.Store())], b, lineno=b.lineno), b)
                         for b in (node.body, node.orelse)]
-            self.if_statement(cond, [branches[0]], [branches[1]], node)
+            flow.if_statement(self, cond, [branches[0]], [branches[1]], node)
             value = self.env.pop(key)
             value.hint = None
             return value
         if isinstance(node, ast.Call):
-            return self.call(node)
+            return calls.call(self, node)
         if isinstance(node, ast.Dict):
             return self.make_dict(dict(zip((k.value for k in node.keys), (self.expr(v) for v in node.values))), node)
         if isinstance(node, ast.Subscript) and self.dict_key(node) is not None:
@@ -378,12 +275,12 @@ class Frontend(CallsMixin, FlowMixin, SequencesMixin, AliasMixin):
         if isinstance(node, ast.Subscript):
             base = self.expr(node.value)
             if id(base) in self.seqs:  # t[0] of t = (a, 2.0 * a): the item itself
-                found = self.item(base, node)
+                found = sequences.item(self, base, node)
                 if found is not None:
                     return found
             if id(base) in self.containers:  # params["W1"]: one part of a container parameter
                 out = self.emit("field", (base,), node, key=node.slice.value)
-                out.label = _field_label(base, node.slice.value)
+                out.label = field_label(base, node.slice.value)
                 return out
             ins, index = self.index([base], node.slice)
             return self.emit("getitem", ins, node, index=index)
@@ -391,19 +288,19 @@ class Frontend(CallsMixin, FlowMixin, SequencesMixin, AliasMixin):
             items = [self.expr(e) for e in node.elts]
             if all(isinstance(a, Const) for a in items):
                 return Const(tuple(a.value for a in items))
-            return self.sequence(node, items, "Tuple")
+            return sequences.sequence(self, node, items, "Tuple")
         if isinstance(node, ast.ListComp):
-            items = self.comprehension_items(node)
+            items = sequences.comprehension_items(self, node)
             if items is None:
                 self.fail(UnsupportedError, node, "a list comprehension over a sequence known only at run time is "
                           "not supported here", "iterate over a literal list or range(3), or sum a generator: "
                           "sum(f(x) for x in X)")
-            return self.sequence(node, items, "List")
+            return sequences.sequence(self, node, items, "List")
         if isinstance(node, ast.GeneratorExp):
             self.fail(UnsupportedError, node, "a generator expression is supported only inside sum(...) or where "
                       "its items are known here", "write sum(f(x) for x in X), or a list comprehension")
         if isinstance(node, ast.List):  # a list stays a list: as an index it means fancy indexing
-            return self.sequence(node, [self.expr(e) for e in node.elts], "List")
+            return sequences.sequence(self, node, [self.expr(e) for e in node.elts], "List")
         raise AssertionError(f"fence let through {type(node).__name__}")  # pragma: no cover
 
     def make_dict(self, items: dict, node, name=None) -> Var:
@@ -434,7 +331,7 @@ class Frontend(CallsMixin, FlowMixin, SequencesMixin, AliasMixin):
         def item(n):
             if isinstance(n, ast.Slice):
                 return ("slice", part(n.lower), part(n.upper), part(n.step))
-            if isinstance(n, ast.Constant) and n.value is None or self._is_newaxis(n):
+            if isinstance(n, ast.Constant) and n.value is None or self.is_newaxis(n):
                 return ("none",)
             if isinstance(n, ast.Constant) and n.value is Ellipsis:
                 return ("ellipsis",)
@@ -444,9 +341,9 @@ class Frontend(CallsMixin, FlowMixin, SequencesMixin, AliasMixin):
             return ins, ("tuple", tuple(item(e) for e in node.elts))
         return ins, item(node)
 
-    def _is_newaxis(self, node):
+    def is_newaxis(self, node):
         return isinstance(node, ast.Attribute) and node.attr == "newaxis" and \
-            self._module_of(node.value) == "numpy"
+            self.module_of(node.value) == "numpy"
 
     def name(self, node: ast.Name):
         if self.env.get(node.id) is LOOP_LOCAL:
@@ -473,7 +370,7 @@ class Frontend(CallsMixin, FlowMixin, SequencesMixin, AliasMixin):
                   "diffc differentiates functions of numbers and arrays; pass the value as a parameter")
 
     def attribute(self, node: ast.Attribute):
-        module = self._module_of(node.value)
+        module = self.module_of(node.value)
         if module is not None:
             value = P.library_constant(module, node.attr)
             if value is not None:
@@ -484,7 +381,7 @@ class Frontend(CallsMixin, FlowMixin, SequencesMixin, AliasMixin):
         self.fail(UnsupportedError, node, f"'{ast.unparse(node)}' is not supported",
                   "use a number, a parameter, a constant such as math.pi, or .T/.shape/.ndim/.size of an array")
 
-    def _module_of(self, node: ast.expr) -> str | None:
+    def module_of(self, node: ast.expr) -> str | None:
         parts = []
         while isinstance(node, ast.Attribute):
             parts.append(node.attr)
@@ -494,17 +391,6 @@ class Frontend(CallsMixin, FlowMixin, SequencesMixin, AliasMixin):
             if isinstance(binding, ModuleAlias):
                 return ".".join([binding.module, *reversed(parts)])
         return None
-
-    # -- calls ----------------------------------------------------------------
-
-def _shift_index(index, shift):
-    if index[0] == "tuple":
-        return ("tuple", tuple(_shift_index(i, shift) for i in index[1]))
-    if index[0] == "slice":
-        return ("slice", *(None if p is None else p + shift for p in index[1:]))
-    if index[0] == "atom":
-        return ("atom", index[1] + shift)
-    return index
 
 
 def lower(fdef: ast.FunctionDef, scope: Scope, source: Source, has_aux: bool = False) -> Function:

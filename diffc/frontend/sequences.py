@@ -13,6 +13,9 @@ running sum. Anything else
 done with a list of active values (a variable index, arithmetic on the list,
 changing it in place) is left to the reverse pass, which refuses it when a
 gradient would have to cross it.
+
+Each function takes the :class:`~diffc.frontend.lower.Frontend` being lowered (``lo``) first;
+``lo.seqs`` maps a literal's variable to its items and kind.
 """
 
 from __future__ import annotations
@@ -30,164 +33,171 @@ _SHAPE_ARGS = {
 }
 
 
-class SequencesMixin:
-    """The list-and-tuple part of :class:`diffc.frontend.Frontend` (``self.seqs``: id -> (items, kind))."""
+def sequence(lo, node: ast.expr, items: list, kind: str) -> Var:
+    out = lo.emit(kind.lower(), items, node)
+    lo.seqs[id(out)] = (items, kind)
+    return out
 
-    def sequence(self, node: ast.expr, items: list, kind: str) -> Var:
-        out = self.emit(kind.lower(), items, node)
-        self.seqs[id(out)] = (items, kind)
-        return out
 
-    def items_of(self, node: ast.expr):
-        """The items of ``node`` if it is a list or tuple literal or a name bound to one, else None.
-        A literal is lowered here (the caller must not lower it again)."""
-        if isinstance(node, ast.Name) and isinstance(self.env.get(node.id), Var):
-            found = self.seqs.get(id(self.env[node.id]))
-            return None if found is None else found[0]
-        if isinstance(node, (ast.ListComp, ast.GeneratorExp)):
-            return self.comprehension_items(node)
-        if isinstance(node, (ast.List, ast.Tuple)):
-            atom = self.expr(node)
-            return self.seqs[id(atom)][0] if id(atom) in self.seqs else [Const(v) for v in atom.value]
+def items_of(lo, node: ast.expr):
+    """The items of ``node`` if it is a list or tuple literal or a name bound to one, else None.
+    A literal is lowered here (the caller must not lower it again)."""
+    if isinstance(node, ast.Name) and isinstance(lo.env.get(node.id), Var):
+        found = lo.seqs.get(id(lo.env[node.id]))
+        return None if found is None else found[0]
+    if isinstance(node, (ast.ListComp, ast.GeneratorExp)):
+        return comprehension_items(lo, node)
+    if isinstance(node, (ast.List, ast.Tuple)):
+        atom = lo.expr(node)
+        return lo.seqs[id(atom)][0] if id(atom) in lo.seqs else [Const(v) for v in atom.value]
+    return None
+
+
+def item(lo, base: Var, node: ast.Subscript):
+    """``t[k]`` for a literal integer ``k``: the item itself, or None if ``k`` is not a literal."""
+    index = node.slice
+    negative = isinstance(index, ast.UnaryOp) and isinstance(index.op, ast.USub)
+    literal = index.operand if negative else index
+    if not (isinstance(literal, ast.Constant) and type(literal.value) is int):
         return None
+    items = lo.seqs[id(base)][0]
+    k = -literal.value if negative else literal.value
+    return items[k] if -len(items) <= k < len(items) else None  # out of range: Python's IndexError
 
-    def item(self, base: Var, node: ast.Subscript):
-        """``t[k]`` for a literal integer ``k``: the item itself, or None if ``k`` is not a literal."""
-        index = node.slice
-        negative = isinstance(index, ast.UnaryOp) and isinstance(index.op, ast.USub)
-        literal = index.operand if negative else index
-        if not (isinstance(literal, ast.Constant) and type(literal.value) is int):
-            return None
-        items = self.seqs[id(base)][0]
-        k = -literal.value if negative else literal.value
-        return items[k] if -len(items) <= k < len(items) else None  # out of range: Python's IndexError
 
-    def stacked(self, atom, node: ast.expr, op: str, position: int):
-        """A list or tuple literal passed to NumPy function ``op``: ``np.array(...)`` of its items."""
-        if not isinstance(atom, Var) or id(atom) not in self.seqs or position in _SHAPE_ARGS.get(op, ()):
-            return atom
-        key = (id(atom), id(self.eqns))  # one stack per list and block
-        if key not in self.stacks:
-            items, kind = self.seqs[id(atom)]
-            self.stacks[key] = self.emit("numpy.array", items, node, _seq=kind)
-            self.stacks[key].label = atom.hint  # b = [1, a * a, 2]; np.sum(b): the array keeps the name b
-        return self.stacks[key]
+def stacked(lo, atom, node: ast.expr, op: str, position: int):
+    """A list or tuple literal passed to NumPy function ``op``: ``np.array(...)`` of its items."""
+    if not isinstance(atom, Var) or id(atom) not in lo.seqs or position in _SHAPE_ARGS.get(op, ()):
+        return atom
+    key = (id(atom), id(lo.eqns))  # one stack per list and block
+    if key not in lo.stacks:
+        items, kind = lo.seqs[id(atom)]
+        lo.stacks[key] = lo.emit("numpy.array", items, node, _seq=kind)
+        lo.stacks[key].label = atom.hint  # b = [1, a * a, 2]; np.sum(b): the array keeps the name b
+    return lo.stacks[key]
 
-    def builtin_on_items(self, node: ast.Call):
-        """``sum``, ``max``, ``min`` or ``len`` of a list or tuple literal, or None if it is not one."""
-        func = node.func
-        if not (isinstance(func, ast.Name) and func.id in ("sum", "max", "min", "len") and func.id not in self.env
-                and self.scope.lookup(func.id) is None and len(node.args) == 1 and not node.keywords):
-            return None
-        items = self.items_of(node.args[0])
-        if items is None:
-            return None
-        if func.id == "len" or func.id == "sum" and not items:
-            return Const(len(items))  # sum([]) == 0 == len([])
-        if not items:
-            self.fail(UnsupportedError, node, f"{func.id}() of an empty sequence", "give it at least one value")
-        if func.id != "sum":
-            return items[0] if len(items) == 1 else self.emit(func.id, tuple(items), node)
-        total = items[0]
-        for item in items[1:]:
-            total = self.emit("add", (total, item), node)
-        return total
 
-    def unroll(self, stmt: ast.For, items: list) -> None:
-        """``for v in [a, b]: body``: the body once per item, with ``v`` bound to it."""
-        for item in items:
-            self.bind(stmt.target.id, item, stmt)
-            for inner in stmt.body:
-                self.statement(inner)
+def builtin_on_items(lo, node: ast.Call):
+    """``sum``, ``max``, ``min`` or ``len`` of a list or tuple literal, or None if it is not one."""
+    func = node.func
+    if not (isinstance(func, ast.Name) and func.id in ("sum", "max", "min", "len") and func.id not in lo.env
+            and lo.scope.lookup(func.id) is None and len(node.args) == 1 and not node.keywords):
+        return None
+    items = items_of(lo, node.args[0])
+    if items is None:
+        return None
+    if func.id == "len" or func.id == "sum" and not items:
+        return Const(len(items))  # sum([]) == 0 == len([])
+    if not items:
+        lo.fail(UnsupportedError, node, f"{func.id}() of an empty sequence", "give it at least one value")
+    if func.id != "sum":
+        return items[0] if len(items) == 1 else lo.emit(func.id, tuple(items), node)
+    total = items[0]
+    for item in items[1:]:
+        total = lo.emit("add", (total, item), node)
+    return total
 
-    def seq_kind(self, node: ast.expr) -> str:
-        """'List' or 'Tuple': how a stack of ``node``'s items is written."""
-        if isinstance(node, (ast.List, ast.Tuple)):
-            return type(node).__name__
-        if isinstance(node, ast.Name):
-            return self.seqs[id(self.env[node.id])][1]
-        return "List"
 
-    def literal_items(self, node: ast.expr):
-        """The items of an iterable known at compile time: a literal, range of literal integers, zip or
-        enumerate of those; else None."""
-        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.keywords and \
-                node.func.id in ("range", "zip", "enumerate") and node.func.id not in self.env and \
-                self.scope.lookup(node.func.id) is None:
-            if node.func.id == "range":
-                try:
-                    bounds = [ast.literal_eval(a) for a in node.args]
-                except ValueError:
-                    return None
-                if not 1 <= len(bounds) <= 3 or not all(type(b) is int for b in bounds):
-                    return None
-                return [Const(k) for k in range(*bounds)]
-            parts = [self.literal_items(a) for a in node.args]
-            if not parts or any(p is None for p in parts) or node.func.id == "enumerate" and len(parts) != 1:
+def unroll(lo, stmt: ast.For, items: list) -> None:
+    """``for v in [a, b]: body``: the body once per item, with ``v`` bound to it."""
+    for item in items:
+        lo.bind(stmt.target.id, item, stmt)
+        for inner in stmt.body:
+            lo.statement(inner)
+
+
+def seq_kind(lo, node: ast.expr) -> str:
+    """'List' or 'Tuple': how a stack of ``node``'s items is written."""
+    if isinstance(node, (ast.List, ast.Tuple)):
+        return type(node).__name__
+    if isinstance(node, ast.Name):
+        return lo.seqs[id(lo.env[node.id])][1]
+    return "List"
+
+
+def literal_items(lo, node: ast.expr):
+    """The items of an iterable known at compile time: a literal, range of literal integers, zip or
+    enumerate of those; else None."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.keywords and \
+            node.func.id in ("range", "zip", "enumerate") and node.func.id not in lo.env and \
+            lo.scope.lookup(node.func.id) is None:
+        if node.func.id == "range":
+            try:
+                bounds = [ast.literal_eval(a) for a in node.args]
+            except ValueError:
                 return None
-            if node.func.id == "enumerate":
-                return [(Const(k), item) for k, item in enumerate(parts[0])]
-            return list(zip(*parts))
-        if isinstance(node, (ast.ListComp, ast.GeneratorExp)):
+            if not 1 <= len(bounds) <= 3 or not all(type(b) is int for b in bounds):
+                return None
+            return [Const(k) for k in range(*bounds)]
+        parts = [literal_items(lo, a) for a in node.args]
+        if not parts or any(p is None for p in parts) or node.func.id == "enumerate" and len(parts) != 1:
             return None
-        return self.items_of(node)
+        if node.func.id == "enumerate":
+            return [(Const(k), item) for k, item in enumerate(parts[0])]
+        return list(zip(*parts))
+    if isinstance(node, (ast.ListComp, ast.GeneratorExp)):
+        return None
+    return items_of(lo, node)
 
-    def comprehension_items(self, node):
-        """``[f(x) for x in xs]`` over an iterable known at compile time: the list of its items, or None."""
-        gen = node.generators[0]
-        items = self.literal_items(gen.iter)
-        if items is None:
-            return None
-        names = [t.id for t in ast.walk(gen.target) if isinstance(t, ast.Name)]
-        saved = {n: self.env[n] for n in names if n in self.env}
-        out = []
-        try:
-            for item in items:
-                self._bind_target(gen.target, item, node)
-                tests = [self.expr(test) for test in gen.ifs]
-                if any(not isinstance(t, Const) for t in tests):
-                    self.fail(UnsupportedError, gen.ifs[0], "a condition in a comprehension must be known when "
-                              "compiling here", "write the loop out with an 'if' inside")
-                if all(t.value for t in tests):
-                    out.append(self.expr(node.elt))
-        finally:  # the comprehension's names are its own, as in Python 3
-            for n in names:
-                self.env.pop(n, None)
-            self.env.update(saved)
-        return out
 
-    def _bind_target(self, target, item, node):
-        if isinstance(target, ast.Name):
-            self.env[target.id] = item
-            return
-        parts = item if isinstance(item, tuple) else self.seqs.get(id(item), (None,))[0]
-        if parts is None or len(parts) != len(target.elts):
-            self.fail(UnsupportedError, node, "this comprehension cannot unpack its items into "
-                      f"{len(target.elts)} names", "use as many names as each item has values")
-        for t, part in zip(target.elts, parts):
-            self._bind_target(t, part, node)
+def comprehension_items(lo, node):
+    """``[f(x) for x in xs]`` over an iterable known at compile time: the list of its items, or None."""
+    gen = node.generators[0]
+    items = literal_items(lo, gen.iter)
+    if items is None:
+        return None
+    names = [t.id for t in ast.walk(gen.target) if isinstance(t, ast.Name)]
+    saved = {n: lo.env[n] for n in names if n in lo.env}
+    out = []
+    try:
+        for item in items:
+            bind_target(lo, gen.target, item, node)
+            tests = [lo.expr(test) for test in gen.ifs]
+            if any(not isinstance(t, Const) for t in tests):
+                lo.fail(UnsupportedError, gen.ifs[0], "a condition in a comprehension must be known when "
+                        "compiling here", "write the loop out with an 'if' inside")
+            if all(t.value for t in tests):
+                out.append(lo.expr(node.elt))
+    finally:  # the comprehension's names are its own, as in Python 3
+        for n in names:
+            lo.env.pop(n, None)
+        lo.env.update(saved)
+    return out
 
-    def sum_loop(self, node):
-        """``sum(f(x) for x in X)`` over a run-time sequence: ``total = 0; for x in X: total += f(x)``."""
-        from .scope import identifiers
 
-        gen = node.generators[0]
-        taken = identifiers(self.fdef) | set(self.env)
-        total = next(n for n in ("total", *(f"total_{k}" for k in range(1, 1000))) if n not in taken)
+def bind_target(lo, target, item, node):
+    if isinstance(target, ast.Name):
+        lo.env[target.id] = item
+        return
+    parts = item if isinstance(item, tuple) else lo.seqs.get(id(item), (None,))[0]
+    if parts is None or len(parts) != len(target.elts):
+        lo.fail(UnsupportedError, node, "this comprehension cannot unpack its items into "
+                f"{len(target.elts)} names", "use as many names as each item has values")
+    for t, part in zip(target.elts, parts):
+        bind_target(lo, t, part, node)
 
-        def at(n):
-            return ast.copy_location(n, node)
 
-        update = at(ast.AugAssign(at(ast.Name(total, ast.Store())), ast.Add(), node.elt))
-        body = [at(ast.If(at(ast.BoolOp(ast.And(), list(gen.ifs))) if len(gen.ifs) > 1 else gen.ifs[0], [update],
-                          [])) if gen.ifs else update]
-        names = [t.id for t in ast.walk(gen.target) if isinstance(t, ast.Name)]
-        saved = {n: self.env[n] for n in names if n in self.env}
-        self.env[total] = self.emit("copy", (Const(0),), node, Var(total))
-        try:
-            self.for_statement(at(ast.For(gen.target, gen.iter, body, [])))
-        finally:
-            for n in names:
-                self.env.pop(n, None)
-            self.env.update(saved)
-        return self.env.pop(total)
+def sum_loop(lo, node):
+    """``sum(f(x) for x in X)`` over a run-time sequence: ``total = 0; for x in X: total += f(x)``."""
+    from .scope import identifiers
+
+    gen = node.generators[0]
+    taken = identifiers(lo.fdef) | set(lo.env)
+    total = next(n for n in ("total", *(f"total_{k}" for k in range(1, 1000))) if n not in taken)
+
+    def at(n):
+        return ast.copy_location(n, node)
+
+    update = at(ast.AugAssign(at(ast.Name(total, ast.Store())), ast.Add(), node.elt))
+    body = [at(ast.If(at(ast.BoolOp(ast.And(), list(gen.ifs))) if len(gen.ifs) > 1 else gen.ifs[0], [update],
+                      [])) if gen.ifs else update]
+    names = [t.id for t in ast.walk(gen.target) if isinstance(t, ast.Name)]
+    saved = {n: lo.env[n] for n in names if n in lo.env}
+    lo.env[total] = lo.emit("copy", (Const(0),), node, Var(total))
+    try:
+        lo.statement(at(ast.For(gen.target, gen.iter, body, [])))  # a for statement, as written out
+    finally:
+        for n in names:
+            lo.env.pop(n, None)
+        lo.env.update(saved)
+    return lo.env.pop(total)
