@@ -20,100 +20,22 @@ of the same type and length.
 from __future__ import annotations
 
 import functools
+import inspect
 import linecache
 import operator
 import sys
 
+from .arguments import like, pattern, ragged, shape_key, shapes_of
 from .compiler import compile_function, join_module, module_parts, resolve_wrt
 from .errors import DiffcError, ShapesNeededError, UnsupportedError
+from .frontend import methods
 from .frontend.desugar import is_container
 from .frontend.live import GENERATED as _GENERATED
 from .frontend.live import build, definition, names_of, real_globals, refuse_unsupported
 from .frontend.scope import GlobalConst, Scope, identifiers
-from .ops.shapes import Sym
 
 _counter = 0
-_INT = ((), "i")  # a Python int: a number whose gradient must still be a float (see shapes.kind)
 _SIZES = 256  # most exact-shape keys kept per tuple of argument types
-
-
-def _shape_key(count: int, arrays: list):
-    """A function of ``count`` positional arguments giving the shape and dtype of those at ``arrays``
-    (generated: attribute reads in one frame are the cheapest way to build the key)."""
-    params = ", ".join(f"a{i}" for i in range(count))
-    parts = "".join(f"a{i}.shape, a{i}.dtype, " for i in arrays)
-    namespace: dict = {}
-    exec(f"def shape_key({params}):\n    return ({parts})\n", namespace)  # noqa: S102
-    return namespace["shape_key"]
-
-
-def _pattern(value):
-    """What a compiled gradient depends on: a scalar, or an array's rank and which of its dims are 1
-    (for a dict, tuple or list: the same for each part)."""
-    if isinstance(value, float):
-        return ()
-    if isinstance(value, int):  # bool too
-        return _INT
-    if isinstance(value, dict):
-        return ("struct", tuple((k, _pattern(v)) for k, v in value.items()))
-    if isinstance(value, (tuple, list)):
-        return ("struct", tuple((i, _pattern(v)) for i, v in enumerate(value)))
-    shape = getattr(value, "shape", None)
-    if isinstance(shape, tuple) and hasattr(value, "ndim"):
-        return tuple(d == 1 for d in shape), getattr(getattr(value, "dtype", None), "kind", None)
-    return None
-
-
-def _shapes(pattern: dict) -> dict:
-    shapes = {}
-    for name, p in pattern.items():
-        if p is None or p == ():
-            shapes[name] = p
-        elif p[0] == "struct":
-            shapes[name] = None
-            parts = _shapes({f"{name}[{key!r}]": part for key, part in p[1]})
-            shapes.update({k: v for k, v in parts.items() if v is not None})
-        else:
-            ones, kind = p
-            shapes[name] = (tuple(1 if one else Sym(f"{name}.{i}") for i, one in enumerate(ones)), kind)
-    return shapes
-
-
-def _zero(value):
-    """A zero gradient with the structure and shape of ``value``."""
-    if isinstance(value, (list, tuple)):
-        return type(value)(_zero(v) for v in value)
-    if isinstance(value, dict):
-        return {k: _zero(v) for k, v in value.items()}
-    if hasattr(value, "shape") and getattr(value, "ndim", 0):
-        import numpy as np
-
-        return np.zeros(value.shape)
-    return 0.0
-
-
-def _like(value, grad):
-    """``grad``, a tuple, an array or ``{}`` (nothing used), in the structure of the argument ``value``."""
-    if isinstance(value, (list, tuple)):
-        if isinstance(grad, dict):
-            parts = [grad[i] for i in range(len(value)) if i in grad]
-        elif isinstance(grad, (list, tuple)) or getattr(grad, "ndim", 0):
-            parts = list(grad)
-        else:
-            parts = []
-        return type(value)(_like(v, parts[i]) if i < len(parts) else _zero(v) for i, v in enumerate(value))
-    if isinstance(value, dict) and isinstance(grad, dict):  # every key of the argument, in its order
-        return {**{k: _like(v, grad[k]) if k in grad else _zero(v) for k, v in value.items()}, **{
-            k: g for k, g in grad.items() if k not in value}}
-    if type(value) in (float, int) and getattr(grad, "ndim", None) == 0:
-        return float(grad)  # a number in a list gets a number back, not a NumPy scalar
-    return grad
-
-
-def _ragged(value) -> bool:
-    import numpy as np
-
-    return isinstance(value, (list, tuple)) and len({np.shape(v) for v in value}) > 1
 
 
 def _restructuring(run, gf, names):
@@ -125,7 +47,7 @@ def _restructuring(run, gf, names):
 
     def restructured(*args, **kwargs):
         for p, name in stacked:
-            if _ragged(args[p] if p < len(args) else kwargs.get(name, defaults.get(name))):
+            if ragged(args[p] if p < len(args) else kwargs.get(name, defaults.get(name))):
                 node = next(a for a in [*gf._fdef.args.posonlyargs, *gf._fdef.args.args, *gf._fdef.args.kwonlyargs]
                             if a.arg == name)
                 raise gf._source.error(
@@ -140,7 +62,7 @@ def _restructuring(run, gf, names):
             if name in names:
                 p = params.index(name)
                 value = args[p] if p < len(args) else kwargs[name] if name in kwargs else defaults[name]
-                grads[i] = _like(value, grads[i])
+                grads[i] = like(value, grads[i])
         grads = grads[0] if bare else tuple(grads)
         return (out[0], grads) if with_value else (grads, out[1]) if gf._has_aux else grads
 
@@ -208,11 +130,12 @@ class GradFunction:
     call (before any call, the code for unknown shapes, as the CLI writes it).
     """
 
-    def __init__(self, fn, wrt, mode, has_aux=False):
+    def __init__(self, fn, wrt, mode, has_aux=False, parsed=None):
         refuse_unsupported(fn)
         self.__wrapped_function__ = fn
         self._wrt, self._mode, self._has_aux = wrt, mode, has_aux
-        self._fdef, self._source = definition(fn)
+        # ``parsed``: the definition to compile instead of fn's own (a method, as a function of self's attributes)
+        self._fdef, self._source = parsed or definition(fn)
         self._globals = real_globals(fn)  # generated code runs with these: module numbers are read live
         self._namespace = names_of(fn)
         self._names = identifiers(self._fdef)
@@ -267,11 +190,11 @@ class GradFunction:
         return generated, inlined
 
     def _variant(self, key, args, kwargs):
-        pattern = {name: _pattern(self._defaults[name]) for name in self._params if name in self._defaults}
-        pattern.update(zip(self._params, (_pattern(a) for a in args)))
-        pattern.update({k: _pattern(v) for k, v in kwargs.items()})
-        structs = frozenset(n for n, p in pattern.items() if p and p[0] == "struct")
-        generated, inlined = self._compile(_shapes(pattern), structs)
+        patterns = {name: pattern(self._defaults[name]) for name in self._params if name in self._defaults}
+        patterns.update(zip(self._params, (pattern(a) for a in args)))
+        patterns.update({k: pattern(v) for k, v in kwargs.items()})
+        structs = frozenset(n for n, p in patterns.items() if p and p[0] == "struct")
+        generated, inlined = self._compile(shapes_of(patterns), structs)
         sequences = [n for n in self._wrt_names if n in structs]
         run = generated
         if sequences:
@@ -288,7 +211,7 @@ class GradFunction:
 
     def _call(self, args, kwargs):
         """The full path: work out the arguments' pattern, compile a variant for a new one."""
-        key = tuple(_pattern(a) for a in args) + tuple(sorted((k, _pattern(v)) for k, v in kwargs.items()))
+        key = tuple(pattern(a) for a in args) + tuple(sorted((k, pattern(v)) for k, v in kwargs.items()))
         run = self._cache.get(key)
         if run is None:
             run = self._variant(key, args, kwargs)
@@ -300,7 +223,7 @@ class GradFunction:
     def _remember(self, args, run):
         """Let the fast path of ``__call__`` find ``run`` for calls like ``args``.
 
-        The key must give the pattern (:func:`_pattern`) exactly. A float or int (bool, np.float64)
+        The key must give the pattern (:func:`diffc.arguments.pattern`) exactly. A float or int (bool, np.float64)
         has its pattern by its type alone. A NumPy array or scalar has it by its shape and dtype
         (equal dtypes have the same kind); exact shapes, not their 1-flags, are cheaper to read, so
         each size seen gets its own entry (up to _SIZES per type tuple, then they start again).
@@ -314,7 +237,7 @@ class GradFunction:
         arrays = [i for i, t in enumerate(types) if not issubclass(t, (float, int))]
         if np is None or not all(types[i] is np.ndarray or issubclass(types[i], np.generic) for i in arrays):
             return
-        key, sizes = self._by_type.get(types) or self._by_type.setdefault(types, (_shape_key(len(args), arrays), {}))
+        key, sizes = self._by_type.get(types) or self._by_type.setdefault(types, (shape_key(len(args), arrays), {}))
         if len(sizes) >= _SIZES:
             sizes.clear()
         sizes[key(*args)] = run
@@ -355,8 +278,37 @@ class GradFunction:
         return f"<diffc gradient {self.__qualname__}>"
 
 
-def compile_live(fn, *, wrt=None, mode: str = "grad", has_aux: bool = False) -> GradFunction:
-    """Compile the gradient of a live function ``fn``."""
+class MethodGradFunction:
+    """The gradient of a bound method with respect to attributes of its object (``wrt='params'`` for
+    ``self.params``, see :mod:`diffc.frontend.methods`). Called with the method's arguments, it reads
+    the attributes from the object at each call: ``diffc.grad(net.loss, wrt='params')(X, y)`` returns
+    a dict like ``net.params``, as CS231n's ``grads``."""
+
+    def __init__(self, method, wrt, mode, has_aux=False):
+        fn, self._object = method.__func__, method.__self__
+        refuse_unsupported(fn)
+        fdef, source = definition(fn, method=True)
+        self._qualname = fn.__qualname__
+        function, self._attrs = methods.as_function(fdef, type(self._object).__name__, wrt, source)
+        self._gradient = GradFunction(fn, wrt, mode, has_aux, (function, source))
+        self.__name__, self.__qualname__ = self._gradient.__name__, self._gradient.__qualname__
+
+    def __call__(self, *args, **kwargs):
+        return self._gradient(*methods.attribute_values(self._object, self._attrs, self._qualname), *args, **kwargs)
+
+    @property
+    def source(self) -> str:
+        """The generated code: a function of the attributes read (``params``, ...) and the method's arguments."""
+        return self._gradient.source
+
+    def __repr__(self) -> str:
+        return f"<diffc gradient {self.__qualname__}>"
+
+
+def compile_live(fn, *, wrt=None, mode: str = "grad", has_aux: bool = False):
+    """Compile the gradient of a live function ``fn`` (or of a bound method, with ``wrt`` naming attributes)."""
+    if inspect.ismethod(fn) and not isinstance(fn.__self__, type) and wrt is not None:
+        return MethodGradFunction(fn, wrt, mode, has_aux)
     return GradFunction(fn, wrt, mode, has_aux)
 
 
@@ -378,6 +330,8 @@ def grad(fn=None, *, wrt=None, has_aux=False):
     With ``has_aux=True``, ``fn`` returns ``(value, aux...)`` (CS231n's ``return loss, dW``): the
     value is differentiated, the rest passed through, and the result returns ``(gradients, aux)``
     (``aux`` is the one extra value, or a tuple of them), as JAX's ``has_aux`` does.
+    A bound method (CS231n's ``net.loss``) is differentiated with respect to attributes of its object
+    it reads: ``diffc.grad(net.loss, wrt="params")(X, y)`` returns a dict like ``net.params``.
     """
     return _decorator("grad", fn, wrt, has_aux)
 

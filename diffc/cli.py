@@ -46,7 +46,8 @@ def _compile_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("file", metavar="FILE", help="the Python file to differentiate")
     parser.add_argument("-f", "--function", action="append", metavar="NAME",
-                        help="differentiate only this top-level function (repeatable; default: all)")
+                        help="differentiate only this top-level function, or the method CLASS.METHOD with --wrt naming "
+                             "an attribute of self it reads (--wrt params for self.params) (repeatable; default: all)")
     parser.add_argument("--wrt", action="append", metavar="NAME",
                         help="differentiate only with respect to this parameter (repeatable; default: all). "
                              "One --wrt returns a bare gradient, several return a tuple")

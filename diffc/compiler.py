@@ -25,7 +25,7 @@ from .errors import (
     UnsupportedError,
     flatten,
 )
-from .frontend import fence
+from .frontend import fence, methods
 from .frontend import lower as frontend
 from .frontend.desugar import without_scalar_checks
 from .frontend.scope import Scope, check_decorators, shadowed_numbers
@@ -327,6 +327,9 @@ def compile_source(text: str, filename: str = "<source>", *, functions=None, wrt
     else:
         selected = []
         for fname in [functions] if isinstance(functions, str) else functions:
+            if "." in fname:  # Class.method: a function of the attributes of self it reads
+                selected.append(methods.method_def(tree, fname, wrt, source))
+                continue
             if fname not in defs:
                 known = ", ".join(defs) or "none"
                 raise SelectionError(f"no top-level function named '{fname}'", filename=filename,

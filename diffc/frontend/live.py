@@ -38,8 +38,10 @@ from .source import Source
 GENERATED = "__diffc_source__"
 _FUTURE_FLAGS = functools.reduce(
     lambda a, b: a | b, (getattr(__future__, f).compiler_flag for f in __future__.all_feature_names))
-_LATER = "methods are not supported yet: move the computation into a module-level function that takes " \
-         "the values it needs as parameters"
+_METHOD = "a method is differentiated with respect to attributes of its object it reads"
+_METHOD_HINT = "name them with wrt, as in diffc.grad(model.loss, wrt='params') for self.params; or move the " \
+               "computation into a module-level function that takes the values it needs as parameters"
+_FUNCTION_HINT = "move the computation into a module-level function that takes the values it needs as parameters"
 
 
 def _where(fn) -> dict:
@@ -61,15 +63,15 @@ def refuse_unsupported(fn) -> None:
     if isinstance(fn, (staticmethod, classmethod)):
         kind = type(fn).__name__
         raise SelectionError(f"diffc.grad got a {kind} object", **_where(fn.__func__),
-                             hint=f"{_LATER}; for a {kind}, pass the function under it: {kind}.__func__")
+                             hint=f"pass the function under it, {kind}.__func__, or m{_FUNCTION_HINT[1:]}")
     if inspect.ismethod(fn):
-        raise SelectionError(f"'{name}' is a method bound to {type(fn.__self__).__name__!r}: {_LATER.split(':')[0]}",
-                             **_where(fn), hint=_LATER.split(": ", 1)[1])
+        raise SelectionError(f"'{name}' is a method bound to {type(fn.__self__).__name__!r}: {_METHOD}",
+                             **_where(fn), hint=_METHOD_HINT)
     if isinstance(fn, functools.partial):
         raise SelectionError("diffc.grad got a functools.partial", **_where(fn.func),
                              hint="differentiate the function itself and choose its inputs with wrt=")
     if isinstance(fn, type):
-        raise SelectionError(f"diffc.grad got the class {name!r}, not a function", hint=_LATER.split(": ", 1)[1])
+        raise SelectionError(f"diffc.grad got the class {name!r}, not a function", hint=_FUNCTION_HINT)
     if not callable(fn):
         raise SelectionError(f"diffc.grad expects a function, got {type(fn).__name__}",
                              hint="pass a function defined with 'def'")
@@ -112,18 +114,19 @@ def function_source(fn) -> Source:
 
 
 @deep  # deepcopy and compile recurse once per level of nesting (see diffc.deep)
-def definition(fn) -> tuple[ast.FunctionDef, Source]:
-    """The parsed ``def`` of the live function ``fn``, checked to be the code that runs."""
+def definition(fn, method: bool = False) -> tuple[ast.FunctionDef, Source]:
+    """The parsed ``def`` of the live function ``fn``, checked to be the code that runs (``method``: the
+    function under a bound method, differentiated as :mod:`diffc.frontend.methods` says)."""
     source = function_source(fn)
     fdef = find_def(source.parse(), fn.__name__, source)
     code = getattr(fn, "__code__", None)
     if getattr(fn, GENERATED, None) is None and isinstance(code, types.CodeType) \
             and not code.co_filename.startswith("<diffc "):
-        _check_live(fn, fdef, source)
+        _check_live(fn, fdef, source, method)
     return fdef, source
 
 
-def _check_live(fn, fdef: ast.FunctionDef, source: Source) -> None:
+def _check_live(fn, fdef: ast.FunctionDef, source: Source, method: bool = False) -> None:
     name = fn.__name__
     if getattr(fn, "__wrapped__", None) is not None:
         node = fdef.decorator_list[0] if fdef.decorator_list else fdef
@@ -133,9 +136,10 @@ def _check_live(fn, fdef: ast.FunctionDef, source: Source) -> None:
                            f"differentiate the undecorated function (diffc.grad({name}.__wrapped__)) and apply what "
                            "the decorator does in the function itself")
     owner = fn.__qualname__.split(".")[-2:-1]
-    if owner and owner != ["<locals>"] and "staticmethod" not in [ast.unparse(d) for d in fdef.decorator_list]:
+    static = "staticmethod" in [ast.unparse(d) for d in fdef.decorator_list]
+    if owner and owner != ["<locals>"] and not method and not static:
         raise source.error(SelectionError, fdef, f"'{fn.__qualname__}' is a method of class '{owner[0]}': "
-                           f"{_LATER.split(':')[0]}", _LATER.split(": ", 1)[1])
+                           f"{_METHOD}", "differentiate it bound to an object: " + _METHOD_HINT)
     if fn.__code__.co_freevars:
         raise source.error(UnsupportedError, fdef, f"'{name}' reads variables of the function around it "
                            f"({', '.join(fn.__code__.co_freevars)}): diffc resolves names in the module only",

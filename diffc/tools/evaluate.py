@@ -251,6 +251,6 @@ def _shapes_of(args):
     """Exact shapes for the values given, so the traced code needs no shape helpers."""
     if args is None:
         return None
-    from ..api import _pattern, _shapes
+    from ..arguments import pattern, shapes_of
 
-    return _shapes({name: _pattern(value) for name, value in args.items()})
+    return shapes_of({name: pattern(value) for name, value in args.items()})

@@ -1,0 +1,95 @@
+"""What a compiled gradient depends on in its arguments, and gradients in the arguments' structure.
+
+A gradient is compiled per *pattern* of its arguments (:func:`pattern`):
+for a scalar, nothing; for an array, its rank, which of its dims are 1 and
+its dtype kind; for a list, tuple or dict, the same for each part. The
+shapes the compiler is given (:func:`shapes_of`) are symbolic sizes with
+those 1s. A gradient of a list, tuple or dict argument is given back in the
+argument's structure (:func:`like`), zeros for parts nothing reads.
+"""
+
+from __future__ import annotations
+
+from .ops.shapes import Sym
+
+_INT = ((), "i")  # a Python int: a number whose gradient must still be a float (see shapes.kind)
+
+
+def shape_key(count: int, arrays: list):
+    """A function of ``count`` positional arguments giving the shape and dtype of those at ``arrays``
+    (generated: attribute reads in one frame are the cheapest way to build the key)."""
+    params = ", ".join(f"a{i}" for i in range(count))
+    parts = "".join(f"a{i}.shape, a{i}.dtype, " for i in arrays)
+    namespace: dict = {}
+    exec(f"def shape_key({params}):\n    return ({parts})\n", namespace)  # noqa: S102
+    return namespace["shape_key"]
+
+
+def pattern(value):
+    """What a compiled gradient depends on: a scalar, or an array's rank and which of its dims are 1
+    (for a dict, tuple or list: the same for each part)."""
+    if isinstance(value, float):
+        return ()
+    if isinstance(value, int):  # bool too
+        return _INT
+    if isinstance(value, dict):
+        return ("struct", tuple((k, pattern(v)) for k, v in value.items()))
+    if isinstance(value, (tuple, list)):
+        return ("struct", tuple((i, pattern(v)) for i, v in enumerate(value)))
+    shape = getattr(value, "shape", None)
+    if isinstance(shape, tuple) and hasattr(value, "ndim"):
+        return tuple(d == 1 for d in shape), getattr(getattr(value, "dtype", None), "kind", None)
+    return None
+
+
+def shapes_of(patterns: dict) -> dict:
+    """Symbolic shapes for the compiler from the arguments' patterns (a part of a container as NAME[KEY])."""
+    shapes = {}
+    for name, p in patterns.items():
+        if p is None or p == ():
+            shapes[name] = p
+        elif p[0] == "struct":
+            shapes[name] = None
+            parts = shapes_of({f"{name}[{key!r}]": part for key, part in p[1]})
+            shapes.update({k: v for k, v in parts.items() if v is not None})
+        else:
+            ones, kind = p
+            shapes[name] = (tuple(1 if one else Sym(f"{name}.{i}") for i, one in enumerate(ones)), kind)
+    return shapes
+
+
+def zero_like(value):
+    """A zero gradient with the structure and shape of ``value``."""
+    if isinstance(value, (list, tuple)):
+        return type(value)(zero_like(v) for v in value)
+    if isinstance(value, dict):
+        return {k: zero_like(v) for k, v in value.items()}
+    if hasattr(value, "shape") and getattr(value, "ndim", 0):
+        import numpy as np
+
+        return np.zeros(value.shape)
+    return 0.0
+
+
+def like(value, grad):
+    """``grad``, a tuple, an array or ``{}`` (nothing used), in the structure of the argument ``value``."""
+    if isinstance(value, (list, tuple)):
+        if isinstance(grad, dict):
+            parts = [grad[i] for i in range(len(value)) if i in grad]
+        elif isinstance(grad, (list, tuple)) or getattr(grad, "ndim", 0):
+            parts = list(grad)
+        else:
+            parts = []
+        return type(value)(like(v, parts[i]) if i < len(parts) else zero_like(v) for i, v in enumerate(value))
+    if isinstance(value, dict) and isinstance(grad, dict):  # every key of the argument, in its order
+        return {**{k: like(v, grad[k]) if k in grad else zero_like(v) for k, v in value.items()}, **{
+            k: g for k, g in grad.items() if k not in value}}
+    if type(value) in (float, int) and getattr(grad, "ndim", None) == 0:
+        return float(grad)  # a number in a list gets a number back, not a NumPy scalar
+    return grad
+
+
+def ragged(value) -> bool:
+    import numpy as np
+
+    return isinstance(value, (list, tuple)) and len({np.shape(v) for v in value}) > 1
