@@ -32,7 +32,7 @@ from .frontend import methods
 from .frontend.desugar import is_container
 from .frontend.live import GENERATED as _GENERATED
 from .frontend.live import build, definition, names_of, real_globals, refuse_unsupported
-from .frontend.scope import GlobalConst, Scope, identifiers
+from .frontend.scope import GlobalConst, Scope, Snapshot, identifiers
 
 _counter = 0
 _SIZES = 256  # most exact-shape keys kept per tuple of argument types
@@ -82,7 +82,9 @@ def _recompiling(run, gf, inlined: list):
 
     def checked(*args, **kwargs):
         for namespace, name, helper in inlined:
-            if namespace.get(name) is not helper:  # the function calls another function now
+            current = namespace.get(name)
+            if current is not helper and not (isinstance(helper, Snapshot) and helper.still(current)):
+                # the function calls another function now, or a module-level list it read changed
                 gf._forget()
                 return gf(*args, **kwargs)
         return run(*args, **kwargs)

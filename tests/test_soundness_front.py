@@ -151,9 +151,16 @@ def test_a_call_that_changes_an_array_in_place_is_refused(call):
     _refused(f"def f(x):\n    y = x * 1.0\n    z = {call}\n    return np.sum(y * x)\n", "changes an array in place", 7)
 
 
+def test_a_module_level_list_in_a_call_is_its_value(make_module):
+    # issue 11: sorted(CONSTS) of a module-level list nothing changes is resolved when compiling.
+    source = "import numpy as np\n\nCONSTS = [3.0, 1.0]\n\n\ndef f(x):\n    return x * sorted(CONSTS)[0] * CONSTS[0]\n"
+    assert diffc.grad(make_module(source).f)(2.0) == pytest.approx(3.0)
+    assert run_generated(diffc.compile_source(source).text)["f_grad"](2.0) == pytest.approx(3.0)
+
+
 def test_a_module_variable_in_a_call_is_refused_with_a_hint():
-    error = _refused("CONSTS = [3.0, 1.0]\n\n\ndef f(x):\n    return x * sorted(CONSTS)[0]\n",
-                     "'CONSTS' is not a module, an import or a number", 9)
+    error = _refused("CONSTS = [3.0, 1.0]\nCONSTS.sort()\n\n\ndef f(x):\n    return x * sorted(CONSTS)[0]\n",
+                     "the module-level list 'CONSTS' may be changed in place", 10)
     assert "parameter" in error.hint
 
 

@@ -30,7 +30,7 @@ branch not taken (``np.where(x > 0, np.sqrt(x), 0)``) cannot leak.
 
 from __future__ import annotations
 
-from ..ir import Builder, Const, Eqn, Function, If, Loop, Var, item_defs, item_reads
+from ..ir import Builder, Const, Eqn, Function, If, Loop, Var, item_defs, item_reads, walk
 from ..ops.rules import VJPS, NeedsShapes, vjp
 from ..ops.rules_front import NoRule, accepts_sequence, cuts, sequence_vars
 from ..ops.rules_numpy import BROADCASTING, ELEMENTWISE, selection_mask, unbroadcast
@@ -107,6 +107,11 @@ def useful_vars(fn: Function) -> set[int]:
     return useful
 
 
+def raises(item) -> bool:
+    """True if a block of the If or Loop ``item`` holds a raise statement (the user's ``raise``)."""
+    return any(isinstance(i, Eqn) and i.params.get("_raise") for i in walk([item]))
+
+
 def live_forward(fn: Function) -> list:
     """The forward items the output depends on (the user's dead code dropped)."""
 
@@ -114,12 +119,12 @@ def live_forward(fn: Function) -> list:
         kept = []
         for item in reversed(items):
             if isinstance(item, Eqn):
-                if id(item.out) in needed:
+                if id(item.out) in needed or item.params.get("_raise"):  # a raise statement is kept
                     kept.append(item)
                     needed.update(id(a) for a in item.ins if isinstance(a, Var))
             elif isinstance(item, If):
                 item.phis = [p for p in item.phis if id(p.out) in needed]
-                if item.phis:
+                if item.phis or raises(item):
                     item.then = block(item.then, {id(p.then) for p in item.phis})
                     item.orelse = block(item.orelse, {id(p.orelse) for p in item.phis})
                     kept.append(item)
@@ -134,7 +139,7 @@ def live_forward(fn: Function) -> list:
                     if not more:
                         break
                     inner |= more
-                if inner - {id(item.test)}:
+                if inner - {id(item.test)} or raises(item):
                     item.carried = [c for c in item.carried if id(c.end) in inner]
                     item.cond = block(item.cond, {id(item.test)})
                     item.body = block(item.body, {id(c.end) for c in item.carried})

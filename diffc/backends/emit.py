@@ -531,6 +531,8 @@ class _Layout:
                     lines.append(f"{pad}{target} = {ast.unparse(value[0])}.pop()")
                 elif item.op == "new_stack":
                     lines.append(f"{pad}{target} = []")
+                elif item.params.get("_raise"):  # the user's raise statement
+                    lines.append(f"{pad}raise {ast.unparse(value)}")
                 elif item.op in STATEMENT_OPS:
                     tidy = _Tidy(self.booleans)
                     lines.extend(pad + ast.unparse(tidy.visit(s)) for s in w.statements(item, target, value))

@@ -51,6 +51,13 @@ class Aliases:
         elif op in ("opaque", "list", "tuple", "make_struct"):  # a list or dict holds its items; a call may view
             self.shares(out, out, *ins)
 
+    def item_of(self, out: Var, container, *others) -> None:
+        """``out`` is an entry read by key from ``container`` (``d['k']``, ``d.get('k', default)``): it
+        shares the memory inside the container (a root ``("in", r)``), not the container itself, so that
+        rebinding a key (``d['k'] = v``) does not change it (see :func:`touched`)."""
+        inside = {("in", r) for r in self.roots(container) if not isinstance(r, tuple)}
+        self.roots_of[id(out)] = frozenset({id(out), *inside}).union(*(self.roots(o) for o in others))
+
     def by_loop(self, body: list, name: str, env: dict) -> frozenset:
         """Roots that ``name`` may share after an iteration of ``body``: those of every name read by an
         assignment of ``name`` in the body that may make a view (not arithmetic); ``env`` maps names to
@@ -79,3 +86,13 @@ def _may_view(node: ast.expr) -> bool:
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
         return node.func.attr in _VIEW_METHODS or _may_view(node.func.value)
     return False
+
+
+def touched(roots: frozenset, key_write: bool) -> frozenset:
+    """The roots a value must not share for a write into a value with ``roots`` to go unseen. Writing into
+    an array changes what is inside it and what holds it; rebinding a key of a dict (``key_write``)
+    changes only the dict (and what holds it): an entry read from it before is still the old object."""
+    if key_write:
+        return frozenset(r for r in roots if not isinstance(r, tuple))
+    return roots | {("in", r) for r in roots if not isinstance(r, tuple)} | {r[1] for r in roots
+                                                                            if isinstance(r, tuple)}

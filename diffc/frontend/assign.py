@@ -19,13 +19,14 @@ from ..errors import UnsupportedError
 from ..ir import Const, Var
 from ..ops import primitives as P
 from . import sequences
+from .alias import touched
 from .desugar import field_label, only_appended_and_summed
 
 
 def aug_assign(lo, stmt: ast.AugAssign) -> None:
     """``x += v``, ``x[i] += v``, ``grads['W1'] += v``: the new value under the same name."""
     op = P.BINOPS[type(stmt.op)]
-    key = lo.dict_key(stmt.target)
+    key = sequences.dict_key(lo, stmt.target)
     if key is not None:  # grads['W1'] += reg * W1
         name = stmt.target.value.id
         check_dict_write(lo, name, stmt)
@@ -34,7 +35,7 @@ def aug_assign(lo, stmt: ast.AugAssign) -> None:
             lo.fail(UnsupportedError, stmt.target, f"'{name}' has no key {key!r} here",
                     "assign it before adding to it")
         items = {**items, key: lo.emit(op, (items[key], lo.expr(stmt.value)), stmt)}
-        lo.env[name] = lo.make_dict(items, stmt, name)
+        lo.env[name] = sequences.make_dict(lo, items, stmt, name)
         return
     if isinstance(stmt.target, ast.Subscript):
         check_mutation(lo, stmt.target.value, stmt)
@@ -67,12 +68,13 @@ def assign(lo, stmt) -> None:
         return
     value = lo.expr(stmt.value)
     for target in targets:
-        if lo.dict_key(target) is not None:  # grads['W1'] = dW1: a new dict with that key
+        if sequences.dict_key(lo, target) is not None:  # grads['W1'] = dW1: a new dict with that key
             check_dict_write(lo, target.value.id, stmt)
             items = {**lo.dicts[id(lo.env[target.value.id])], target.slice.value: value}
-            lo.env[target.value.id] = lo.make_dict(items, stmt, target.value.id)
+            lo.env[target.value.id] = sequences.make_dict(lo, items, stmt, target.value.id)
         elif isinstance(target, ast.Subscript):
-            check_mutation(lo, target.value, stmt)
+            key_write = isinstance(target.slice, ast.Constant) and isinstance(target.slice.value, str)
+            check_mutation(lo, target.value, stmt, key_write)
             x = lo.name(target.value)
             value = sequences.stacked(lo, value, stmt.value, "setitem", 1)  # x[:2] = [a, b]: an array
             ins, index = lo.index([x, value], target.slice)
@@ -151,7 +153,9 @@ def unpack_value(lo, target, value_node):
         lo.bind(name, item, value_node)
 
 
-def check_mutation(lo, target: ast.expr, stmt: ast.stmt):
+def check_mutation(lo, target: ast.expr, stmt: ast.stmt, key_write: bool = False):
+    """Refuse a write in place into ``target`` that the IR's value semantics would not follow. ``key_write``:
+    ``d['key'] = v``, allowed into the caller's dict when no caller reads it afterwards."""
     if not isinstance(target, ast.Name):
         lo.fail(UnsupportedError, target, "only a named array can be changed in place",
                 "assign the array to a name first")
@@ -163,7 +167,12 @@ def check_mutation(lo, target: ast.expr, stmt: ast.stmt):
                 "supported", f"build a new one, or make it an array first: '{target.id} = "
                 f"np.array({target.id})'")
     mine = lo.aliases.roots(var)
-    if mine & lo.borrowed or id(var) in lo.borrowed:
+    if (mine & lo.borrowed or id(var) in lo.borrowed) and not (key_write and unread_by_callers(lo, mine)):
+        # The IR's write makes a new dict the caller does not see: right only if the caller never looks.
+        if key_write:
+            lo.fail(UnsupportedError, stmt, f"'{target.id}' is the caller's: writing a key into it inside "
+                    f"'{lo.fdef.name}' is supported only where no caller reads it after the call",
+                    f"copy it first ('{target.id} = dict({target.id})'), or return the value instead")
         lo.fail(UnsupportedError, stmt, f"'{target.id}' is the caller's array: changing it in place inside "
                 f"'{lo.fdef.name}' is not supported", f"copy it first, for example "
                 f"'{target.id} = {target.id}.copy()'")
@@ -172,10 +181,41 @@ def check_mutation(lo, target: ast.expr, stmt: ast.stmt):
         # a plain assignment reads its right side and index before it writes.
         within = name in lo.read_within and stmt is not lo.top_statement
         later = lo.last_read.get(name, -1) > lo.stmt_index or within
-        if name != target.id and isinstance(other, Var) and later and lo.aliases.roots(other) & mine:
+        if name != target.id and later and _may_see(lo, other, mine, key_write):
             lo.fail(UnsupportedError, stmt,
                     f"'{target.id}' is changed in place while '{name}' still refers to the same array",
                     f"copy it first, for example '{target.id} = {target.id}.copy()'")
+
+
+def unread_by_callers(lo, roots: frozenset) -> bool:
+    """True if no function ``lo`` is inlined into reads a name that may share ``roots`` after the call
+    (its arguments are read before the body runs; a call inside a loop may run again)."""
+    while lo.parent is not None:
+        caller, top = lo.parent, lo.parent.top_statement
+        call_only = isinstance(top, ast.Assign) and isinstance(top.value, ast.Call)
+        for name, other in caller.env.items():
+            if not _may_see(lo, other, roots, True):
+                continue
+            if caller.last_read.get(name, -1) > caller.stmt_index:
+                return False
+            if name in caller.read_within and not (call_only and _only_arguments(top, name)):
+                return False
+        lo = caller
+    return True
+
+
+def _may_see(lo, other, roots: frozenset, key_write: bool) -> bool:
+    """True if the value ``other`` may see a write into an array or dict with ``roots``."""
+    if not isinstance(other, Var):
+        return False
+    return bool(lo.aliases.roots(other) & touched(roots, key_write))
+
+
+def _only_arguments(stmt: ast.Assign, name: str) -> bool:
+    """True if every read of ``name`` in ``stmt`` is a whole argument of the call it assigns."""
+    call = stmt.value
+    arguments = {id(a) for a in [*call.args, *(k.value for k in call.keywords)]}
+    return all(id(n) in arguments for n in ast.walk(stmt) if isinstance(n, ast.Name) and n.id == name)
 
 
 def check_dict_write(lo, name: str, stmt: ast.stmt):

@@ -20,7 +20,9 @@ from ..ir import Const, Var
 from ..ops import primitives as P
 from ..ops.rules import has_rule
 from . import fence, sequences
-from .scope import FromImport, GlobalConst, ModuleAlias, ModuleFunction, OtherGlobal
+from .desugar import RAISED
+from .fence import OUT_MESSAGE, out_hint
+from .scope import FromImport, GlobalConst, GlobalLiteral, ModuleAlias, ModuleFunction, OtherGlobal
 
 # Methods and functions that change an argument in place (the IR has values, not memory).
 _MUTATING = {"sort", "fill", "resize", "put", "itemset", "setfield", "partition", "setflags", "byteswap", "copyto",
@@ -64,6 +66,9 @@ def inline(lo, node: ast.Call, name: str):
 
 def call(lo, node: ast.Call) -> Var:
     func = node.func
+    out = next((kw for kw in node.keywords if kw.arg == "out"), None)
+    if out is not None:
+        lo.fail(UnsupportedError, out, OUT_MESSAGE.format(ast.unparse(func)), out_hint(node))
     if isinstance(func, ast.Name) and func.id == "sum" and "sum" not in lo.env and len(node.args) == 1 \
             and isinstance(node.args[0], ast.Name) and node.args[0].id in lo.lists:
         return lo.name(node.args[0])
@@ -142,13 +147,22 @@ def variance(lo, node: ast.Call):
     return lo.emit("numpy.sqrt", (out,), node) if func.attr == "std" else out
 
 
-def opaque(lo, node: ast.Call, why) -> Var:
+def raise_exception(lo, stmt: ast.Raise) -> None:
+    """``raise ValueError('bad mode "%s"' % mode)``: an opaque call written as a raise statement (kept
+    though nothing reads it); the branch is marked as ending there (see :func:`diffc.frontend.flow.if_statement`)."""
+    exc = stmt.exc if isinstance(stmt.exc, ast.Call) else ast.copy_location(ast.Call(stmt.exc, [], []), stmt.exc)
+    opaque(lo, exc, ("an exception is never differentiated", "raise it only on values that do not depend on "
+                     "the parameters being differentiated"), raises=True)
+    lo.env[RAISED] = True
+
+
+def opaque(lo, node: ast.Call, why, raises: bool = False) -> Var:
     """A call diffc has no rule for, kept as it is: refused later only if a gradient must cross it.
     Arguments that read no local name are copied as written (``dtype=int``, ``CONSTS``)."""
     func = node.func
     ins, spec = [], []
     name = func.attr if isinstance(func, ast.Attribute) else func.id
-    if name in _MUTATING or any(kw.arg == "out" for kw in node.keywords):
+    if name in _MUTATING:
         lo.fail(UnsupportedError, node, f"'{ast.unparse(func)}' changes an array in place: diffc cannot follow "
                 "that", "use a form that returns a new array, such as np.sort(x) for x.sort()")
     if why is None:  # a method: receiver.name(...)
@@ -164,14 +178,35 @@ def opaque(lo, node: ast.Call, why) -> Var:
         key = arg.arg if isinstance(arg, ast.keyword) else None
         if isinstance(value, ast.Starred):
             lo.fail(UnsupportedError, value, "starred arguments are not supported", "list the values")
-        if any(isinstance(n, ast.Name) and n.id in lo.env for n in ast.walk(value)):
+        if dtype_of_parameter(lo, value):  # np.zeros(D, dtype=x.dtype): no derivative flows through a dtype
+            spec.append((key, ("raw", dtype_of_parameter(lo, value))))
+        elif any(isinstance(n, ast.Name) and (n.id in lo.env or isinstance(lo.scope.lookup(n.id), GlobalLiteral))
+                 for n in ast.walk(value)):  # a module-level list is written out as its items
             ins.append(lo.expr(value))
             spec.append((key, ("in", len(ins) - 1)))
         else:
             copyable(lo, value)
             spec.append((key, ("raw", ast.unparse(value))))
-    return lo.emit("opaque", tuple(ins), node, _callee=callee, _method=func.attr if callee is None else None,
-                   _args=tuple(spec), _why=why)
+    out = lo.emit("opaque", tuple(ins), node, _callee=callee, _method=func.attr if callee is None else None,
+                  _args=tuple(spec), _why=why, **({"_raise": True} if raises else {}))
+    if callee is None and func.attr == "get" and node.args and isinstance(node.args[0], ast.Constant) and \
+            isinstance(node.args[0].value, str):
+        lo.aliases.item_of(out, ins[0], *ins[1:])  # bn_param.get('eps', 1e-5): an entry (or the default)
+    return out
+
+
+def dtype_of_parameter(lo, node: ast.expr) -> str | None:
+    """``x.dtype`` where ``x`` is a parameter of the function differentiated that it never assigns (in a
+    helper too, as the helper's name for it): the text generated code reads it by (the parameter keeps its
+    name there), else None. A dtype carries no derivative."""
+    if not (isinstance(node, ast.Attribute) and node.attr == "dtype" and isinstance(node.value, ast.Name)):
+        return None
+    var = lo.env.get(node.value.id)
+    root = lo.root
+    if not (isinstance(var, Var) and var.is_param and var.hint in root.env and root.env[var.hint] is var) or \
+            var.hint in root.assigned_later:
+        return None
+    return f"{var.hint}.dtype"
 
 
 def copyable(lo, node: ast.expr) -> None:
@@ -185,6 +220,8 @@ def copyable(lo, node: ast.expr) -> None:
         if binding is None and hasattr(builtins, n.id) or isinstance(binding, (ModuleAlias, FromImport,
                                                                                GlobalConst)):
             continue
+        if isinstance(binding, OtherGlobal) and binding.refusal:
+            lo.fail(UnsupportedError, n, binding.refusal, binding.hint)
         what = "not defined" if binding is None else "not a module, an import or a number"
         lo.fail(UnknownCallError if binding is None else UnsupportedError, n,
                 f"'{n.id}' is {what}: generated code could not refer to it",
@@ -233,6 +270,14 @@ def keywords(lo, node: ast.Call, op: str) -> dict:
     return params
 
 
+def is_literal(lo, node) -> bool:
+    try:
+        ast.literal_eval(node)
+    except ValueError:
+        return lo.is_newaxis(node)
+    return True
+
+
 def literal(lo, node):
     if lo.is_newaxis(node):
         return None
@@ -278,6 +323,10 @@ def callee(lo, node: ast.Call) -> tuple[str, dict]:
                           "rewrite it with supported functions (see the README's list); on values that do "
                           "not depend on the parameters being differentiated it may stay as it is")
     op, (low, high) = found
+    for kw in node.keywords:
+        if not is_literal(lo, kw.value) and kw.arg in P.numpy_keywords(op):  # np.zeros(D, dtype=x.dtype)
+            return "opaque", (f"the argument {kw.arg}= of '{text}' must be a literal such as 1, (0, 1) or True "
+                              "for diffc to write its gradient", "write the value out")
     params = keywords(lo, node, op)
     n = len(node.args)
     if n < low or (high is not None and n > high):

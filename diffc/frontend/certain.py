@@ -12,6 +12,10 @@ possibly replaced by a later ``from m import *`` or a ``globals()`` write.
 
 ``uncertain(tree)`` maps each name that fails this to the reason, so that a
 use of it in a differentiated function is refused with a located error.
+
+A module-level tuple, list or dict literal of numbers and strings is certain
+under the same rules and when nothing may change it in place (``only_read``:
+every use reads it, indexes it or calls a method that only reads).
 """
 
 from __future__ import annotations
@@ -142,3 +146,45 @@ def uncertain(tree: ast.Module) -> dict[str, str]:
         elif calls_globals:
             reasons[name] = "the module calls globals() or vars(), which may change it"
     return reasons
+
+
+def literal_container(value) -> bool:
+    """True for a tuple, list or dict (keys and items) of numbers and strings, nested or not."""
+    if type(value) in (int, float, str, bool):
+        return True
+    if type(value) in (tuple, list):
+        return all(literal_container(v) for v in value)
+    if type(value) is dict:
+        return all(literal_container(k) and literal_container(v) for k, v in value.items())
+    return False
+
+
+_READING = {"items", "keys", "values", "index", "count", "get", "copy"}
+
+
+def only_read(tree: ast.AST, name: str) -> bool:
+    """True if no code in ``tree`` may change the container ``name`` in place: every use of the name
+    reads it whole, indexes it, or calls one of its methods that only read (``items``, ``get``)."""
+    parents = {id(child): node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+    for node in ast.walk(tree):
+        if not (isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Load)):
+            continue
+        above = parents.get(id(node))
+        if isinstance(above, ast.Attribute) and above.attr not in _READING:
+            return False
+        if isinstance(above, ast.Subscript) and not isinstance(above.ctx, ast.Load):
+            return False
+        if isinstance(above, ast.AugAssign):
+            return False
+    return True
+
+
+def literal_value(node: ast.expr):
+    """The value of a tuple, list or dict literal of numbers and strings, else None."""
+    if not isinstance(node, (ast.Tuple, ast.List, ast.Dict)):
+        return None
+    try:
+        value = ast.literal_eval(node)
+    except ValueError:
+        return None
+    return value if literal_container(value) else None

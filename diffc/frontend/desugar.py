@@ -15,11 +15,15 @@ RETURN = "<return>"  # the environment's name for the value being returned
 LOOP_LOCAL = object()  # marks a name assigned only inside a loop
 
 
+RAISED = "<raised>"  # the environment's mark of a block that ends in 'raise'
+
+
 def ends_in_return(stmts) -> bool:
+    """True if every path through ``stmts`` ends in a return (or raises)."""
     if not stmts:
         return False
     last = stmts[-1]
-    return isinstance(last, ast.Return) or (
+    return isinstance(last, (ast.Return, ast.Raise)) or (
         isinstance(last, ast.If) and ends_in_return(last.body) and ends_in_return(last.orelse))
 
 

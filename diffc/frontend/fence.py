@@ -30,7 +30,8 @@ _STATEMENT_HINTS = {
     ast.Import: ("imports inside a function are not supported", "move the import to the top of the module"),
     ast.ImportFrom: ("imports inside a function are not supported", "move the import to the top of the module"),
     ast.Delete: ("'del' is not supported", "remove the statement; diffc tracks values, not names"),
-    ast.Raise: ("'raise' is not supported", "validate inputs before calling the function"),
+    ast.Raise: ("'raise' is supported only as the last statement of an 'if' or 'else' branch",
+                "raise in a branch, as in 'if ...: ... else: raise ValueError(...)'"),
     ast.Assert: ("'assert' is not supported", "check inputs before calling the function"),
 }
 _EXPR_HINTS = {
@@ -94,8 +95,12 @@ def _check_statement(stmt: ast.stmt, err, in_loop: bool = False) -> None:
         return
     if isinstance(stmt, ast.If):
         _check_expr(stmt.test, err)
-        for inner in [*stmt.body, *stmt.orelse]:
-            _check_statement(inner, err, in_loop)
+        for block in (stmt.body, stmt.orelse):
+            for inner in block:
+                if isinstance(inner, ast.Raise) and inner is block[-1]:  # else: raise ValueError(...)
+                    _check_raise(inner, err)
+                else:
+                    _check_statement(inner, err, in_loop)
         return
     if isinstance(stmt, (ast.For, ast.While)):
         if stmt.orelse:
@@ -152,7 +157,10 @@ def _check_statement(stmt: ast.stmt, err, in_loop: bool = False) -> None:
                 and isinstance(call.func.value, ast.Name) and len(call.args) == 1 and not call.keywords:
             _check_expr(call.args[0], err)  # terms.append(x): the frontend checks what terms is
             return
-        if isinstance(stmt.value, ast.Call):
+        if isinstance(call, ast.Call) and any(kw.arg == "out" for kw in call.keywords):
+            err(next(kw for kw in call.keywords if kw.arg == "out"), OUT_MESSAGE.format(ast.unparse(call.func)),
+                out_hint(call))
+        elif isinstance(stmt.value, ast.Call):
             err(stmt, "calls made only for their side effects are not supported",
                 "remove the call (for example a print) from the function you differentiate")
         else:
@@ -160,6 +168,38 @@ def _check_statement(stmt: ast.stmt, err, in_loop: bool = False) -> None:
         return
     message, hint = _STATEMENT_HINTS.get(type(stmt), (f"'{type(stmt).__name__}' statements are not supported", None))
     err(stmt, message, hint)
+
+
+OUT_MESSAGE = "'{}' with out= changes an array in place (it writes its result there): diffc cannot follow that"
+
+
+def out_hint(node: ast.Call) -> str:
+    """How to write a call with ``out=`` without it: assign the result."""
+    out = next(kw for kw in node.keywords if kw.arg == "out")
+    rest = ast.Call(node.func, node.args, [kw for kw in node.keywords if kw.arg != "out"])
+    return f"drop out= and assign the result: '{ast.unparse(out.value)} = {ast.unparse(rest)}'"
+
+
+def _check_raise(stmt: ast.Raise, err) -> None:
+    """``raise Error(message)`` ending a branch: the gradient raises where the function does."""
+    exc = stmt.exc
+    if exc is None:
+        err(stmt, "a bare 'raise' is not supported here", "raise an exception, as in 'raise ValueError(...)'")
+        return
+    if stmt.cause is not None:
+        err(stmt.cause, "'raise ... from ...' is not supported", "drop 'from ...'")
+    func = exc.func if isinstance(exc, ast.Call) else exc
+    if not isinstance(func, (ast.Name, ast.Attribute)):
+        err(exc, "only 'raise SomeError(...)' is supported", "raise an exception class by its name")
+        return
+    for arg in [*exc.args, *(k.value for k in exc.keywords)] if isinstance(exc, ast.Call) else []:
+        if any(isinstance(n, ast.JoinedStr) for n in ast.walk(arg)):
+            err(arg, "f-strings are not supported in differentiated code",
+                "format the message with %, as in 'bad mode \"%s\"' % mode")
+        elif isinstance(arg, ast.BinOp) and isinstance(arg.op, ast.Mod) and isinstance(arg.left, ast.Constant):
+            _check_expr(arg.right, err)  # 'bad mode "%s"' % mode
+        elif not (isinstance(arg, ast.Constant) and isinstance(arg.value, str)):
+            _check_expr(arg, err)
 
 
 def _check_target(target: ast.expr, err, unpack: bool = True) -> None:
@@ -218,7 +258,8 @@ def _check_expr(node: ast.expr, err) -> None:
                 "compare numbers with ==, <, ...; handle a None argument (such as 'if y is None: return scores') "
                 "outside the function you differentiate")
         for part in [node.left, *node.comparators]:
-            _check_expr(part, err)
+            if not (isinstance(part, ast.Constant) and isinstance(part.value, str)):  # mode == 'train'
+                _check_expr(part, err)
         return
     if isinstance(node, (ast.Tuple, ast.List)):
         for elt in node.elts:

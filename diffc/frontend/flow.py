@@ -15,7 +15,7 @@ import ast
 from ..errors import UnsupportedError
 from ..ir import Builder, Carry, Const, Eqn, If, Loop, Phi, Var, item_defs
 from . import sequences
-from .desugar import LOOP_LOCAL, replace_breaks, stored_names, without_continue
+from .desugar import LOOP_LOCAL, RAISED, replace_breaks, stored_names, without_continue
 
 
 def lower_block(lo, stmts: list, env: dict) -> tuple[list, dict]:
@@ -45,9 +45,17 @@ def if_statement(lo, test, body, orelse, node):
     before = dict(lo.env)
     then_block, then_env = lower_block(lo, body, dict(before))
     else_block, else_env = lower_block(lo, orelse, dict(before))
+    # A branch that raises never reaches what follows: a name the other branch assigns is that value.
+    raised = then_env.pop(RAISED, False), else_env.pop(RAISED, False)
+    if all(raised):
+        lo.env[RAISED] = True
     phis = []
     for name in dict.fromkeys([*then_env, *else_env]):
         a, b = then_env.get(name), else_env.get(name)
+        if raised[0] and a is None and b is not LOOP_LOCAL:
+            a = Const(None)
+        if raised[1] and b is None and a is not LOOP_LOCAL:
+            b = Const(None)
         if a is None or b is None or a is LOOP_LOCAL or b is LOOP_LOCAL:
             lo.env.pop(name, None)  # assigned on one path only
             continue
@@ -56,10 +64,21 @@ def if_statement(lo, test, body, orelse, node):
             continue
         out = Var(None if name.startswith("<") else name)
         lo.fresh.add(id(out))
-        phis.append(Phi(out, merge(lo, name, a, then_block, node), merge(lo, name, b, else_block, node)))
+        phis.append(Phi(out, _merge(lo, name, a, then_block, node, raised[0]),
+                        _merge(lo, name, b, else_block, node, raised[1])))
         lo.aliases.shares(out, a, b)  # it is one or the other
         lo.env[name] = out
     lo.eqns.append(If(cond, then_block, else_block, phis, lo.source.lineno(node), node.col_offset))
+
+
+def _merge(lo, name, value, block, node, raises: bool):
+    """:func:`merge`; in a block that ends in a raise statement, before it (the value is never read)."""
+    if not raises:
+        return merge(lo, name, value, block, node)
+    raise_eqn = block.pop()
+    value = merge(lo, name, value, block, node)
+    block.append(raise_eqn)
+    return value
 
 
 def loop(lo, kind, node, target, args, body, test=None):

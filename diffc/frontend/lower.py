@@ -39,7 +39,7 @@ from .desugar import (
     split_aux,
     without_continue,
 )
-from .scope import FromImport, GlobalConst, ModuleAlias, OtherGlobal, Scope
+from .scope import FromImport, GlobalConst, GlobalLiteral, ModuleAlias, OtherGlobal, Scope
 from .source import Source
 
 __all__ = ["VIEW_OPS", "Frontend", "lower"]
@@ -70,6 +70,7 @@ class Frontend:
         self.stacks: dict[tuple, Var] = parent.stacks if parent else {}  # np.array of a literal, per block
         self.dicts: dict[int, dict] = parent.dicts if parent else {}  # id(var) -> {key: atom} of a dict built here
         self.calls: tuple[str, ...] = (*parent.calls, fdef.name) if parent else (fdef.name,)
+        self.parent, self.root = parent, parent.root if parent else self  # the caller; the function differentiated
         # Parameters that are dicts, tuples or lists, read only as p["key"], p[0] or a, b = p.
         self.containers: set[int] = parent.containers if parent else set()
         self.borrowed: set[int] = set()  # a helper's parameters: the caller's values
@@ -117,7 +118,7 @@ class Frontend:
                 self.containers.add(id(p))
         positional = [*args.posonlyargs, *args.args]
         defaults = {a.arg: ast.unparse(d) for a, d in zip(positional[len(positional) - len(args.defaults):],
-                                                         args.defaults)}
+                                                          args.defaults)}
         defaults.update({a.arg: ast.unparse(d) for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None})
         out = self.body()
         aux = self.aux_values(out) if self.has_aux and not self.errors else []
@@ -195,6 +196,9 @@ class Frontend:
         if isinstance(stmt, ast.If):
             flow.if_statement(self, stmt.test, stmt.body, stmt.orelse, stmt)
             return None
+        if isinstance(stmt, ast.Raise):  # the last statement of a branch (the fence saw to it)
+            calls.raise_exception(self, stmt)
+            return None
         if isinstance(stmt, (ast.For, ast.While)) and any(loop_exits(s, ast.Break) for s in stmt.body):
             stmt = flow.without_break(self, stmt)
         if isinstance(stmt, ast.For):
@@ -265,8 +269,9 @@ class Frontend:
         if isinstance(node, ast.Call):
             return calls.call(self, node)
         if isinstance(node, ast.Dict):
-            return self.make_dict(dict(zip((k.value for k in node.keys), (self.expr(v) for v in node.values))), node)
-        if isinstance(node, ast.Subscript) and self.dict_key(node) is not None:
+            items = dict(zip((k.value for k in node.keys), (self.expr(v) for v in node.values)))
+            return sequences.make_dict(self, items, node)
+        if isinstance(node, ast.Subscript) and sequences.dict_key(self, node) is not None:
             items = self.dicts[id(self.env[node.value.id])]
             if node.slice.value not in items:
                 self.fail(UnsupportedError, node, f"'{node.value.id}' has no key {node.slice.value!r} here",
@@ -274,6 +279,10 @@ class Frontend:
             return items[node.slice.value]
         if isinstance(node, ast.Subscript):
             base = self.expr(node.value)
+            if id(base) in self.dicts and isinstance(node.slice, ast.Name):  # WEIGHTS[key], key known here
+                found = sequences.dict_item(self, base, self.expr(node.slice))
+                if found is not None:
+                    return found
             if id(base) in self.seqs:  # t[0] of t = (a, 2.0 * a): the item itself
                 found = sequences.item(self, base, node)
                 if found is not None:
@@ -283,7 +292,10 @@ class Frontend:
                 out.label = field_label(base, node.slice.value)
                 return out
             ins, index = self.index([base], node.slice)
-            return self.emit("getitem", ins, node, index=index)
+            out = self.emit("getitem", ins, node, index=index)
+            if isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str):
+                self.aliases.item_of(out, base)  # bn_param['mode']: an entry of a dict
+            return out
         if isinstance(node, ast.Tuple):
             items = [self.expr(e) for e in node.elts]
             if all(isinstance(a, Const) for a in items):
@@ -302,22 +314,6 @@ class Frontend:
         if isinstance(node, ast.List):  # a list stays a list: as an index it means fancy indexing
             return sequences.sequence(self, node, [self.expr(e) for e in node.elts], "List")
         raise AssertionError(f"fence let through {type(node).__name__}")  # pragma: no cover
-
-    def make_dict(self, items: dict, node, name=None) -> Var:
-        """A dict built in the function (``grads = {}; grads['W1'] = dW1``): its keys are known here, so
-        reads are its items; the dict itself is forward code (an aux output), with no gradient rule."""
-        out = self.emit("make_struct", tuple(items.values()), node, Var(name), keys=tuple(items), kind="dict")
-        self.dicts[id(out)] = items
-        return out
-
-    def dict_key(self, node):
-        """The key of ``d['key']`` when ``d`` names a dict built in the function, else None."""
-        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and \
-                isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str):
-            var = self.env.get(node.value.id)
-            if isinstance(var, Var) and id(var) in self.dicts:
-                return node.slice.value
-        return None
 
     def index(self, ins: list, node: ast.expr):
         """The index template of a subscript; its variable parts are appended to ``ins``."""
@@ -357,6 +353,8 @@ class Frontend:
         binding = self.scope.lookup(node.id)
         if isinstance(binding, GlobalConst):
             return Ref(None, node.id, binding.value)
+        if isinstance(binding, GlobalLiteral):  # SCALES = [1.0, 2.0] at the top of the module
+            return sequences.module_literal(self, binding.value, node)
         if isinstance(binding, FromImport):
             value = P.library_constant(binding.module, binding.attr)
             if value is not None:

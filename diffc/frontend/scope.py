@@ -16,10 +16,11 @@ import ast
 import contextlib
 import sys
 import types
+from copy import deepcopy
 from dataclasses import dataclass
 
 from ..errors import UnsupportedError
-from .certain import HINT, uncertain
+from .certain import HINT, literal_container, literal_value, only_read, uncertain
 
 # Libraries whose functions have derivative rules.
 KNOWN_MODULES = ("math", "numpy", "scipy.special")
@@ -47,6 +48,26 @@ class GlobalConst:
 
 
 @dataclass(frozen=True)
+class GlobalLiteral:
+    """A module-level tuple, list or dict of numbers and strings that nothing changes (``SCALES = [1.0,
+    2.0]``, ``WEIGHTS = {'a': 1.0}``): the frontend uses its value as if written in the function."""
+
+    value: object
+    text: str
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The value a list or dict of the user's module had when a gradient was compiled from it: the
+    gradient is compiled again when the list or dict no longer equals it."""
+
+    value: object
+
+    def still(self, current) -> bool:
+        return type(current) is type(self.value) and current == self.value
+
+
+@dataclass(frozen=True)
 class ModuleFunction:
     name: str
 
@@ -58,7 +79,7 @@ class OtherGlobal:
     hint: str | None = None
 
 
-Binding = ModuleAlias | FromImport | GlobalConst | ModuleFunction | OtherGlobal
+Binding = ModuleAlias | FromImport | GlobalConst | GlobalLiteral | ModuleFunction | OtherGlobal
 
 
 def _literal_number(node: ast.expr):
@@ -159,18 +180,26 @@ class Scope:
             elif isinstance(stmt, (ast.Assign, ast.AnnAssign)) and stmt.value is not None:
                 targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
                 value = _literal_number(stmt.value)
+                container = literal_value(stmt.value)
                 for target in targets:
                     if isinstance(target, ast.Name):
                         if value is not None and target.id not in bindings:
                             spelled = ast.get_source_segment(text, stmt.value) if text else None
                             bindings[target.id] = GlobalConst(value, spelled or ast.unparse(stmt.value))
+                        elif container is not None and target.id not in bindings and only_read(tree, target.id):
+                            bindings[target.id] = GlobalLiteral(container, ast.unparse(stmt.value))
+                        elif container is not None and target.id not in bindings:
+                            bindings[target.id] = OtherGlobal("a module-level variable", (
+                                f"the module-level {type(container).__name__} '{target.id}' may be changed in "
+                                "place in this file: its value is not certain"),
+                                "do not change it (build a new one under another name), or pass it as a parameter")
                         else:
                             bindings[target.id] = OtherGlobal("a module-level variable")
         for name, reason in uncertain(tree).items():
             if name in helpers:  # a function defined at the top level, and bound again
                 bindings[name] = OtherGlobal("a function", f"which function '{name}' is when called is not "
                                              f"certain: {reason}", "define it once with 'def' and do not rebind it")
-            elif name not in bindings or isinstance(bindings[name], (GlobalConst, OtherGlobal)):
+            elif name not in bindings or isinstance(bindings[name], (GlobalConst, GlobalLiteral, OtherGlobal)):
                 bindings[name] = OtherGlobal("a module-level variable", f"the value of the module-level variable "
                                              f"'{name}' is not certain: {reason}", HINT)
         scope = cls(bindings, identifiers(tree), helpers)
@@ -204,6 +233,9 @@ class Scope:
                         f"'{name}' is a module-level number of {globals_.get('__name__', 'another module')!r}, "
                         "read by a function inlined from there: the gradient can read only the differentiated "
                         "function's module"), "pass it as a parameter")
+            if isinstance(binding, GlobalLiteral) and type(binding.value) is not tuple and inlined is not None:
+                maps = getattr(globals_, "maps", [globals_])
+                inlined.append((next(m for m in maps if name in m), name, Snapshot(binding.value)))
             if binding is not None:
                 bindings[name] = binding
             if isinstance(binding, ModuleFunction):
@@ -324,6 +356,8 @@ def _classify(obj, name: str) -> Binding | None:
             return FromImport(module, name)
     if type(obj) in (int, float):
         return GlobalConst(obj, repr(obj))
+    if type(obj) in (tuple, list, dict) and literal_container(obj):
+        return GlobalLiteral(deepcopy(obj), repr(obj))  # its value now: see Snapshot
     for module in KNOWN_MODULES:
         mod = sys.modules.get(module)
         attr = getattr(obj, "__name__", None)

@@ -24,6 +24,7 @@ import ast
 
 from ..errors import UnsupportedError
 from ..ir import Const, Var
+from .scope import GlobalLiteral
 
 # Arguments of NumPy functions that are shapes or axes, not arrays: a tuple there stays a tuple.
 _SHAPE_ARGS = {
@@ -45,6 +46,9 @@ def items_of(lo, node: ast.expr):
     if isinstance(node, ast.Name) and isinstance(lo.env.get(node.id), Var):
         found = lo.seqs.get(id(lo.env[node.id]))
         return None if found is None else found[0]
+    if isinstance(node, ast.Name) and node.id not in lo.env and isinstance(lo.scope.lookup(node.id), GlobalLiteral):
+        atom = lo.expr(node)  # SCALES, WEIGHTS: a module-level literal (a dict gives its keys)
+        return lo.seqs[id(atom)][0] if id(atom) in lo.seqs else [Const(k) for k in lo.dicts[id(atom)]]
     if isinstance(node, (ast.ListComp, ast.GeneratorExp)):
         return comprehension_items(lo, node)
     if isinstance(node, (ast.List, ast.Tuple)):
@@ -77,15 +81,32 @@ def stacked(lo, atom, node: ast.expr, op: str, position: int):
     return lo.stacks[key]
 
 
+def module_literal(lo, value, node: ast.Name):
+    """A module-level tuple, list or dict of numbers and strings, used by name: its items are known here."""
+    if isinstance(value, dict):
+        return make_dict(lo, {k: module_literal(lo, v, node) for k, v in value.items()}, node)
+    if isinstance(value, (tuple, list)):
+        out = sequence(lo, node, [module_literal(lo, v, node) for v in value], type(value).__name__.title())
+        out.label = node.id
+        return out
+    return Const(value)
+
+
 def builtin_on_items(lo, node: ast.Call):
-    """``sum``, ``max``, ``min`` or ``len`` of a list or tuple literal, or None if it is not one."""
+    """``sum``, ``max``, ``min``, ``len`` or ``sorted`` of a list or tuple literal (``sorted`` of items
+    known here), or None if it is not one."""
     func = node.func
-    if not (isinstance(func, ast.Name) and func.id in ("sum", "max", "min", "len") and func.id not in lo.env
-            and lo.scope.lookup(func.id) is None and len(node.args) == 1 and not node.keywords):
+    if not (isinstance(func, ast.Name) and func.id in ("sum", "max", "min", "len", "sorted")
+            and func.id not in lo.env and lo.scope.lookup(func.id) is None and len(node.args) == 1
+            and not node.keywords):
         return None
     items = items_of(lo, node.args[0])
     if items is None:
         return None
+    if func.id == "sorted":
+        if not all(isinstance(i, Const) for i in items):
+            return None
+        return sequence(lo, node, sorted(items, key=lambda c: c.value), "List")
     if func.id == "len" or func.id == "sum" and not items:
         return Const(len(items))  # sum([]) == 0 == len([])
     if not items:
@@ -201,3 +222,32 @@ def sum_loop(lo, node):
             lo.env.pop(n, None)
         lo.env.update(saved)
     return lo.env.pop(total)
+
+
+def make_dict(lo, items: dict, node, name=None) -> Var:
+    """A dict built in the function (``grads = {}; grads['W1'] = dW1``): its keys are known here, so
+    reads are its items; the dict itself is forward code (an aux output), with no gradient rule."""
+    out = lo.emit("make_struct", tuple(items.values()), node, Var(name), keys=tuple(items), kind="dict")
+    lo.dicts[id(out)] = items
+    return out
+
+
+def dict_key(lo, node):
+    """The key of ``d['key']`` when ``d`` names a dict built in the function, else None."""
+    if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and \
+            isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str):
+        var = lo.env.get(node.value.id)
+        if isinstance(var, Var) and id(var) in lo.dicts:
+            return node.slice.value
+    return None
+
+
+def dict_item(lo, base: Var, key):
+    """``d[k]`` of a dict whose keys are known here, with ``k`` a name bound to a literal (``for k in
+    sorted(WEIGHTS)`` unrolled): the item itself, else None."""
+    if isinstance(key, Var):  # k = 'a', a copy of the literal in this block
+        key = next((e.ins[0] for e in reversed(lo.eqns) if getattr(e, "out", None) is key and e.op == "copy"),
+                   None)
+    if isinstance(key, Const) and key.value in lo.dicts[id(base)]:
+        return lo.dicts[id(base)][key.value]
+    return None

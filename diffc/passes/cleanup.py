@@ -26,7 +26,7 @@ def dce(items: list, needed: set) -> list:
     kept = []
     for item in reversed(items):
         if isinstance(item, Eqn):
-            if id(item.out) in needed or item.op in EFFECTS:
+            if id(item.out) in needed or item.op in EFFECTS or item.params.get("_raise"):
                 kept.append(item)
                 needed.update(id(a) for a in item.ins if isinstance(a, Var))
         elif isinstance(item, If):
@@ -56,7 +56,7 @@ def _live_reads(items: list, needed: set) -> set:
     """What ``dce(items, needed)`` would keep reading, without changing ``items``."""
     for item in reversed(items):
         if isinstance(item, Eqn):
-            if id(item.out) in needed or item.op in EFFECTS:
+            if id(item.out) in needed or item.op in EFFECTS or item.params.get("_raise"):
                 needed.update(id(a) for a in item.ins if isinstance(a, Var))
         elif isinstance(item, If):
             phis = [p for p in item.phis if id(p.out) in needed]
@@ -81,7 +81,8 @@ def _live_reads(items: list, needed: set) -> set:
 
 def _has_effects(item) -> bool:
     blocks = [item.then, item.orelse] if isinstance(item, If) else [item.cond, item.body]
-    return any((isinstance(i, Eqn) and i.op in EFFECTS) or (not isinstance(i, Eqn) and _has_effects(i))
+    return any((isinstance(i, Eqn) and (i.op in EFFECTS or i.params.get("_raise")))
+               or (not isinstance(i, Eqn) and _has_effects(i))
                for block in blocks for i in block)
 
 
