@@ -26,7 +26,7 @@ NET1 = textwrap.dedent("""
             self.params['W2'] = std * np.random.randn(hidden_size, output_size)
             self.params['b2'] = np.zeros(output_size)
 
-        def loss(self, X, y, reg=0.0):
+        def loss(self, X, y=None, reg=0.0):
             # Unpack variables from the params dictionary
             W1, b1 = self.params['W1'], self.params['b1']
             W2, b2 = self.params['W2'], self.params['b2']
@@ -36,6 +36,10 @@ NET1 = textwrap.dedent("""
             scores = None
             h1 = np.maximum(0, X.dot(W1) + b1)
             scores = h1.dot(W2) + b2
+
+            # If the targets are not given then jump out, we're done
+            if y is None:
+                return scores
 
             # Compute the loss
             loss = None
@@ -143,6 +147,8 @@ def test_two_layer_net_loss_method_through_the_decorator(make_module):
         assert grads[key].shape == net.params[key].shape
         assert rel_error(grads[key], numeric[key]) < 1e-6
         assert rel_error(grads[key], student[key]) < 1e-8  # the student's hand-written gradient agrees
+    with pytest.raises(ValueError, match=r"y is None: this path returns scores, not \(value, aux...\)"):
+        diffc.grad(net.loss, wrt="params", has_aux=True)(X)  # no labels: no loss to differentiate
     # The attributes are read when the gradient is called: new weights, new gradient.
     g = diffc.grad(net.loss, wrt="params", has_aux=True)
     net.params["W2"] = net.params["W2"] * 2.0
@@ -175,7 +181,8 @@ def test_two_layer_net_loss_method_through_the_cli(tmp_path, make_module, source
     net = module.TwoLayerNet(4, 5, 3, 1e-1) if extra else module.TwoLayerNet(input_dim=4, reg=0.2)
     grad = run_generated(result.stdout)["TwoLayerNet_loss_grad"]
     attributes = [net.params] if extra else [net.params, net.reg]  # self.params, then self.reg: first read first
-    assert f"def TwoLayerNet_loss_grad({'params, X, y, reg=0.0' if extra else 'params, reg, X, y'}):" in result.stdout
+    signature = "params, X, y=None, reg=0.0" if extra else "params, reg, X, y"
+    assert f"def TwoLayerNet_loss_grad({signature}):" in result.stdout
     grads, _ = grad(*attributes, X, Y, *extra)
     numeric = numeric_params(lambda: net.loss(X, Y, *extra)[0], net.params)
     for key in net.params:

@@ -445,8 +445,16 @@ def test_refusals_name_the_real_reason_at_their_line():
                 return np.sum(scores)
             return np.sum(scores ** 2), scores
     """)
-    with pytest.raises(diffc.DiffcError) as info:  # was a raw KeyError
-        diffc.compile_source(source, "l.py", functions="loss", has_aux=True)
+    # 'if y is None: return scores' beside 'return loss, extra': with has_aux, that path raises (issue 11).
+    grad = run_generated(diffc.compile_source(source, "l.py", functions="loss", wrt="W", has_aux=True).text)[
+        "loss_grad"]
+    W, X, y = rng.normal(size=(3, 2)), rng.normal(size=(4, 3)), np.array([0, 1, 1, 0])
+    g_W, _ = grad(W, X, y)
+    assert rel_error(g_W, numeric_gradient(lambda W: np.sum(X.dot(W)[range(4), y]), [W], 0)) < 1e-6
+    with pytest.raises(ValueError, match="y is None: this path returns scores"):
+        grad(W, X)
+    with pytest.raises(diffc.DiffcError) as info:  # 'is' is refused where it is not 'is None'
+        diffc.compile_source(source.replace("y is None", "y is X"), "l.py", functions="loss", has_aux=True)
     assert info.value.lineno == 6 and "'is' comparisons" in str(info.value)
     with pytest.raises(diffc.DiffcError) as info:
         diffc.compile_source(source, "l.py", functions="loss2", has_aux=True)

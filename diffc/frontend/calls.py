@@ -147,6 +147,17 @@ def variance(lo, node: ast.Call):
     return lo.emit("numpy.sqrt", (out,), node) if func.attr == "std" else out
 
 
+def is_none(lo, node: ast.Compare) -> Var:
+    """``y is None`` (or ``is not``) as ``isinstance(y, type(None))``: a call diffc keeps as it is."""
+    test = ast.Call(ast.Name("isinstance", ast.Load()), [node.left, ast.Call(ast.Name("type", ast.Load()),
+                                                                              [ast.Constant(None)], [])], [])
+    for part in ast.walk(test):
+        if not hasattr(part, "lineno"):
+            ast.copy_location(part, node)
+    out = opaque(lo, test, ("'is None' has no derivative", "test only arguments that are not differentiated"))
+    return lo.emit("not", (out,), node) if isinstance(node.ops[0], ast.IsNot) else out
+
+
 def raise_exception(lo, stmt: ast.Raise) -> None:
     """``raise ValueError('bad mode "%s"' % mode)``: an opaque call written as a raise statement (kept
     though nothing reads it); the branch is marked as ending there (see :func:`diffc.frontend.flow.if_statement`)."""

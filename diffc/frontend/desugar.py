@@ -193,10 +193,17 @@ def split_aux(stmts: list) -> tuple[list, set]:
     the returns that are not tuple literals."""
     arities: set = set()
     untupled: list = []  # returns that are not a tuple literal, for the error
+    tupled = any(isinstance(n, ast.Return) and isinstance(n.value, ast.Tuple) and len(n.value.elts) > 1
+                 for stmt in stmts for n in ast.walk(stmt))
 
     def rewrite(block: list) -> list:
         out = []
         for stmt in block:
+            if tupled and isinstance(stmt, ast.If) and is_none_test(stmt.test) and stmt.body and \
+                    isinstance(stmt.body[-1], ast.Return) and not isinstance(stmt.body[-1].value, ast.Tuple):
+                # CS231n's 'if y is None: return scores' beside 'return loss, grads': no loss on that path
+                stmt = ast.copy_location(ast.If(stmt.test, [*stmt.body[:-1], _no_value(stmt.body[-1], stmt.test)],
+                                                stmt.orelse), stmt)
             if isinstance(stmt, ast.Return) and isinstance(stmt.value, ast.Tuple) and stmt.value.elts and \
                     not any(isinstance(e, ast.Starred) for e in stmt.value.elts):
                 elts = stmt.value.elts
@@ -215,3 +222,21 @@ def split_aux(stmts: list) -> tuple[list, set]:
         return out
 
     return rewrite(stmts), arities, untupled
+
+
+def is_none_test(test: ast.expr) -> bool:
+    """True for ``name is None``."""
+    return isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Is) and \
+        isinstance(test.left, ast.Name) and isinstance(test.comparators[0], ast.Constant) and \
+        test.comparators[0].value is None
+
+
+def _no_value(ret: ast.Return, test: ast.expr | None = None) -> ast.Raise:
+    """``return scores`` on a path with no value to differentiate, as a raise saying so."""
+    message = f"this path returns {ast.unparse(ret.value)}, not (value, aux...): there is no value to differentiate"
+    if test is not None:
+        message = f"{ast.unparse(test)}: {message}"
+    call = ast.Call(ast.Name("ValueError", ast.Load()), [ast.Constant(message)], [])
+    for node in ast.walk(call):
+        ast.copy_location(node, ret)
+    return ast.copy_location(ast.Raise(call, None), ret)

@@ -252,6 +252,9 @@ def _check_expr(node: ast.expr, err) -> None:
     if isinstance(node, ast.Compare):
         if len(node.ops) > 1:
             err(node, "chained comparisons are not supported", "split it: (a < b) & (b < c)")
+        elif isinstance(node.ops[0], (ast.Is, ast.IsNot)) and isinstance(node.comparators[0], ast.Constant) and \
+                node.comparators[0].value is None:
+            pass  # y is None: a test of an argument, never differentiated
         elif type(node.ops[0]) not in COMPAREOPS:  # is, is not, in, not in
             text = {ast.Is: "is", ast.IsNot: "is not", ast.In: "in", ast.NotIn: "not in"}[type(node.ops[0])]
             err(node, f"'{text}' comparisons are not supported in differentiated code",

@@ -246,6 +246,8 @@ class Frontend:
         if isinstance(node, ast.BinOp):
             left, right = self.expr(node.left), self.expr(node.right)
             return self.emit(P.BINOPS[type(node.op)], (left, right), node)
+        if isinstance(node, ast.Compare) and isinstance(node.ops[0], (ast.Is, ast.IsNot)):  # y is None
+            return calls.is_none(self, node)
         if isinstance(node, ast.Compare):
             left, right = self.expr(node.left), self.expr(node.comparators[0])
             return self.emit(P.COMPAREOPS[type(node.ops[0])], (left, right), node)
