@@ -224,3 +224,11 @@ def test_a_module_level_list_passed_to_a_call_without_a_rule_is_written_out(make
     assert "np.percentile([1.0, 2.0, 4.0], 50)" in text  # the generated module has no SCALES of its own
     assert run_generated(text)["f_grad"](3.0) == pytest.approx(2.0)
     assert diffc.grad(make_module(source).f)(3.0) == pytest.approx(2.0)
+
+
+def test_a_key_written_into_a_dict_parameter_reads_back_as_the_value_written(make_module):
+    # Was an IndexError from the generated gradient: p['k'] read back through the write, as an array index.
+    source = "def f(x, p):\n    p['k'] = 2.0 * x\n    return p['k'] * x + p['j']\n"
+    assert run_generated(diffc.compile_source(source, wrt="x").text)["f_grad"](3.0, {"j": 1.0}) == \
+        pytest.approx(12.0)
+    assert diffc.grad(make_module(source).f, wrt="x")(3.0, {"j": 1.0}) == pytest.approx(12.0)

@@ -79,6 +79,9 @@ def assign(lo, stmt) -> None:
             value = sequences.stacked(lo, value, stmt.value, "setitem", 1)  # x[:2] = [a, b]: an array
             ins, index = lo.index([x, value], target.slice)
             setitem(lo, target, x, value, ins[2:], index, stmt)
+            if key_write:  # p['k'] = v: a later p['k'] is v itself, another key the dict's before the writes
+                before, written = lo.written.get(id(x), (x, {}))
+                lo.written[id(lo.env[target.value.id])] = (before, {**written, target.slice.value: value})
         else:
             value = lo.bind(target.id, value, stmt)
     return

@@ -69,6 +69,7 @@ class Frontend:
         self.seqs: dict[int, tuple] = parent.seqs if parent else {}  # id(var) -> (items, kind) of a list/tuple literal
         self.stacks: dict[tuple, Var] = parent.stacks if parent else {}  # np.array of a literal, per block
         self.dicts: dict[int, dict] = parent.dicts if parent else {}  # id(var) -> {key: atom} of a dict built here
+        self.written: dict[int, dict] = parent.written if parent else {}  # id(var) -> {key: atom} written into it
         self.calls: tuple[str, ...] = (*parent.calls, fdef.name) if parent else (fdef.name,)
         self.parent, self.root = parent, parent.root if parent else self  # the caller; the function differentiated
         # Parameters that are dicts, tuples or lists, read only as p["key"], p[0] or a, b = p.
@@ -281,10 +282,9 @@ class Frontend:
             return items[node.slice.value]
         if isinstance(node, ast.Subscript):
             base = self.expr(node.value)
-            if id(base) in self.dicts and isinstance(node.slice, ast.Name):  # WEIGHTS[key], key known here
-                found = sequences.dict_item(self, base, self.expr(node.slice))
-                if found is not None:
-                    return found
+            found = sequences.known_item(self, base, node.slice)  # WEIGHTS[key]; p['k'] after p['k'] = v
+            if found is not None:
+                return found
             if id(base) in self.seqs:  # t[0] of t = (a, 2.0 * a): the item itself
                 found = sequences.item(self, base, node)
                 if found is not None:

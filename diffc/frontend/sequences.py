@@ -242,9 +242,23 @@ def dict_key(lo, node):
     return None
 
 
-def dict_item(lo, base: Var, key):
-    """``d[k]`` of a dict whose keys are known here, with ``k`` a name bound to a literal (``for k in
-    sorted(WEIGHTS)`` unrolled): the item itself, else None."""
+def known_item(lo, base, index: ast.expr):
+    """``d[k]`` known here: of a dict built here or a module-level one, with ``k`` a name bound to a
+    literal (``for k in sorted(WEIGHTS)`` unrolled), or ``p['k']`` after ``p['k'] = v`` (``v``; another key
+    is read from ``p`` as it was before the writes, which did not change it); else None."""
+    if id(base) in lo.written and isinstance(index, ast.Constant) and isinstance(index.value, str):
+        before, written = lo.written[id(base)]
+        if index.value in written:
+            return written[index.value]
+        out = lo.emit("getitem", (before, Const(index.value)), index, index=("atom", 1))
+        lo.aliases.item_of(out, before)
+        return out
+    if id(base) in lo.dicts and isinstance(index, ast.Name):
+        return _dict_item(lo, base, lo.expr(index))
+    return None
+
+
+def _dict_item(lo, base: Var, key):
     if isinstance(key, Var):  # k = 'a', a copy of the literal in this block
         key = next((e.ins[0] for e in reversed(lo.eqns) if getattr(e, "out", None) is key and e.op == "copy"),
                    None)
