@@ -31,7 +31,8 @@ from .frontend.desugar import without_scalar_checks
 from .frontend.scope import Scope, check_decorators, shadowed_numbers
 from .frontend.source import Source
 from .ir import Var, walk
-from .ops.shapes import Opaque, Sym, infer
+from .ops.shapes import Opaque, Sym
+from .passes.shapes import infer
 
 MODES = ("grad", "value_and_grad")
 
@@ -170,7 +171,7 @@ def prepare(fdef: ast.FunctionDef, scope: Scope, source: Source, *, wrt=None, sh
 def check_scalar_output(fdef: ast.FunctionDef, fn, shapes, source: Source) -> None:
     """A gradient needs a scalar output: refuse one that is provably not (an array, a list or a
     tuple); ``fn.scalar_proven`` says whether the generated code must check it at run time."""
-    from .ops.rules_front import sequence_vars
+    from .ops.front import sequence_vars
 
     returns = [n for n in ast.walk(fdef) if isinstance(n, ast.Return) and n.value is not None]
     where = returns[-1].value if returns else fdef
@@ -266,20 +267,19 @@ def check_gradient_shapes(p: Prepared, source: Source) -> None:
     import copy
 
     from .ir import Loop
-    from .ops.primitives import shape_rule
-    from .ops.rules_front import _differ
-    from .ops.shapes import _infer_block
+    from .ops.algebra import shapes_differ
+    from .passes.shapes import infer_block
 
     if any(isinstance(item, Loop) for item in p.backward):
         return  # a backward loop's stacks have no shapes to compare
     shapes = copy.deepcopy(p.shapes)
     try:
-        _infer_block(shapes, p.backward, shape_rule)
+        infer_block(shapes, p.backward)
     except Exception:  # a shape rule that cannot read a backward op: nothing to compare
         return
     for param, grad in zip(p.wrt, p.grads):
         want, got = shapes.get(param), shapes.get(grad)
-        if isinstance(want, tuple) and isinstance(got, tuple) and _differ(want, got):
+        if isinstance(want, tuple) and isinstance(got, tuple) and shapes_differ(want, got):
             raise source.error(InternalError, p.fdef, f"diffc wrote a gradient for '{param.hint}' of shape {got}, "
                                f"not its shape {want}: this is a bug in diffc", "please report it with this function")
 

@@ -57,7 +57,7 @@ NUMPY_CASES = [
     ("np.tan(a) * b", [(3,), (2, 3)], (-0.9, 0.9)), ("np.arcsin(a) + np.arccos(b)", [(3,), (3,)], (-0.8, 0.8)),
     ("np.log1p(a) * np.expm1(b)", [(2, 2), (2,)], (0.2, 1.0)), ("np.reciprocal(a) * b", [(3,), (3,)], (0.5, 2.0)),
     ("np.sqrt(a) * np.exp2(b)", [(2, 3), (3,)], (0.3, 1.5)), ("np.log2(a) + np.log10(b)", [(3,), (3,)], (0.3, 2.0)),
-    # the front rules (diffc/rules_front.py): float casts, np.asarray, np.full's fill value
+    # the front rules (diffc/ops/front.py): float casts, np.asarray, np.full's fill value
     ("np.asarray(a) * b", [(3,), (3,)], None), ("np.double(a) * np.longdouble(b)", [(2, 3), (3,)], None),
     ("np.full((2, 3), a) * b", [(3,), (2, 3)], None),
     ("np.full((2, 3), np.sum(a)) * b", [(3,), (3,)], None),

@@ -1,4 +1,4 @@
-"""The rules added for real NumPy and SciPy code (diffc.ops.rules_more, rules_linalg_more, rules_special)
+"""The rules added for real NumPy and SciPy code (diffc.ops.elementwise, reductions, indexing, linalg, special)
 against central differences, over scalar, vector, matrix and broadcasting shapes, through the
 decorator (code specialised to the shapes) and through compile_source without shapes (the
 shape-generic code the CLI writes). Kinks are checked for their documented convention.

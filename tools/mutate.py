@@ -1,8 +1,8 @@
-"""Mutation check of the rule tables (diffc/rules.py, rules_numpy.py, and any module that adds to them).
+"""Mutation check of the reverse rules of the operation catalogue (diffc/ops/: every record with a rule).
 
     python tools/mutate.py [-j 2] [--only OP ...] [--tests FILE ...]
 
-For every rule in ``diffc.ops.rules.VJPS`` (read at run time, so rules added later are
+For every rule in ``diffc.ops.catalogue`` (read at run time, so rules added later are
 checked too) and every input of it that the rule tests exercise, each mutant in turn
 replaces that input's vector-Jacobian product:
 
@@ -37,13 +37,29 @@ sys.path.insert(0, str(ROOT / "tests"))
 
 import pytest  # noqa: E402
 
-from diffc import rules  # noqa: E402
 from diffc.ir import Builder, Const, Eqn, Var  # noqa: E402
+from diffc.ops.catalogue import OPS  # noqa: E402
 
 TESTS = ["tests/test_rules_scalar.py", "tests/test_numpy_rules.py", "tests/test_numpy_setitem.py",
          "tests/test_rule_coverage.py", "tests/test_soundness_front.py", "tests/test_soundness_numpy.py",
          "tests/test_rules_new.py"]
 MUTANTS = ("scale", "swap", "drop")
+
+
+class _Rules:
+    """The catalogue's rules as a table op -> rule that mutants can replace."""
+
+    def __iter__(self):
+        return iter([name for name, op in OPS.items() if op.vjp is not None])
+
+    def __getitem__(self, name):
+        return OPS[name].vjp
+
+    def __setitem__(self, name, rule):
+        OPS[name].vjp = rule
+
+
+VJPS = _Rules()
 
 
 def _norm(atom, local):
@@ -109,7 +125,7 @@ def differs(kind, original, b, g, ans, ins, i, params) -> bool:
 
 def mutated(op, index, kind):
     """VJPS[op] with input ``index``'s rule replaced by mutant ``kind``."""
-    original = rules.VJPS[op]
+    original = VJPS[op]
 
     def rule(b, g, ans, ins, i, params):
         if i != index:
@@ -121,7 +137,7 @@ def mutated(op, index, kind):
 
 def recorder(op, seen):
     """VJPS[op], noting each input it is asked for and which mutants would change the code there."""
-    original = rules.VJPS[op]
+    original = VJPS[op]
 
     def rule(b, g, ans, ins, i, params):
         found = seen.setdefault(f"{op}|{i}", [])
@@ -135,7 +151,7 @@ def recorder(op, seen):
 
 def fixed_arity(op):
     """The per-input rules of an op registered with ``defvjp`` (None for variadic rules)."""
-    for cell in rules.VJPS[op].__closure__ or ():
+    for cell in VJPS[op].__closure__ or ():
         value = cell.cell_contents
         if isinstance(value, tuple) and value and all(callable(v) for v in value):
             return value
@@ -167,8 +183,8 @@ def exercised(tests) -> dict:
     pid = os.fork()
     if pid == 0:
         seen: dict = {}
-        for op in list(rules.VJPS):
-            rules.VJPS[op] = recorder(op, seen)
+        for op in list(VJPS):
+            VJPS[op] = recorder(op, seen)
         status = _pytest(tests)
         with open(log, "w") as f:
             json.dump({"status": int(status), "seen": seen}, f)
@@ -186,7 +202,7 @@ def start(op, index, kind, tests):
     """Fork a child that runs the tests against one mutant; returns its pid."""
     pid = os.fork()
     if pid == 0:
-        rules.VJPS[op] = mutated(op, index, kind)
+        VJPS[op] = mutated(op, index, kind)
         short = op.split(".")[-1]
         # The tests that name the op first (quick to kill); then all of them.
         status = _pytest(tests, keyword=short) if short.isidentifier() else 5
@@ -205,7 +221,7 @@ def main(argv=None) -> int:
     tests = [t for t in (opts.tests or TESTS) if (ROOT / t).exists() or os.path.exists(t)]
     began = time.monotonic()
     seen = exercised(tests)
-    ops = sorted(op for op in rules.VJPS if not opts.only or op in opts.only)
+    ops = sorted(op for op in VJPS if not opts.only or op in opts.only)
     jobs, rows = [], {}
     for op in ops:
         per_input = fixed_arity(op)

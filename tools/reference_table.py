@@ -1,4 +1,4 @@
-"""Write docs/reference.md: every call diffc knows, from the operation catalogue (diffc.ops.primitives),
+"""Write docs/reference.md: every call diffc knows, from the operation catalogue (diffc.ops.catalogue),
 with what its gradient is and its convention at kinks.
 
     python tools/reference_table.py > docs/reference.md
@@ -15,52 +15,38 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from diffc.ops.primitives import BUILTINS, MATH_FUNCTIONS, METHODS, NUMPY_FUNCTIONS, SPECIAL_FUNCTIONS  # noqa: E402
-from diffc.ops.rules import NONDIFF, VJPS  # noqa: E402
-
-KINKS = {
-    "abs": "0 at 0", "max": "the first of equal arguments takes it all",
-    "min": "the first of equal arguments takes it all",
-    "math.fabs": "0 at 0", "math.hypot": "0 where every argument is 0",
-    "numpy.abs": "0 at 0", "numpy.absolute": "0 at 0", "numpy.fabs": "0 at 0",
-    "numpy.maximum": "ties: the first argument", "numpy.minimum": "ties: the first argument",
-    "numpy.fmax": "ties: the first argument; the argument that is not NaN",
-    "numpy.fmin": "ties: the first argument; the argument that is not NaN",
-    "numpy.max": "the first extreme (C order over several axes)", "numpy.amax": "the first extreme",
-    "numpy.min": "the first extreme (C order over several axes)", "numpy.amin": "the first extreme",
-    "numpy.clip": "x where lo <= x <= hi, else the bound that was returned",
-    "numpy.where": "only the branch taken; inf/NaN in the other does not leak",
-    "numpy.hypot": "0 where both are 0", "numpy.linalg.norm": "0 at 0",
-    "numpy.remainder": "1 in x, -floor(x / y) in y", "numpy.mod": "1 in x, -floor(x / y) in y",
-    "numpy.sort": "each element's gradient goes back where it came from (ties: stable order)",
-    "numpy.partition": "as np.sort, by np.argpartition", "numpy.prod": "exact where elements are 0",
-    "numpy.cumprod": "exact where elements are 0", "numpy.linalg.pinv": "where the rank is locally constant",
-    "numpy.linalg.cholesky": "lower triangle only (NumPy reads only that)",
-    "numpy.einsum": "literal subscripts; refused: '...', a letter repeated in one operand",
-    "numpy.pad": "constant mode only",
-    "numpy.linalg.slogdet": "read by index: [1] (logdet); [0] is flat", "numpy.gradient": "rank 1, or with axis=",
-    "numpy.cross": "vectors of 2 or 3 on the last axis", "numpy.average": "no weights",
-    "scipy.special.xlogy": "0 in y where x == 0", "scipy.special.xlog1py": "0 in y where x == 0",
-}
+from diffc.ops.catalogue import OPS  # noqa: E402
+from diffc.ops.op import FLAT  # noqa: E402
 
 
-def _gradient(op: str) -> str:
-    if op in NONDIFF:
+def _gradient(op) -> str:
+    if op.grad == FLAT:
         return "zero (piecewise constant, or not a number)"
-    if op in VJPS:
+    if op.vjp is not None:
         return "rule"
     return "none: refused when active"
 
 
+def _arity(op) -> str:
+    low, high = op.arity
+    return f"{low}..{high if high is not None else ''}"
+
+
+def _spelling(source: str) -> str:
+    return "np." + source[len("numpy."):] if source.startswith("numpy.") else source
+
+
 def rows():
-    yield from ((name, name, f"{lo}..{hi if hi is not None else ''}", "") for name, (lo, hi) in BUILTINS.items())
-    yield from ((f"math.{n}", f"math.{n}", f"{lo}..{hi if hi is not None else ''}", "")
-                for n, (lo, hi) in MATH_FUNCTIONS.items())
-    yield from ((f"np.{n}", f"numpy.{n}", f"{lo}..{hi if hi is not None else ''}", ", ".join(kw))
-                for n, (lo, hi, kw, _) in NUMPY_FUNCTIONS.items())
-    yield from ((f"scipy.special.{n}", f"scipy.special.{n}", f"{lo}..{hi}", ", ".join(kw))
-                for n, (lo, hi, kw, _) in SPECIAL_FUNCTIONS.items())
-    yield from ((f"x.{m}()", f"numpy.{f}" if f != "astype" else "astype", "", "") for m, f in METHODS.items())
+    """(call, op record, arity, keywords): builtins, then math, numpy and scipy.special, then methods."""
+    called = [(source, op) for op in OPS.values() for source in op.sources]
+    for prefix in ("", "math.", "numpy.", "scipy.special."):
+        for source, op in called:
+            if source.rpartition(".")[0] + ("." if "." in source else "") == prefix or \
+                    prefix == "numpy." and source.startswith("numpy.linalg."):
+                yield _spelling(source), op, _arity(op), ", ".join(op.keywords) if "." in source else ""
+    for op in OPS.values():
+        for m in op.methods:
+            yield f"x.{m}()", op, "", ""
 
 
 def render() -> str:
@@ -71,7 +57,7 @@ def render() -> str:
              "| call | op | positional arguments | literal keywords | gradient | at kinks |",
              "|---|---|---|---|---|---|"]
     for call, op, arity, keywords in rows():
-        lines.append(f"| `{call}` | `{op}` | {arity} | {keywords} | {_gradient(op)} | {KINKS.get(op, '')} |")
+        lines.append(f"| `{call}` | `{op.name}` | {arity} | {keywords} | {_gradient(op)} | {op.kinks} |")
     return "\n".join(lines) + "\n"
 
 

@@ -2,7 +2,7 @@
 
 Activity analysis decides what is differentiated: a value is active when it
 depends on a parameter in ``wrt`` (through anything but an op with a zero
-derivative, :func:`diffc.rules_front.cuts`). A gradient that must cross an
+derivative, :func:`diffc.ops.catalogue.cuts`). A gradient that must cross an
 equation with no rule (an opaque call, a list used where it cannot be) stops
 compilation with a located error; inactive code needs no rule.
 
@@ -31,9 +31,9 @@ branch not taken (``np.where(x > 0, np.sqrt(x), 0)``) cannot leak.
 from __future__ import annotations
 
 from ..ir import Builder, Const, Eqn, Function, If, Loop, Var, item_defs, item_reads, walk
-from ..ops.rules import VJPS, NeedsShapes, vjp
-from ..ops.rules_front import NoRule, accepts_sequence, cuts, sequence_vars
-from ..ops.rules_numpy import BROADCASTING, ELEMENTWISE, selection_mask, unbroadcast
+from ..ops.algebra import NeedsShapes, NoRule, selection_mask, unbroadcast
+from ..ops.catalogue import BROADCASTING, ELEMENTWISE, accepts_sequence, cuts, differentiable, vjp
+from ..ops.front import sequence_vars
 from .control_flow import FieldPart, FlowReverse, _Adder, split_parts
 
 
@@ -358,7 +358,7 @@ class _Reverse(FlowReverse):
         if eqn.op == "opaque":  # a method diffc does not know is unsupported, a function has no rule
             cls = UnsupportedError if eqn.params["_method"] else UnknownCallError
             raise ReverseError(eqn, *eqn.params["_why"], error_class=cls)
-        if eqn.op not in VJPS:
+        if not differentiable(eqn.op):
             raise ReverseError(eqn, f"'{eqn.op}' has no derivative rule", "compute it from supported operations")
         if id(a) in self.sequences and not accepts_sequence(eqn, i):
             raise ReverseError(eqn, "a list or tuple of values that depend on the parameters is used here in a "

@@ -19,8 +19,7 @@ from ..ad.fuse import sigmoid_expression
 from ..frontend.lower import VIEW_OPS
 from ..frontend.scope import Scope
 from ..ir import Const, Eqn, Function, If, Ref, Var, walk
-from ..ops.primitives import BINOPS, COMPAREOPS, UNARYOPS
-from ..ops.shapes import BOOLEAN_OPS
+from ..ops.catalogue import BINOPS, BOOLEAN_OPS, COMPAREOPS, UNARYOPS
 from ..passes.cleanup import each_item, groups, keep_old_values, normalize, plan
 from ..passes.naming import Namer
 from ..passes.sharing import MAY_RETURN_INPUT

@@ -16,10 +16,8 @@ from __future__ import annotations
 import ast
 
 from ..ir import Var
+from ..ops.catalogue import VIEW_OPS  # ops whose result shares memory with their first input
 
-# Ops whose result shares memory with their first input.
-VIEW_OPS = {"copy", "getitem", "setitem", "zero_at", "numpy.transpose", "numpy.reshape", "numpy.ravel",
-            "numpy.expand_dims", "numpy.squeeze", "numpy.asarray"}
 _VIEW_METHODS = {"reshape", "ravel", "transpose", "squeeze", "view", "T", "asarray", "real", "flat"}
 
 

@@ -17,7 +17,7 @@ import ast
 
 from ..errors import UnsupportedError
 from ..ir import Const, Var
-from ..ops import primitives as P
+from ..ops import catalogue as P
 from . import sequences
 from .alias import touched
 from .desugar import field_label, only_appended_and_summed

@@ -17,8 +17,8 @@ import ast
 
 from ..errors import UnknownCallError, UnsupportedError
 from ..ir import Const, Var
-from ..ops import primitives as P
-from ..ops.rules import has_rule
+from ..ops import catalogue as P
+from ..ops.catalogue import has_rule
 from . import fence, sequences
 from .desugar import RAISED
 from .fence import OUT_MESSAGE, out_hint
@@ -93,7 +93,7 @@ def call(lo, node: ast.Call) -> Var:
     if op == "opaque":
         return opaque(lo, node, params)
     args = node.args
-    if op[len("numpy."):] in P.SEQUENCE_FUNCTIONS and op.startswith("numpy."):
+    if op in P.SEQUENCE_FUNCTIONS:
         items = sequences.items_of(lo, args[0])
         if items is None:
             lo.fail(UnsupportedError, args[0], f"'{ast.unparse(func)}' needs a literal tuple or list of arrays",
@@ -241,8 +241,8 @@ def copyable(lo, node: ast.expr) -> None:
 
 def method(lo, node: ast.Call) -> Var:
     func = node.func
-    name = P.METHODS[func.attr]
-    op = "astype" if name == "astype" else f"numpy.{name}"
+    op = P.method(func.attr)
+    name = op.rpartition(".")[2]
     receiver = lo.expr(func.value)
     if op == "astype":  # the dtype is written out as the user wrote it
         return lo.emit(op, (receiver,), node, _style=("method", func.attr), _cast=cast_kind(lo, node),
@@ -258,21 +258,19 @@ def method(lo, node: ast.Call) -> Var:
 
 def cast_kind(lo, node: ast.Call):
     """'f' for x.astype(float) (or a NumPy float type), 'i' for an integer type, 'b' for bool, else None."""
-    from ..ops.rules_front import FLOAT_TYPES, INT_TYPES
-
     if len(node.args) != 1 or node.keywords:
         return None
     arg = node.args[0]
     if isinstance(arg, ast.Name) and arg.id not in lo.env and lo.scope.lookup(arg.id) is None:
         return {"float": "f", "int": "i", "bool": "b"}.get(arg.id)
     if isinstance(arg, ast.Attribute) and lo.module_of(arg.value) == "numpy":
-        return "f" if arg.attr in FLOAT_TYPES else "i" if arg.attr in INT_TYPES else None
+        return "f" if arg.attr in P.FLOAT_TYPES else "i" if arg.attr in P.INT_TYPES else None
     return None
 
 
 def keywords(lo, node: ast.Call, op: str) -> dict:
     params = {}
-    allowed = P.numpy_keywords(op)
+    allowed = P.keywords(op)
     for kw in node.keywords:
         if kw.arg not in allowed:
             lo.fail(UnsupportedError, kw, f"keyword argument '{kw.arg}' is not supported here",
@@ -320,8 +318,8 @@ def callee(lo, node: ast.Call) -> tuple[str, dict]:
             return f"call:{func.id}", {}
         elif isinstance(binding, OtherGlobal) and binding.refusal:
             lo.fail(UnsupportedError, func, binding.refusal, binding.hint)
-        elif binding is None and func.id in P.BUILTINS:
-            qualified, found = func.id, (func.id, P.BUILTINS[func.id])
+        elif binding is None and P.builtin(func.id) is not None:
+            qualified, found = func.id, P.builtin(func.id)
         else:
             qualified, found = func.id, None
             if binding is not None or not hasattr(__import__("builtins"), func.id):
@@ -335,7 +333,7 @@ def callee(lo, node: ast.Call) -> tuple[str, dict]:
                           "not depend on the parameters being differentiated it may stay as it is")
     op, (low, high) = found
     for kw in node.keywords:
-        if not is_literal(lo, kw.value) and kw.arg in P.numpy_keywords(op):  # np.zeros(D, dtype=x.dtype)
+        if not is_literal(lo, kw.value) and kw.arg in P.keywords(op):  # np.zeros(D, dtype=x.dtype)
             return "opaque", (f"the argument {kw.arg}= of '{text}' must be a literal such as 1, (0, 1) or True "
                               "for diffc to write its gradient", "write the value out")
     params = keywords(lo, node, op)

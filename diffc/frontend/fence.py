@@ -12,7 +12,7 @@ from __future__ import annotations
 import ast
 
 from ..errors import DiffcError, UnsupportedError
-from ..ops.primitives import BINOPS, COMPAREOPS, UNARYOPS
+from ..ops.catalogue import BINOPS, COMPAREOPS, UNARYOPS
 from .source import Source
 
 _STATEMENT_HINTS = {

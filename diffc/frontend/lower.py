@@ -24,7 +24,7 @@ import ast
 
 from ..errors import DiffcError, ErrorGroup, NameResolutionError, UnsupportedError
 from ..ir import Builder, Const, Function, Ref, Var
-from ..ops import primitives as P
+from ..ops import catalogue as P
 from . import assign, calls, flow, sequences
 from .alias import VIEW_OPS, Aliases
 from .desugar import (
@@ -363,7 +363,7 @@ class Frontend:
                 return Ref(binding.module, binding.attr, value)
         if isinstance(binding, OtherGlobal) and binding.refusal:
             self.fail(UnsupportedError, node, binding.refusal, binding.hint)
-        if binding is None and node.id not in P.BUILTINS:
+        if binding is None and P.builtin(node.id) is None:
             self.fail(NameResolutionError, node, f"name '{node.id}' is not defined",
                       "pass it as a parameter, or define it as a number at the top of the module")
         self.fail(UnsupportedError, node, f"'{node.id}' is not a number",
@@ -375,8 +375,8 @@ class Frontend:
             value = P.library_constant(module, node.attr)
             if value is not None:
                 return Ref(module, node.attr, value)
-        elif node.attr in P.ATTRIBUTES:
-            op = "numpy." + P.ATTRIBUTES[node.attr]
+        elif P.attribute(node.attr) is not None:
+            op = P.attribute(node.attr)
             return self.emit(op, (self.expr(node.value),), node, _style=("attr", node.attr))
         self.fail(UnsupportedError, node, f"'{ast.unparse(node)}' is not supported",
                   "use a number, a parameter, a constant such as math.pi, or .T/.shape/.ndim/.size of an array")

@@ -8,6 +8,10 @@ symbol, and the compiled function is cached per pattern) or from the CLI's
 ``--shape X=N,D``. Without them shapes are unknown and the generated code
 falls back on small run-time helpers that are right for every shape.
 
+The per-op shape rules here are the generic ones (elementwise, reductions, matmul ...), named by
+the records of :mod:`diffc.ops.catalogue`; inference over a whole function is
+:mod:`diffc.passes.shapes`.
+
 Broadcasting two symbols that are both known not to be 1 proves them equal
 (NumPy would raise otherwise), so they are unified; this is what turns
 ``X @ W + b`` into ``grad_b = np.sum(grad_scores, axis=0)``.
@@ -17,7 +21,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..ir import Const, Function, Ref, Var
+from ..ir import Const, Ref, Var
+from .op import call_arg
 
 
 @dataclass(frozen=True)
@@ -148,124 +153,6 @@ def _matmul(S: Shapes, a, b, dot=False):
     return stack + tuple(a[-2:-1]) + (b[-1],)
 
 
-_INT_OPS = {"numpy.arange", "numpy.argmax", "numpy.argmin", "numpy.shape", "numpy.size", "numpy.ndim", "len"}
-# Ops whose result is an integer array when every input is an integer (or bool) one.
-_INT_KEEPING = {"add", "sub", "mul", "neg", "pos", "abs", "floordiv", "mod", "numpy.sum", "numpy.cumsum",
-                "numpy.prod", "numpy.max", "numpy.min", "numpy.maximum", "numpy.minimum", "numpy.abs",
-                "numpy.absolute", "numpy.transpose", "numpy.reshape", "numpy.ravel", "numpy.squeeze",
-                "numpy.expand_dims", "numpy.concatenate", "numpy.stack", "numpy.dot", "matmul", "numpy.outer"}
-_BOOL_OPS = {"gt", "ge", "lt", "le", "eq", "ne", "numpy.logical_and", "numpy.logical_or", "numpy.logical_not",
-             "numpy.isnan", "numpy.isfinite", "bitand", "bitor", "invert"}
-BOOLEAN_OPS = frozenset(_BOOL_OPS)  # ops whose result is a boolean (array)
-
-
-def infer(fn: Function, param_shapes: dict[str, tuple | None], param_kinds: dict[str, str] | None = None) -> Shapes:
-    """Shapes (and, where known, dtype kinds) of every variable of ``fn`` given its parameters'."""
-    from .primitives import shape_rule
-
-    S = Shapes()
-    S.fields = {k: v for k, v in param_shapes.items() if "[" in k}
-    for p in fn.params:
-        S.set(p, param_shapes.get(p.hint))
-        if (param_kinds or {}).get(p.hint):
-            S.kinds[id(p)] = param_kinds[p.hint]
-    _infer_block(S, fn.eqns, shape_rule)
-    # What goes into a math function or a range() is a number: an unknown parameter shape seen
-    # there is (), and everything is inferred again with that.
-    scalar = {S.get(a) for a in _scalar_uses(fn.eqns) if isinstance(S.get(a), Opaque)}
-    if scalar:
-        again = {**param_shapes, **{p.hint: () if S.get(p) in scalar else param_shapes.get(p.hint)
-                                    for p in fn.params}}
-        again.update({k: () for k, v in S.fields.items() if v in scalar})
-        for eqn in _fields(fn.eqns):
-            if S.get(eqn.out) in scalar:
-                again[f"{eqn.ins[0].hint}[{eqn.params['key']!r}]"] = ()
-        return infer(fn, again, param_kinds)
-    return S
-
-
-def _fields(items):
-    from ..ir import walk
-
-    return [e for e in walk(items) if e.op == "field"]
-
-
-def _scalar_uses(items):
-    from ..ir import Eqn, If
-
-    for item in items:
-        if isinstance(item, Eqn):
-            if item.op.startswith("math.") or item.op in ("max", "min", "float", "int", "round"):
-                yield from item.ins
-        elif isinstance(item, If):
-            yield from _scalar_uses(item.then)
-            yield from _scalar_uses(item.orelse)
-        else:
-            yield from item.args
-            yield from _scalar_uses(item.cond)
-            yield from _scalar_uses(item.body)
-
-
-def _infer_block(S: Shapes, items, shape_rule) -> None:
-    from ..ir import Eqn, If
-
-    for item in items:
-        if isinstance(item, If):
-            _infer_block(S, item.then, shape_rule)
-            _infer_block(S, item.orelse, shape_rule)
-            for phi in item.phis:
-                a, b = S.get(phi.then), S.get(phi.orelse)
-                S.set(phi.out, a if a == b else None)
-                kind = S.kind(phi.then)
-                if kind is not None and kind == S.kind(phi.orelse):
-                    S.kinds[id(phi.out)] = kind
-            continue
-        if not isinstance(item, Eqn):  # a loop: carried values keep their shape, or it is unknown
-            for c in item.carried:
-                S.set(c.start, S.get(c.init))
-            if item.target is not None:
-                S.set(item.target, ())
-                S.kinds[id(item.target)] = "i"
-            for _ in range(2):
-                _infer_block(S, item.cond, shape_rule)
-                _infer_block(S, item.body, shape_rule)
-                changed = False
-                for c in item.carried:
-                    if S.get(c.end) != S.get(c.start):
-                        S.set(c.start, None)
-                        changed = True
-                if not changed:
-                    break
-            for c in item.carried:
-                S.set(c.final, S.get(c.start))
-            continue
-        eqn = item
-        S.set(eqn.out, shape_rule(eqn.op)(S, eqn, [S.get(a) for a in eqn.ins]))
-        first = eqn.ins[0] if eqn.ins else None
-        if eqn.op == "numpy.shape" and known(S.get(first)) is not None:
-            S.shape_values[id(eqn.out)] = S.get(first)
-        elif eqn.op == "getitem" and id(first) in S.shape_values and eqn.params["index"][0] == "atom":
-            index = eqn.ins[eqn.params["index"][1]]
-            dims = S.shape_values[id(first)]
-            if isinstance(index, Const) and type(index.value) is int and -len(dims) <= index.value < len(dims):
-                S.dim_values[id(eqn.out)] = dims[index.value]
-        elif eqn.op == "numpy.arange" and len(eqn.ins) == 1:
-            S.set(eqn.out, (S.dim_values.get(id(first)),))
-        if eqn.op in _INT_OPS:
-            S.kinds[id(eqn.out)] = "i"
-        elif eqn.op in _BOOL_OPS or eqn.op in ("bitand", "bitor") and all(S.kind(a) == "b" for a in eqn.ins):
-            S.kinds[id(eqn.out)] = "b"
-        elif eqn.op == "list" and eqn.ins and all(S.kind(a) == "i" for a in eqn.ins):
-            S.kinds[id(eqn.out)] = "i"
-        elif eqn.op in ("copy", "getitem", "setitem") and S.kind(eqn.ins[0]):
-            S.kinds[id(eqn.out)] = S.kind(eqn.ins[0])
-        elif eqn.op in _INT_KEEPING and eqn.ins and all(S.kind(a) in ("i", "b") for a in eqn.ins):
-            S.kinds[id(eqn.out)] = "i"  # integers in, integers out: its gradient is built as floats
-
-
-ELEMENTWISE = "elementwise"
-
-
 def elementwise(S: Shapes, eqn, shapes):
     return S.broadcast(*shapes)
 
@@ -301,14 +188,10 @@ def clip(S, eqn, shapes):
 
 
 def reduction(S, eqn, shapes):
-    from .primitives import call_arg
-
     return reduce_shape(shapes[0], call_arg(eqn, 1, "axis", None), call_arg(eqn, -1, "keepdims", False))
 
 
 def transpose(S, eqn, shapes):
-    from .primitives import call_arg
-
     shape = known(shapes[0])
     if shape is None:
         return None
@@ -321,8 +204,6 @@ def transpose(S, eqn, shapes):
 
 
 def expand_dims(S, eqn, shapes):
-    from .primitives import call_arg
-
     shape, axis = known(shapes[0]), call_arg(eqn, 1, "axis", None)
     if shape is None:
         return None
@@ -342,8 +223,6 @@ def outer(S, eqn, shapes):
 
 def cumulative(S, eqn, shapes):
     """np.cumsum, np.cumprod, np.sort: x's shape along an axis, flattened without one."""
-    from .primitives import call_arg
-
     shape = known(shapes[0])
     if call_arg(eqn, 1, "axis", -1 if eqn.op == "numpy.sort" else None) is not None:
         return shape

@@ -21,17 +21,10 @@ from ..errors import DiffcError, SelectionError, UnsupportedError
 from ..frontend.scope import Scope
 from ..frontend.source import Source
 from ..ir import Const, Ref, Var
-from ..ops.primitives import BINOPS, COMPAREOPS, UNARYOPS
+from ..ops.catalogue import SYMBOLS
 from .interpret import has_control_flow, unroll
 
-_SYMBOLS = {**{op: sym for sym, op in [("+", "add"), ("-", "sub"), ("*", "mul"), ("/", "div"), ("**", "pow"),
-                                       ("%", "mod"), ("//", "floordiv"), ("@", "matmul"), ("&", "bitand"),
-                                       ("|", "bitor")]},
-            **{op: sym for sym, op in [(">", "gt"), (">=", "ge"), ("<", "lt"), ("<=", "le"), ("==", "eq"),
-                                       ("!=", "ne")]},
-            "neg": "-", "pos": "+", "invert": "~", "copy": "=", "getitem": "[ ]", "setitem": "[ ]=",
-            "numpy.dot": "@", "numpy.matmul": "@", "select": "if", "sigmoid": "sigmoid"}
-assert set(BINOPS.values()) | set(COMPAREOPS.values()) | set(UNARYOPS.values()) <= set(_SYMBOLS)
+_SYMBOLS = SYMBOLS  # an operator's symbol, from its record
 
 
 def format_value(value) -> str:

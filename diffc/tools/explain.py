@@ -15,17 +15,9 @@ from dataclasses import dataclass, field
 
 from ..backends.emit import _Tidy, _Writer
 from ..ir import Builder, Const, Var
-from ..ops.rules import vjp
-from ..ops.rules_numpy import BROADCASTING, unbroadcast
+from ..ops.algebra import unbroadcast
+from ..ops.catalogue import BROADCASTING, PATTERNS, vjp
 from .evaluate import Trace, format_value
-
-PATTERNS = {
-    "add": "add gate: distributes", "sub": "add gate: distributes", "numpy.add": "add gate: distributes",
-    "numpy.subtract": "add gate: distributes", "mul": "mul gate: switches", "numpy.multiply": "mul gate: switches",
-    "max": "max gate: routes", "min": "min gate: routes", "numpy.maximum": "max gate: routes",
-    "numpy.minimum": "min gate: routes", "numpy.max": "max gate: routes", "numpy.min": "min gate: routes",
-    "sigmoid": "sigmoid gate", "copy": "copy",
-}
 
 
 @dataclass

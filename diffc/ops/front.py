@@ -1,0 +1,137 @@
+"""The ops the frontend makes itself: sequences, casts, fills, constructors, containers.
+
+A list or tuple literal (``[a, b]``) that reaches NumPy is a stack of its items, so its gradient
+is an array and each item gets its slice back (unstack); ``np.array([...])`` is the same. Casts
+to a float type are the identity for the gradient; casts to an integer or bool type cut it (zero
+derivative almost everywhere), and a cast whose target type is not known is refused if a
+gradient must cross it. ``np.full``/``np.full_like`` pass the gradient to their fill value only;
+``np.arange``'s values depend on its start and step, which is refused. An ``opaque`` equation is a
+call diffc has no record for, kept as plain forward code: fine while none of its inputs is active.
+"""
+
+from __future__ import annotations
+
+from ..ir import Const, Eqn, If, Loop, Var
+from . import shapes as S
+from .algebra import NoRule, shapes_differ, unbroadcast
+from .op import FLAT, define, per_input
+
+_F = S.same_as_first
+FLOAT_TYPES = ("float64", "float32", "float16", "double", "single", "half", "longdouble", "float_")
+INT_TYPES = ("int64", "int32", "int16", "int8", "uint64", "uint32", "uint16", "uint8", "intp", "int_", "bool_")
+
+
+def _unstack(b, g, ans, ins, i, params):
+    return b.emit("getitem", g, Const(i), index=("atom", 1))
+
+
+def _array(b, g, ans, ins, i, params):
+    if "_seq" in params:  # np.array([a, b]): a stack
+        shapes = [b.shape(a) for a in ins]
+        if all(isinstance(s, tuple) for s in shapes) and any(shapes_differ(shapes[0], s) for s in shapes[1:]):
+            raise NoRule("the items of this list have different shapes, so they do not stack into one array",
+                         "give every item the same shape, or use np.concatenate")
+        return _unstack(b, g, ans, ins, i, params)
+    return g  # np.array(x), np.asarray(x): x's values
+
+
+def _array_shape(shapes, eqn, in_shapes):
+    if "_seq" not in eqn.params:
+        return in_shapes[0]
+    first = S.known(in_shapes[0])
+    if first is None or any(s != first for s in in_shapes):
+        return None
+    return (1 if len(in_shapes) == 1 else S.Sym(f"len{len(in_shapes)}"), *first)
+
+
+def _list_shape(shapes, eqn, in_shapes):
+    return (1 if len(eqn.ins) == 1 else S.Sym(f"len{len(eqn.ins)}"),) if all(s == () for s in in_shapes) else None
+
+
+def _astype(b, g, ans, ins, i, params):
+    if params.get("_cast") == "f":
+        return g
+    raise NoRule("cannot tell which type this cast converts to, so its gradient is unknown",
+                 "write the type out: .astype(float) keeps the gradient, .astype(int) cuts it")
+
+
+def _fill(position):
+    """np.full(shape, v), np.full_like(x, v): only the fill value ``v`` has a gradient."""
+
+    def rule(b, g, ans, ins, i, params):
+        return unbroadcast(b, g, ins[i], b.shape(ans)) if i == position else None
+
+    return rule
+
+
+def _arange(b, g, ans, ins, i, params):
+    if len(ins) > 1 and i != 1:
+        raise NoRule("np.arange's values depend on its start and step: diffc has no rule for that",
+                     "compute start + step * np.arange(n) instead")
+    return None
+
+
+# ----------------------------------------------------------------------------
+# Sequences and containers
+# ----------------------------------------------------------------------------
+# takes_sequences: which inputs may be a list or tuple of active values (its gradient is a stacked array).
+define("list", _unstack, shape=_list_shape, takes_sequences="all")
+define("tuple", _unstack, takes_sequences="all")
+define("numpy.array", _array, arity=(1, None), shape=_array_shape, takes_sequences="all")
+define("numpy.asarray", _array, arity=(1, 1), shape=_F, view=True, takes_sequences="all")
+define("field", shape=lambda shapes, eqn, in_shapes: shapes.field_shape(eqn))
+define("make_struct")
+define("opaque")  # a call diffc has no record for: forward code, refused when active
+
+# ----------------------------------------------------------------------------
+# Casts: to a float type the identity for the gradient, to an integer type a cut
+# ----------------------------------------------------------------------------
+for _name in FLOAT_TYPES:
+    define(f"numpy.{_name}", per_input(lambda b, g, ans, x: g), arity=(1, 1), shape=_F)
+for _name in INT_TYPES:
+    define(f"numpy.{_name}", arity=(1, 1), shape=_F, grad=FLAT)
+define("astype", _astype, methods=("astype",), shape=_F)
+
+# ----------------------------------------------------------------------------
+# Fills and constructors
+# ----------------------------------------------------------------------------
+_DTYPE = ("dtype",)
+define("numpy.full", _fill(1), arity=(2, 2), keywords=_DTYPE)
+define("numpy.full_like", _fill(1), arity=(2, 2), keywords=_DTYPE, shape=_F)
+define("numpy.arange", _arange, arity=(1, 3), keywords=_DTYPE, result_kind="i")
+for _name, _arity, _shape in [("zeros", (1, 1), None), ("ones", (1, 1), None), ("eye", (1, 2), None),
+                              ("zeros_like", (1, 1), _F), ("ones_like", (1, 1), _F)]:
+    define(f"numpy.{_name}", arity=_arity, keywords=_DTYPE, shape=_shape, grad=FLAT)
+
+
+def sequence_vars(items) -> set[int]:
+    """Ids of the variables that may hold a Python list or tuple (made by a literal, passed on by
+    copies, branches and loops)."""
+    seqs: set[int] = set()
+
+    def block(items):
+        for item in items:
+            if isinstance(item, Eqn):
+                if item.op in ("list", "tuple") or item.op == "copy" and _in(item.ins[0], seqs):
+                    seqs.add(id(item.out))
+            elif isinstance(item, If):
+                block(item.then)
+                block(item.orelse)
+                seqs.update(id(p.out) for p in item.phis if _in(p.then, seqs) or _in(p.orelse, seqs))
+            elif isinstance(item, Loop):
+                while True:
+                    before = len(seqs)
+                    for c in item.carried:
+                        if _in(c.init, seqs) or _in(c.end, seqs):
+                            seqs.update((id(c.start), id(c.final)))
+                    block(item.cond)
+                    block(item.body)
+                    if len(seqs) == before:
+                        break
+
+    block(items)
+    return seqs
+
+
+def _in(atom, ids) -> bool:
+    return isinstance(atom, Var) and id(atom) in ids

@@ -1,0 +1,223 @@
+"""Products and linear algebra: ``@``, ``np.matmul``, ``np.dot``, ``np.outer``, ``np.inner``,
+``np.trace``, ``np.linalg.norm``, ``np.einsum``, ``np.tensordot``, ``np.kron``, ``np.cross`` and
+``np.linalg.inv``, ``solve``, ``det``, ``pinv``, ``cholesky``, ``slogdet``.
+
+``@``/``np.matmul`` and ``np.dot`` agree when both operands have rank at most 2 or the second is
+1-D; above that, matmul broadcasts stacks of matrices over the leading axes and dot contracts the
+last axis of its first operand with the second to last of its second, keeping every other axis of
+both. Each rule is written for the operands' ranks when they are known, and otherwise calls a
+run-time helper (:mod:`diffc.backends.runtime`) that is right for every rank. An einsum's
+gradient is an einsum; ``inv``, ``det`` and ``solve`` are written out for matrices (and stacks of
+them); ``pinv`` holds where the rank of its argument does not change nearby; ``cholesky`` reads
+only the lower triangle, as NumPy does. ``slogdet`` is read by index (``np.linalg.slogdet(A)[1]``);
+``eigh`` and ``qr`` return tuples and have no record: refused when active.
+"""
+
+from __future__ import annotations
+
+from ..ir import Const
+from . import shapes as S
+from .algebra import NeedsShapes, NoRule, arg, nonzero, reshape_like, swap_last, unbroadcast
+from .op import define, per_input
+
+
+def matmul_vjp(b, g, ans, x, y, i, dot=False):
+    """x @ y (or np.dot(x, y) with ``dot``). Written for the operands' ranks when known, else by a
+    helper that checks them at run time. The two agree when both ranks are at most 2 or y is 1-D;
+    above that, matmul broadcasts stacks of matrices and dot contracts x's last axis with y's
+    second to last, keeping every other axis of both."""
+    rx, ry = b.rank(x), b.rank(y)
+    if rx == 0 or ry == 0:  # a scalar operand: elementwise, summed back into the scalar
+        part = b.mul(g, y if i == 0 else x)
+        return b.call("numpy.sum", part) if (rx if i == 0 else ry) == 0 else part
+    if rx is None or ry is None:
+        return b.emit("_dot_grad" if dot else "_matmul_grad", g, x, y, Const(i))
+    if rx > 2 or ry > 2:
+        return _tensordot_grad(b, g, x, y, i, rx, ry) if dot else _batched_grad(b, g, ans, x, y, i, rx, ry)
+    if i == 0:
+        if ry == 1:
+            return b.call("numpy.outer", g, y) if rx == 2 else b.mul(g, y)
+        return b.emit("matmul", g, b.T(y)) if rx == 2 else b.emit("matmul", y, g)
+    if rx == 1:
+        return b.call("numpy.outer", x, g) if ry == 2 else b.mul(g, x)
+    return b.emit("matmul", b.T(x), g)
+
+
+def _batched_grad(b, g, ans, x, y, i, rx, ry):
+    """x @ y with a stack of matrices: the matrix rule on the last two axes, summed over broadcast ones."""
+    out = b.shape(ans)
+    if rx < 2 or ry < 2 or not isinstance(out, tuple):  # a vector against a stack: the helper promotes it
+        return b.emit("_matmul_grad", g, x, y, Const(i))
+    swap = lambda v, r: b.T(v) if r == 2 else b.call("numpy.swapaxes", v, Const(-1), Const(-2))  # noqa: E731
+    if i == 0:
+        return unbroadcast(b, b.emit("matmul", g, swap(y, ry)), x, out[:-2] + b.shape(x)[-2:])
+    return unbroadcast(b, b.emit("matmul", swap(x, rx), g), y, out[:-2] + b.shape(y)[-2:])
+
+
+def _tensordot_grad(b, g, x, y, i, rx, ry):
+    """np.dot(x, y) = np.tensordot(x, y, axes=(rx - 1, ry - 2)): the gradient contracts g with the other."""
+    if i == 0:
+        if ry == 1:
+            return b.emit("numpy.tensordot", g, y, axes=0)
+        return b.emit("numpy.tensordot", g, y, axes=(tuple(range(rx - 1, rx + ry - 2)), (*range(ry - 2), ry - 1)))
+    lead = tuple(range(rx - 1))
+    part = b.emit("numpy.tensordot", x, g, axes=(lead, lead))
+    return part if ry == 1 else b.call("numpy.moveaxis", part, Const(0), Const(-2))
+
+
+
+
+def _outer(b, g, ans, x, y, i):
+    if b.rank(x) == 1 and b.rank(y) == 1:
+        return b.emit("matmul", g, y) if i == 0 else b.emit("matmul", x, g)
+    other = b.call("numpy.ravel", y if i == 0 else x)
+    flat = b.emit("matmul", g, other) if i == 0 else b.emit("matmul", other, g)
+    return reshape_like(b, flat, x if i == 0 else y, ans)
+
+
+def _inner(b, g, ans, x, y, i):
+    ranks = (b.rank(x), b.rank(y))
+    if ranks == (1, 1):
+        return b.mul(g, y if i == 0 else x)
+    if ranks == (2, 2):
+        return b.emit("matmul", g, y) if i == 0 else b.emit("matmul", b.T(g), x)
+    if ranks == (2, 1):
+        return b.call("numpy.outer", g, y) if i == 0 else b.emit("matmul", b.T(x), g)
+    if ranks == (1, 2):
+        return b.emit("matmul", g, y) if i == 0 else b.call("numpy.outer", g, x)
+    raise NeedsShapes("np.inner needs its operands' ranks (1 or 2)")
+
+
+# x / norm(x), and 0 at x == 0 (the subgradient that keeps the gradient odd, as abs at 0), so that
+# np.linalg.norm(x) ** 2 has its true gradient 2 * x there. The norm is a scalar: a plain if.
+
+
+def _trace(b, g, ans, x):
+    """np.trace sums the diagonal of x's first two axes; any further axes stay, and so does g's."""
+    shape = b.shape_of(x)
+    rows = b.emit("getitem", shape, Const(0), index=("atom", 1))
+    cols = b.emit("getitem", shape, Const(1), index=("atom", 1))
+    eye = b.call("numpy.eye", rows, cols)
+    return b.mul(g, eye) if b.rank(x) == 2 else b.emit("numpy.tensordot", eye, g, axes=0)  # an outer product
+
+
+_LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def _einsum_parts(spec: str, n: int):
+    """(input subscripts, output subscripts) of an einsum, the implicit output made explicit."""
+    spec = spec.replace(" ", "")
+    if "." in spec:
+        raise NoRule("the gradient of an einsum with '...' is not supported", "write every axis out with a letter")
+    inputs, arrow, out = spec.partition("->")
+    subs = inputs.split(",")
+    if len(subs) != n:
+        raise NoRule("the einsum's subscripts do not match its operands", "give one subscript per operand")
+    if not arrow:
+        letters = "".join(subs)
+        out = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    return subs, out
+
+
+def _einsum(b, g, ans, ins, i, params):
+    spec = getattr(ins[0], "value", None)
+    if i == 0:
+        return None
+    if not isinstance(spec, str):
+        raise NoRule("np.einsum needs its subscripts as a literal string", "write the subscripts out")
+    subs, out = _einsum_parts(spec, len(ins) - 1)
+    mine = subs[i - 1]
+    if len(set(mine)) != len(mine):
+        raise NoRule(f"the gradient of an einsum that repeats a letter within an operand ('{mine}') is not "
+                     "supported", "take the diagonal with np.diagonal first")
+    others = [(s, x) for k, (s, x) in enumerate(zip(subs, ins[1:])) if k != i - 1]
+    operands = [x for _, x in others] + [g]
+    letters = [s for s, _ in others] + [out]
+    if not set(mine) <= set("".join(letters)):  # a letter summed out of this operand alone: broadcast back
+        operands.append(b.call("numpy.ones_like", ins[i]))
+        letters.append(mine)
+    return b.call("numpy.einsum", Const(",".join(letters) + "->" + mine), *operands)
+
+
+def _tensordot(b, g, ans, ins, i, params):
+    if i > 1:
+        return None
+    axes = arg(ins, params, 2, "axes", 2)
+    if not isinstance(axes, (int, tuple, list)):
+        raise NoRule("np.tensordot needs literal axes for its gradient", "write the axes out")
+    return b.emit("_tensordot_grad", g, ins[0], ins[1], Const(axes), Const(i))
+
+
+
+
+def _inv(b, g, ans, ins, i, params):
+    """d(A^-1) = -A^-1 dA A^-1, so the gradient is -A^-T g A^-T."""
+    t = swap_last(b, ans)
+    return b.neg(b.emit("matmul", b.emit("matmul", t, g), t))
+
+
+def _det(b, g, ans, ins, i, params):
+    """d det(A) = det(A) tr(A^-1 dA): the gradient is g det(A) A^-T."""
+    t = swap_last(b, b.call("numpy.linalg.inv", ins[0]))
+    if b.rank(ins[0]) == 2:
+        return b.mul(b.mul(g, ans), t)
+    scale = b.emit("getitem", b.mul(g, ans), index=("tuple", (("ellipsis",), ("none",), ("none",))))
+    return b.mul(scale, t)
+
+
+def _solve(b, g, ans, ins, i, params):
+    return b.emit("_solve_grad", g, ins[0], ans, Const(i))
+
+
+
+
+def _slogdet(b, g, ans, ins, i, params):
+    """np.linalg.slogdet(A) is the pair (sign, logdet), read as [0] and [1]: the gradient of the pair is
+    the pair's shape (NumPy stacks it: g[0] for the sign, flat almost everywhere, g[1] for logdet), and
+    d logdet = tr(A^-1 dA), so A's gradient is g[1] A^-T."""
+    part = b.emit("getitem", g, Const(1), index=("atom", 1))
+    t = swap_last(b, b.call("numpy.linalg.inv", ins[0]))
+    if b.rank(ins[0]) == 2:
+        return b.mul(part, t)
+    return b.mul(b.emit("getitem", part, index=("tuple", (("ellipsis",), ("none",), ("none",)))), t)
+
+
+# ----------------------------------------------------------------------------
+# The records
+# ----------------------------------------------------------------------------
+_MATMUL = per_input(lambda b, g, ans, x, y: matmul_vjp(b, g, ans, x, y, 0),
+                    lambda b, g, ans, x, y: matmul_vjp(b, g, ans, x, y, 1))
+_DOT = per_input(lambda b, g, ans, x, y: matmul_vjp(b, g, ans, x, y, 0, dot=True),
+                 lambda b, g, ans, x, y: matmul_vjp(b, g, ans, x, y, 1, dot=True))
+_TWO = dict(arity=(2, 2))
+define("matmul", _MATMUL, shape=S.matmul, result_kind="keep", symbol="@")
+define("numpy.matmul", _MATMUL, **_TWO, shape=S.matmul, symbol="@")
+define("numpy.dot", _DOT, methods=("dot",), **_TWO, shape=S.matmul, result_kind="keep",
+       symbol="@")
+define("numpy.outer", per_input(lambda b, g, ans, x, y: _outer(b, g, ans, x, y, 0),
+                                lambda b, g, ans, x, y: _outer(b, g, ans, x, y, 1)),
+       **_TWO, shape=S.outer, result_kind="keep")
+define("numpy.inner", per_input(lambda b, g, ans, x, y: _inner(b, g, ans, x, y, 0),
+                                lambda b, g, ans, x, y: _inner(b, g, ans, x, y, 1)), **_TWO)
+define("numpy.trace", per_input(_trace), arity=(1, 1), shape=S.trace)
+# x / norm(x), and 0 at x == 0 (the subgradient that keeps the gradient odd, as abs at 0), so that
+# np.linalg.norm(x) ** 2 has its true gradient 2 * x there. The norm is a scalar: a plain if.
+define("numpy.linalg.norm", per_input(lambda b, g, ans, x: b.div(b.mul(g, x), nonzero(b, ans))),
+       arity=(1, 1), shape=S.scalar, kinks="0 at 0")
+define("numpy.einsum", _einsum, arity=(2, None),
+       kinks="literal subscripts; refused: '...', a letter repeated in one operand")
+define("numpy.tensordot", _tensordot, arity=(2, 3), keywords=("axes",))
+define("numpy.kron", lambda b, g, ans, ins, i, params: b.emit("_kron_grad", g, ins[0], ins[1], Const(i)),
+       **_TWO)
+define("numpy.cross", lambda b, g, ans, ins, i, params: b.emit("_cross_grad", g, ins[0], ins[1], Const(i)),
+       **_TWO, kinks="vectors of 2 or 3 on the last axis")
+define("numpy.linalg.inv", _inv, arity=(1, 1), shape=S.same_as_first)
+define("numpy.linalg.solve", _solve, **_TWO)
+define("numpy.linalg.det", _det, arity=(1, 1))
+define("numpy.linalg.pinv", lambda b, g, ans, ins, i, params: b.emit("_pinv_grad", g, ins[0], ans),
+       arity=(1, 1), kinks="where the rank is locally constant")
+define("numpy.linalg.cholesky", lambda b, g, ans, ins, i, params: b.emit("_cholesky_grad", g, ans),
+       arity=(1, 1), shape=S.same_as_first,
+       kinks="lower triangle only (NumPy reads only that)")
+define("numpy.linalg.slogdet", _slogdet, arity=(1, 1),
+       kinks="read by index: [1] (logdet); [0] is flat")

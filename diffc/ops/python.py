@@ -1,0 +1,129 @@
+"""Python's own operations: operators (``+``, ``*``, ``**``, comparisons ...), the conditional
+expression, and the builtins diffc knows (``abs``, ``max``, ``min``, ``float``, ``round`` ...).
+
+Guarantees: each record's rule is exact wherever the op is differentiable. Tie convention for
+``max``/``min``: the whole gradient goes to the argument the builtin returned, the first of equal
+arguments. ``abs`` has gradient 0 at 0; ``x ** y`` follows JAX at 0 (``0 ** 0`` has gradient 0 in
+both arguments). Comparisons, ``//`` and the bitwise operators are piecewise constant.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+
+from ..ir import Const, Ref, is_number
+from . import shapes as S
+from .algebra import ONE, ZERO, NoRule, formula, sign
+from .op import FLAT, define, per_input, variadic
+
+BINOPS = {
+    ast.MatMult: "matmul", ast.BitAnd: "bitand", ast.BitOr: "bitor", ast.Add: "add", ast.Sub: "sub",
+    ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow", ast.Mod: "mod", ast.FloorDiv: "floordiv",
+}
+UNARYOPS = {ast.USub: "neg", ast.UAdd: "pos", ast.Invert: "invert"}
+COMPAREOPS = {ast.Gt: "gt", ast.GtE: "ge", ast.Lt: "lt", ast.LtE: "le", ast.Eq: "eq", ast.NotEq: "ne"}
+_E, _F = S.elementwise, S.same_as_first
+_ARITH = dict(shape=_E, broadcasts=True, elementwise=True)
+
+
+def _pow_base(b, g, ans, x, y):
+    """y * x ** (y - 1); for a variable y, x ** 1 where y == 0 (JAX's choice), so 0 ** 0 has gradient 0."""
+    if is_number(y, 0):
+        return None
+    exponent = b.sub(y, ONE) if is_number(y) else b.select(b.compare("eq", y, ZERO), ONE, b.sub(y, ONE))
+    return b.mul(b.mul(g, y), b.pow(x, exponent))
+
+
+def _positive(atom) -> bool:
+    value = atom.value if isinstance(atom, (Const, Ref)) else None
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0
+
+
+def _pow_exponent(b, g, ans, x, y):
+    """x ** y * log(x), with JAX's 0 where x == 0 (x ** y is flat there for y > 0)."""
+    if is_number(x, 0):
+        return None
+    if _positive(x):
+        return b.mul(b.mul(g, ans), b.call(b.lib("log"), x))
+    # log(1) where x == 0, NaN below 0 (x ** y has no derivative in y there); never a domain error.
+    if b.numpy:
+        safe = b.select(b.compare("eq", x, ZERO), Const(1.0), x)
+    else:
+        below = b.emit("select", b.compare("eq", x, ZERO), Const(1.0), Ref("math", "nan", math.nan))
+        safe = b.emit("select", b.compare("gt", x, ZERO), x, below)
+    log_x = b.call(b.lib("log"), safe)
+    return b.mul(b.mul(g, ans), log_x)
+
+
+POW = per_input(_pow_base, _pow_exponent)
+# x * x: one term, g * 2 * x, rather than the same product twice.
+MUL = per_input(lambda b, g, ans, x, y: b.mul(b.mul(g, Const(2)), x) if x is y else b.mul(g, y),
+                lambda b, g, ans, x, y: None if x is y else b.mul(g, x))
+ADD = formula("numpy", lambda g, ans, x, y, f: g, lambda g, ans, x, y, f: g)
+SUB = formula("numpy", lambda g, ans, x, y, f: g, lambda g, ans, x, y, f: -g)
+DIV = formula("numpy", lambda g, ans, x, y, f: g / y, lambda g, ans, x, y, f: -g * x / (y * y))
+# x % y == x - y * floor(x / y)
+MOD = per_input(lambda b, g, ans, x, y: g, lambda b, g, ans, x, y: b.mul(b.neg(g), b.emit("floordiv", x, y)))
+IDENTITY = per_input(lambda b, g, ans, x: g)
+
+
+def _router(strict: str, loose: str):
+    """max/min: the argument the builtin returned (the first of ties) takes it all."""
+
+    def rule(b, g, ans, ins, i):
+        conds = [b.compare(strict if j < i else loose, ins[i], other)
+                 for j, other in enumerate(ins) if j != i]
+        cond = conds[0] if len(conds) == 1 else b.emit("and", *conds)
+        return b.select(cond, g, ZERO)
+
+    return variadic(rule)
+
+
+def _no_boolean_operands(b, g, ans, ins, i, params):
+    raise NoRule("'and' and 'or' return one of their operands: diffc does not differentiate that",
+                 "use a conditional expression (a if c else b), or np.where")
+
+
+# ----------------------------------------------------------------------------
+# Operators: add distributes, mul switches, neg flips
+# ----------------------------------------------------------------------------
+define("add", ADD, **_ARITH, result_kind="keep", pattern="add gate: distributes", symbol="+")
+define("sub", SUB, **_ARITH, result_kind="keep", pattern="add gate: distributes", symbol="-")
+define("mul", MUL, **_ARITH, result_kind="keep", pattern="mul gate: switches", symbol="*")
+define("div", DIV, **_ARITH, symbol="/", domain=(0.5, 2.0))
+define("pow", POW, **_ARITH, symbol="**", domain=(0.5, 2.0))
+define("mod", MOD, **_ARITH, result_kind="keep", symbol="%", domain=(0.5, 2.0))
+define("floordiv", shape=_E, grad=FLAT, result_kind="keep", symbol="//")
+define("bitand", shape=_E, grad=FLAT, result_kind="b", symbol="&")
+define("bitor", shape=_E, grad=FLAT, result_kind="b", symbol="|")
+define("neg", per_input(lambda b, g, ans, x: b.neg(g)), shape=_F, elementwise=True, result_kind="keep", symbol="-")
+define("pos", IDENTITY, shape=_F, elementwise=True, result_kind="keep", symbol="+")
+define("invert", shape=_F, grad=FLAT, result_kind="b", symbol="~")
+for _op, _symbol in [("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<="), ("eq", "=="), ("ne", "!=")]:
+    define(_op, shape=_E, grad=FLAT, result_kind="b", symbol=_symbol)
+# A conditional expression routes the gradient into the branch it took.
+define("select", per_input(lambda b, g, ans, c, x, y: None, lambda b, g, ans, c, x, y: b.select(c, g, ZERO),
+                           lambda b, g, ans, c, x, y: b.select(c, ZERO, g)), **_ARITH, symbol="if")
+define("and", _no_boolean_operands, shape=_E)
+define("or", _no_boolean_operands)
+define("not", grad=FLAT)
+define("copy", IDENTITY, shape=_F, elementwise=True, view=True, pattern="copy", symbol="=", takes_sequences="all")
+# The fused sigmoid gate (see diffc.ad.fuse): local gradient (1 - s) * s.
+define("sigmoid", formula("numpy", lambda g, s, x, f: g * (1 - s) * s), shape=_F, elementwise=True,
+       pattern="sigmoid gate", symbol="sigmoid")
+
+# ----------------------------------------------------------------------------
+# Builtins
+# ----------------------------------------------------------------------------
+define("abs", per_input(lambda b, g, ans, x: b.mul(g, sign(b, x))), arity=(1, 1), shape=_F,
+       elementwise=True, result_kind="keep", kinks="0 at 0")
+define("max", _router("gt", "ge"), arity=(2, None), shape=S.scalar, scalar_only=True,
+       pattern="max gate: routes", kinks="the first of equal arguments takes it all")
+define("min", _router("lt", "le"), arity=(2, None), shape=S.scalar, scalar_only=True,
+       pattern="min gate: routes", kinks="the first of equal arguments takes it all")
+define("float", IDENTITY, arity=(1, 1), shape=_F, elementwise=True, scalar_only=True)
+define("round", arity=(1, 1), shape=_F, grad=FLAT, scalar_only=True)
+define("int", arity=(1, 1), shape=S.scalar, grad=FLAT, scalar_only=True)
+define("bool", arity=(1, 1), grad=FLAT)
+define("len", arity=(1, 1), shape=S.scalar, grad=FLAT, result_kind="i")

@@ -1,0 +1,134 @@
+"""Reductions (``np.sum``, ``np.mean``, ``np.max``, ``np.prod`` ...), running ones (``np.cumsum``,
+``np.cumprod``) and differences (``np.diff``, ``np.gradient``).
+
+Guarantees: a reduction's gradient spreads the upstream gradient back over the reduced axes (put
+back with size 1, then broadcast), so it has the input's shape; ``np.max``/``np.min`` route it to
+the first extreme (in C order over several axes), ``np.prod`` is exact where elements are 0.
+Axes must be literal: a rule that needs them refuses otherwise.
+"""
+
+from __future__ import annotations
+
+from ..ir import Const
+from . import shapes as S
+from .algebra import NeedsShapes, NoRule, arg, literal, reshape_like, spread
+from .op import FLAT, Call, call_arg, define
+
+_REDUCE = dict(arity=(1, 2), keywords=("axis", "keepdims"), shape=S.reduction)
+
+
+def _axis(params, ins, b=None):
+    call = Call(ins, params)
+    axis = call_arg(call, 1, "axis", None)
+    if b is not None and b.rank(ins[0]) == 0:  # NumPy lets a number be reduced over axis 0 or -1
+        axis = None
+    return axis, call_arg(call, -1, "keepdims", False)
+
+
+def _count(b, x, ans, axis):
+    if axis is None:  # x.size if x is known to be an array; np.size(x) also counts a float as 1
+        rank = b.rank(x)
+        return b.emit("numpy.size", x, _style=("attr", "size")) if rank else b.call("numpy.size", x)
+    if isinstance(axis, int):
+        return b.emit("getitem", b.shape_of(x), Const(axis), index=("atom", 1))
+    size = lambda v: b.emit("numpy.size", v, _style=("attr", "size"))  # noqa: E731
+    return b.emit("floordiv", size(x), size(ans))
+
+
+def _sum(b, g, ans, ins, i, params):
+    axis, keepdims = _axis(params, ins, b)
+    return b.call("numpy.full_like", ins[0], spread(b, g, axis, keepdims)) if i == 0 else None
+
+
+def mean_rule(b, g, ans, ins, i, params):
+    """np.mean: each element gets an equal share of the gradient."""
+    axis, keepdims = _axis(params, ins, b)
+    if i:
+        return None
+    share = b.div(spread(b, g, axis, keepdims), _count(b, ins[0], ans, axis))
+    return b.call("numpy.full_like", ins[0], share)
+
+
+def _router(pick):
+    def rule(b, g, ans, ins, i, params):
+        axis, keepdims = _axis(params, ins, b)
+        if i:
+            return None
+        if isinstance(axis, tuple):  # several axes: the first extreme over them, in C order
+            return b.mul(b.emit("_first_mask_axes", ins[0], Const(axis), Const(pick)), spread(b, g, axis, keepdims))
+        mask = b.emit("_first_mask", ins[0], axis=axis, pick=pick) if axis is not None else \
+            b.emit("_first_mask", ins[0], pick=pick)
+        return b.mul(mask, spread(b, g, axis, keepdims))
+
+    return rule
+
+
+def _prod(b, g, ans, ins, i, params):
+    axis, keepdims = _axis(params, ins, b)
+    if i:
+        return None
+    if isinstance(axis, tuple):  # several axes: flattened into one by a helper
+        return b.mul(b.emit("_prod_others_axes", ins[0], Const(axis)), spread(b, g, axis, keepdims))
+    others = b.emit("_prod_others", ins[0], axis=axis) if axis is not None else b.emit("_prod_others", ins[0])
+    return b.mul(others, spread(b, g, axis, keepdims))
+
+
+_FIRST = "the first extreme (C order over several axes)"
+define("numpy.sum", _sum, methods=("sum",), **_REDUCE, result_kind="keep")
+define("numpy.mean", mean_rule, methods=("mean",), **_REDUCE)
+define("numpy.average", mean_rule, **_REDUCE, kinks="no weights")
+define("numpy.max", _router("max"), methods=("max",), **_REDUCE, result_kind="keep",
+       pattern="max gate: routes", kinks=_FIRST)
+define("numpy.min", _router("min"), methods=("min",), **_REDUCE, result_kind="keep",
+       pattern="min gate: routes", kinks=_FIRST)
+define("numpy.amax", _router("max"), **_REDUCE, kinks="the first extreme")
+define("numpy.amin", _router("min"), **_REDUCE, kinks="the first extreme")
+define("numpy.prod", _prod, methods=("prod",), **_REDUCE, result_kind="keep",
+       kinks="exact where elements are 0")
+for _name in ("argmax", "argmin"):
+    define(f"numpy.{_name}", methods=(_name,), arity=(1, 2), keywords=("axis",),
+           grad=FLAT, result_kind="i")
+
+
+# ----------------------------------------------------------------------------
+# Running sums and products, differences
+# ----------------------------------------------------------------------------
+def _cumsum(b, g, ans, ins, i, params):
+    """The transpose of a running sum is a running sum from the other end."""
+    axis = arg(ins, params, 1, "axis")
+    if axis is None:
+        back = b.call("numpy.flip", b.call("numpy.cumsum", b.call("numpy.flip", g)))
+        return reshape_like(b, back, ins[0], ans)
+    flip = lambda v: b.emit("numpy.flip", v, axis=axis)  # noqa: E731
+    return flip(b.emit("numpy.cumsum", flip(g), axis=axis))
+
+
+def _cumprod(b, g, ans, ins, i, params):
+    axis = arg(ins, params, 1, "axis")
+    return b.emit("_cumprod_grad", g, ins[0]) if axis is None else b.emit("_cumprod_grad", g, ins[0], axis=axis)
+
+
+def _diff(b, g, ans, ins, i, params):
+    n, axis = arg(ins, params, 1, "n", 1), arg(ins, params, 2, "axis", -1)
+    if not isinstance(n, int) or not isinstance(axis, int):
+        raise NoRule("np.diff needs a literal n and axis for its gradient", "write them as numbers")
+    return b.emit("_diff_grad", g, n=n, axis=axis) if i == 0 else None
+
+
+def _gradient(b, g, ans, ins, i, params):
+    axis = params.get("axis")
+    if axis is None and b.rank(ins[0]) is None:
+        raise NeedsShapes("np.gradient needs its argument's rank (of rank 1 it returns one array)")
+    if axis is None and b.rank(ins[0]) != 1:
+        raise NoRule("np.gradient of an array of rank other than 1 returns a list: its gradient is not supported",
+                     "pass axis=... to get one array")
+    return b.emit("_gradient_grad", g) if axis is None else b.emit("_gradient_grad", g, axis=literal(axis, "axis"))
+
+
+define("numpy.cumsum", _cumsum, methods=("cumsum",), arity=(1, 2), keywords=("axis",),
+       shape=S.cumulative, result_kind="keep")
+define("numpy.cumprod", _cumprod, methods=("cumprod",), arity=(1, 2),
+       keywords=("axis",), shape=S.cumulative, kinks="exact where elements are 0")
+define("numpy.diff", _diff, arity=(1, 3), keywords=("n", "axis"))
+define("numpy.gradient", _gradient, arity=(1, 1), keywords=("axis",),
+       shape=S.same_as_first, kinks="rank 1, or with axis=")
