@@ -23,7 +23,7 @@ SIGNED, POSITIVE, UNIT, ABOVE_ONE = [-1.3, -0.4, 0.6, 1.7], [0.3, 0.8, 1.9], [-0
 UNARY = {
     "numpy.exp": (sympy.exp(x), SIGNED), "numpy.log": (sympy.log(x), POSITIVE),
     "numpy.log1p": (sympy.log(1 + x), POSITIVE), "numpy.expm1": (sympy.exp(x) - 1, SIGNED),
-    "numpy.sqrt": (sympy.sqrt(x), POSITIVE), "numpy.square": (x ** 2, SIGNED),
+    "numpy.sqrt": (sympy.sqrt(x), POSITIVE), "numpy.cbrt": (sympy.cbrt(x), POSITIVE), "numpy.square": (x ** 2, SIGNED),
     "numpy.abs": (sympy.Abs(x), SIGNED), "numpy.absolute": (sympy.Abs(x), SIGNED),
     "numpy.fabs": (sympy.Abs(x), SIGNED), "numpy.sin": (sympy.sin(x), SIGNED),
     "numpy.cos": (sympy.cos(x), SIGNED), "numpy.tan": (sympy.tan(x), SIGNED),
