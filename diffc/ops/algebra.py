@@ -193,6 +193,9 @@ class V:
     def __rtruediv__(self, o):
         return self._op("div", o, self)
 
+    def __floordiv__(self, o):
+        return self._op("floordiv", self, o)
+
     def __pow__(self, o):
         return self._op("pow", self, o)
 

@@ -13,7 +13,7 @@ records that broadcast). Conventions at kinks follow the builtins': routers (``n
 
 from __future__ import annotations
 
-from ..ir import Const, Ref
+from ..ir import Const
 from . import shapes as S
 from .algebra import formula, nonzero, nonzero_array, sign, where_zero
 from .op import FLAT, define, per_input, variadic
@@ -37,8 +37,12 @@ def binary(name, rule, domain=SIGNED, **facts):
 
 
 def scalar(name, rule, arity=(1, 1), domain=SIGNED, **facts):
-    """``math.name``: a function of numbers (``rule`` a formula, or a rule in the one signature)."""
-    rule = formula("math", rule) if rule.__code__.co_argcount == 4 else rule
+    """``math.name``: a function of numbers (``rule`` a formula ``(g, ans, x, f)``)."""
+    scalar_rule(name, formula("math", rule), arity, domain, **facts)
+
+
+def scalar_rule(name, rule, arity=(1, 1), domain=SIGNED, **facts):
+    """``math.name``: a function of numbers (``rule`` in the one signature)."""
     define(f"math.{name}", rule, arity=arity, shape=S.scalar, scalar_only=True,
            domain=domain, **facts)
 
@@ -87,36 +91,35 @@ def _log_rule(b, g, ans, ins, i, params):
     return b.div(b.mul(b.neg(g), ans), b.mul(base, log_base))
 
 
-def _erf_local(b, g, x):
-    two_over_sqrt_pi = b.div(Const(2), b.call("math.sqrt", Ref("math", "pi")))
-    return b.mul(b.mul(g, two_over_sqrt_pi), b.call("math.exp", b.neg(b.mul(x, x))))
+def _erf(g, ans, x, f):
+    return g * (2 / f.sqrt(f.pi)) * f.exp(-(x * x))
 
 
 scalar("exp", EXP)
-scalar("log", _log_rule, arity=(1, 2), domain=POSITIVE)
+scalar_rule("log", _log_rule, arity=(1, 2), domain=POSITIVE)
 scalar("log2", LOG2, domain=POSITIVE)
 scalar("log10", LOG10, domain=POSITIVE)
 scalar("log1p", LOG1P, domain=POSITIVE)
 scalar("expm1", EXPM1)
 scalar("sqrt", SQRT, domain=POSITIVE)
-scalar("pow", POW, arity=(2, 2), domain=(0.5, 2.0))
+scalar_rule("pow", POW, arity=(2, 2), domain=(0.5, 2.0))
 scalar("sin", SIN)
 scalar("cos", COS)
 scalar("tan", TAN, domain=UNIT)
 scalar("asin", ASIN, domain=UNIT)
 scalar("acos", ACOS, domain=UNIT)
 scalar("atan", ATAN)
-scalar("atan2", _atan2, arity=(2, 2))
+scalar_rule("atan2", _atan2, arity=(2, 2))
 scalar("sinh", SINH)
 scalar("cosh", COSH)
 scalar("tanh", TANH)
 # x / hypot(x, ...): hypot is 0 only where every argument is 0, so dividing by 1 there gives 0, the
 # subgradient that keeps the gradient odd (as abs at 0, and np.linalg.norm at 0).
-scalar("hypot", variadic(lambda b, g, ans, ins, i: b.div(b.mul(g, ins[i]), nonzero(b, ans))), arity=(1, None),
+scalar_rule("hypot", variadic(lambda b, g, ans, ins, i: b.div(b.mul(g, ins[i]), nonzero(b, ans))), arity=(1, None),
        kinks="0 where every argument is 0")
-scalar("erf", per_input(lambda b, g, ans, x: _erf_local(b, g, x)))
-scalar("erfc", per_input(lambda b, g, ans, x: _erf_local(b, b.neg(g), x)))
-scalar("fabs", per_input(lambda b, g, ans, x: b.mul(g, sign(b, x))), kinks="0 at 0")
+scalar("erf", _erf)
+scalar("erfc", lambda g, ans, x, f: _erf(-g, ans, x, f))
+scalar_rule("fabs", per_input(lambda b, g, ans, x: b.mul(g, sign(b, x))), kinks="0 at 0")
 for _name in ("floor", "ceil", "trunc"):  # piecewise constant
     define(f"math.{_name}", arity=(1, 1), shape=S.scalar, grad=FLAT, scalar_only=True)
 

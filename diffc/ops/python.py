@@ -58,13 +58,13 @@ def _pow_exponent(b, g, ans, x, y):
 
 POW = per_input(_pow_base, _pow_exponent)
 # x * x: one term, g * 2 * x, rather than the same product twice.
-MUL = per_input(lambda b, g, ans, x, y: b.mul(b.mul(g, Const(2)), x) if x is y else b.mul(g, y),
-                lambda b, g, ans, x, y: None if x is y else b.mul(g, x))
+MUL = formula("numpy", lambda g, ans, x, y, f: g * 2 * x if x.atom is y.atom else g * y,
+              lambda g, ans, x, y, f: None if x.atom is y.atom else g * x)
 ADD = formula("numpy", lambda g, ans, x, y, f: g, lambda g, ans, x, y, f: g)
 SUB = formula("numpy", lambda g, ans, x, y, f: g, lambda g, ans, x, y, f: -g)
 DIV = formula("numpy", lambda g, ans, x, y, f: g / y, lambda g, ans, x, y, f: -g * x / (y * y))
 # x % y == x - y * floor(x / y)
-MOD = per_input(lambda b, g, ans, x, y: g, lambda b, g, ans, x, y: b.mul(b.neg(g), b.emit("floordiv", x, y)))
+MOD = formula("numpy", lambda g, ans, x, y, f: g, lambda g, ans, x, y, f: -g * (x // y))
 IDENTITY = per_input(lambda b, g, ans, x: g)
 
 
@@ -97,7 +97,7 @@ define("mod", MOD, **_ARITH, result_kind="keep", symbol="%", domain=(0.5, 2.0))
 define("floordiv", shape=_E, grad=FLAT, result_kind="keep", symbol="//")
 define("bitand", shape=_E, grad=FLAT, result_kind="b", symbol="&")
 define("bitor", shape=_E, grad=FLAT, result_kind="b", symbol="|")
-define("neg", per_input(lambda b, g, ans, x: b.neg(g)), shape=_F, elementwise=True, result_kind="keep", symbol="-")
+define("neg", formula("numpy", lambda g, ans, x, f: -g), shape=_F, elementwise=True, result_kind="keep", symbol="-")
 define("pos", IDENTITY, shape=_F, elementwise=True, result_kind="keep", symbol="+")
 define("invert", shape=_F, grad=FLAT, result_kind="b", symbol="~")
 for _op, _symbol in [("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<="), ("eq", "=="), ("ne", "!=")]:
