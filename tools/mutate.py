@@ -42,7 +42,7 @@ from diffc.ops.catalogue import OPS  # noqa: E402
 
 TESTS = ["tests/test_rules_scalar.py", "tests/test_numpy_rules.py", "tests/test_numpy_setitem.py",
          "tests/test_rule_coverage.py", "tests/test_soundness_front.py", "tests/test_soundness_numpy.py",
-         "tests/test_rules_new.py"]
+         "tests/test_rules_new.py", "tests/test_catalogue.py"]
 MUTANTS = ("scale", "swap", "drop")
 
 
@@ -150,7 +150,7 @@ def recorder(op, seen):
 
 
 def fixed_arity(op):
-    """The per-input rules of an op registered with ``defvjp`` (None for variadic rules)."""
+    """The per-input rules of an op defined with ``per_input`` or ``formula`` (None for other rules)."""
     for cell in VJPS[op].__closure__ or ():
         value = cell.cell_contents
         if isinstance(value, tuple) and value and all(callable(v) for v in value):

@@ -19,7 +19,7 @@ from ..ad.fuse import sigmoid_expression
 from ..frontend.lower import VIEW_OPS
 from ..frontend.scope import Scope
 from ..ir import Const, Eqn, Function, If, Ref, Var, walk
-from ..ops.catalogue import BINOPS, BOOLEAN_OPS, COMPAREOPS, UNARYOPS
+from ..ops.catalogue import BINOPS, BOOLEAN_OPS, COMPAREOPS, UNARYOPS, spelling
 from ..passes.cleanup import each_item, groups, keep_old_values, normalize, plan
 from ..passes.naming import Namer
 from ..passes.sharing import MAY_RETURN_INPUT
@@ -183,8 +183,8 @@ class _Writer:
             return ast.UnaryOp(ast.Not(), args[0])
         if op == "select":
             return ast.IfExp(args[0], args[1], args[2])
-        if "." in op:
-            module, _, attr = op.rpartition(".")
+        if spelling(op) is not None:
+            module, _, attr = spelling(op).rpartition(".")
             func = self.global_ref(self.scope.reference(module, attr))
         else:
             func = ast.parse(self.builtin(op), mode="eval").body

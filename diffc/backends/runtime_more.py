@@ -1,4 +1,4 @@
-"""Run-time helpers for the rules of diffc.rules_more and diffc.rules_linalg_more (merged into
+"""Run-time helpers for the rules of diffc.ops (indexing, reductions, linalg: merged into
 :data:`diffc.helpers.HELPERS`). Each is the transpose of a linear map NumPy has no inverse call
 for (an index, a repeat, a tile, a pad), or a rule whose form depends on ranks that may be known
 only at run time. Plain NumPy, right for every shape NumPy accepts.

@@ -328,6 +328,9 @@ _array_op("append", _append, (2, 3), ("axis",))
 _array_op("sort", _sort, (1, 2), ("axis", "kind"), shape=S.cumulative,
     kinks="each element's gradient goes back where it came from (ties: stable order)")
 _array_op("partition", _partition, (2, 3), ("axis",), shape=_F, kinks="as np.sort, by np.argpartition")
+# Only the rules of np.sort and np.partition call these (no source name: a user's call stays opaque).
+define("numpy.argsort")
+define("numpy.argpartition")
 # What an array's shape says: numbers, no gradient.
 _array_op("shape", None, (1, 1), shape=lambda shapes, eqn, in_shapes: (None,), grad=FLAT, attribute="shape",
     result_kind="i")  # a tuple of ints: x.shape[0] is a scalar

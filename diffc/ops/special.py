@@ -84,6 +84,7 @@ def _log_softmax(b, g, ans, ins, i, params):
     return b.sub(g, b.mul(b.call("numpy.exp", ans), total))
 
 
+define(_S + "polygamma")  # only digamma's rule calls it: no rule of its own (refused if differentiated again)
 define(_S + "logsumexp", _logsumexp, arity=(1, 2), keywords=("axis", "keepdims"),
        shape=S.reduction)
 define(_S + "softmax", _softmax, arity=(1, 2), keywords=("axis",), shape=S.same_as_first)
