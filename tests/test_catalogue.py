@@ -235,3 +235,18 @@ def test_refusing_record(name):
     with pytest.raises(diffc.DiffcError, match=message) as info:
         diffc.compile_source(f"def f(x, y):\n    {body}\n", "user.py")
     assert info.value.lineno == 2
+
+
+def test_builder_values_record_what_nested_calls_would():
+    """A rule written with operators appends the equations nested Builder calls would, in the same
+    order, with the Builder's folding (x * 1 is x) and numbers as literals of their own type."""
+    from diffc.ir import Builder, Const, Var
+    from diffc.ops.algebra import Lib, V, lift
+
+    eqns = []
+    b = Builder(eqns)
+    g, x, y = (V(b, Var(name)) for name in "gxy")
+    out = -g * x / (y * y) + 2 * Lib(b, "math").cos(x) * 1
+    assert [e.op for e in eqns] == ["neg", "mul", "mul", "div", "math.cos", "mul", "add"]
+    assert eqns[5].ins[0] == Const(2) and type(eqns[5].ins[0].value) is int
+    assert lift(out) is eqns[-1].out
