@@ -24,14 +24,8 @@ import ast
 
 from ..errors import UnsupportedError
 from ..ir import Const, Var
+from ..ops.catalogue import shape_args  # arguments that are shapes or axes: a tuple there stays a tuple
 from .scope import GlobalLiteral
-
-# Arguments of NumPy functions that are shapes or axes, not arrays: a tuple there stays a tuple.
-_SHAPE_ARGS = {
-    **{f"numpy.{n}": {1} for n in "reshape transpose expand_dims squeeze sum mean max min amax amin prod "
-       "argmax argmin".split()},
-    **{f"numpy.{n}": {0, 1, 2} for n in "zeros ones full eye arange".split()},
-}
 
 
 def sequence(lo, node: ast.expr, items: list, kind: str) -> Var:
@@ -71,7 +65,7 @@ def item(lo, base: Var, node: ast.Subscript):
 
 def stacked(lo, atom, node: ast.expr, op: str, position: int):
     """A list or tuple literal passed to NumPy function ``op``: ``np.array(...)`` of its items."""
-    if not isinstance(atom, Var) or id(atom) not in lo.seqs or position in _SHAPE_ARGS.get(op, ()):
+    if not isinstance(atom, Var) or id(atom) not in lo.seqs or position in shape_args(op):
         return atom
     key = (id(atom), id(lo.eqns))  # one stack per list and block
     if key not in lo.stacks:

@@ -95,6 +95,12 @@ def spelling(name: str) -> str | None:
     return name if "." in name else None
 
 
+def shape_args(name: str) -> tuple:
+    """The positions of op ``name``'s arguments that are shapes or axes, not arrays."""
+    op = OPS.get(name)
+    return op.shape_args if op is not None else ()
+
+
 def keywords(name: str) -> tuple:
     """The literal keywords a call of ``name`` may pass."""
     op = OPS.get(name)

@@ -96,12 +96,13 @@ define("astype", _astype, methods=("astype",), shape=_F)
 # Fills and constructors
 # ----------------------------------------------------------------------------
 _DTYPE = ("dtype",)
-define("numpy.full", _fill(1), arity=(2, 2), keywords=_DTYPE)
+define("numpy.full", _fill(1), arity=(2, 2), keywords=_DTYPE, shape_args=(0, 1, 2))
 define("numpy.full_like", _fill(1), arity=(2, 2), keywords=_DTYPE, shape=_F)
-define("numpy.arange", _arange, arity=(1, 3), keywords=_DTYPE, result_kind="i")
-for _name, _arity, _shape in [("zeros", (1, 1), None), ("ones", (1, 1), None), ("eye", (1, 2), None),
-                              ("zeros_like", (1, 1), _F), ("ones_like", (1, 1), _F)]:
-    define(f"numpy.{_name}", arity=_arity, keywords=_DTYPE, shape=_shape, grad=FLAT)
+define("numpy.arange", _arange, arity=(1, 3), keywords=_DTYPE, result_kind="i", shape_args=(0, 1, 2))
+for _name, _arity, _shape, _shape_args in [("zeros", (1, 1), None, (0, 1, 2)), ("ones", (1, 1), None, (0, 1, 2)),
+                                           ("eye", (1, 2), None, (0, 1, 2)), ("zeros_like", (1, 1), _F, ()),
+                                           ("ones_like", (1, 1), _F, ())]:
+    define(f"numpy.{_name}", arity=_arity, keywords=_DTYPE, shape=_shape, grad=FLAT, shape_args=_shape_args)
 
 
 def sequence_vars(items) -> set[int]:

@@ -298,12 +298,14 @@ define("getitem", _getitem, shape=_getitem_shape, view=True, symbol="[ ]", takes
 define("setitem", _setitem, shape=_F, view=True, symbol="[ ]=")
 define("scatter_add")  # the backward ops of indexing: no rule of their own
 define("zero_at", view=True)
-_array_op("reshape", _reshape_back, (2, 2), methods=("reshape",), view=True, result_kind="keep")
+_array_op("reshape", _reshape_back, (2, 2), methods=("reshape",), shape_args=(1,), view=True, result_kind="keep")
 _array_op("ravel", _reshape_back, (1, 1), methods=("ravel", "flatten"), view=True, result_kind="keep")
-_array_op("squeeze", _reshape_back, (1, 2), ("axis",), methods=("squeeze",), view=True, result_kind="keep")
-_array_op("expand_dims", _reshape_back, (2, 2), ("axis",), shape=S.expand_dims, view=True, result_kind="keep")
-_array_op("transpose", _transpose, (1, 2), ("axes",), shape=S.transpose, methods=("transpose",), attribute="T",
-    view=True, result_kind="keep")
+_array_op("squeeze", _reshape_back, (1, 2), ("axis",), methods=("squeeze",), shape_args=(1,), view=True,
+          result_kind="keep")
+_array_op("expand_dims", _reshape_back, (2, 2), ("axis",), shape=S.expand_dims, shape_args=(1,), view=True,
+          result_kind="keep")
+_array_op("transpose", _transpose, (1, 2), ("axes",), shape=S.transpose, shape_args=(1,), methods=("transpose",),
+          attribute="T", view=True, result_kind="keep")
 for _name in ("atleast_1d", "atleast_2d", "atleast_3d"):
     _array_op(_name, _reshape_back, (1, 1))
 for _name in ("concatenate", "stack"):

@@ -48,6 +48,7 @@ class Op:
     result_kind: str | None = None  # "i": an integer result, "b": a boolean one, "keep": int in, int out
     scalar_only: bool = False  # takes numbers only (math): an unknown argument shape is ()
     takes_sequences: str | None = None  # "all": any input may be a list of active values; "rest": all but the first
+    shape_args: tuple = ()  # positions that are shapes or axes, not arrays: a literal tuple there stays a tuple
     sequence: bool = False  # the first argument is a literal sequence of arrays (np.concatenate)
     pattern: str | None = None  # the gradient-flow pattern `diffc explain` names
     symbol: str | None = None  # its label in `diffc graph` (an operator's symbol); None: its name

@@ -74,20 +74,20 @@ def _prod(b, g, ans, ins, i, params):
 
 
 _FIRST = "the first extreme (C order over several axes)"
-define("numpy.sum", _sum, methods=("sum",), **_REDUCE, result_kind="keep")
-define("numpy.mean", mean_rule, methods=("mean",), **_REDUCE)
+define("numpy.sum", _sum, methods=("sum",), **_REDUCE, shape_args=(1,), result_kind="keep")
+define("numpy.mean", mean_rule, methods=("mean",), **_REDUCE, shape_args=(1,))
 define("numpy.average", mean_rule, **_REDUCE, kinks="no weights")
-define("numpy.max", _router("max"), methods=("max",), **_REDUCE, result_kind="keep",
+define("numpy.max", _router("max"), methods=("max",), **_REDUCE, shape_args=(1,), result_kind="keep",
        pattern="max gate: routes", kinks=_FIRST)
-define("numpy.min", _router("min"), methods=("min",), **_REDUCE, result_kind="keep",
+define("numpy.min", _router("min"), methods=("min",), **_REDUCE, shape_args=(1,), result_kind="keep",
        pattern="min gate: routes", kinks=_FIRST)
-define("numpy.amax", _router("max"), **_REDUCE, kinks="the first extreme")
-define("numpy.amin", _router("min"), **_REDUCE, kinks="the first extreme")
-define("numpy.prod", _prod, methods=("prod",), **_REDUCE, result_kind="keep",
+define("numpy.amax", _router("max"), **_REDUCE, shape_args=(1,), kinks="the first extreme")
+define("numpy.amin", _router("min"), **_REDUCE, shape_args=(1,), kinks="the first extreme")
+define("numpy.prod", _prod, methods=("prod",), **_REDUCE, shape_args=(1,), result_kind="keep",
        kinks="exact where elements are 0")
 for _name in ("argmax", "argmin"):
     define(f"numpy.{_name}", methods=(_name,), arity=(1, 2), keywords=("axis",),
-           grad=FLAT, result_kind="i")
+           grad=FLAT, result_kind="i", shape_args=(1,))
 
 
 # ----------------------------------------------------------------------------
