@@ -232,3 +232,19 @@ def test_a_key_written_into_a_dict_parameter_reads_back_as_the_value_written(mak
     assert run_generated(diffc.compile_source(source, wrt="x").text)["f_grad"](3.0, {"j": 1.0}) == \
         pytest.approx(12.0)
     assert diffc.grad(make_module(source).f, wrt="x")(3.0, {"j": 1.0}) == pytest.approx(12.0)
+
+
+@pytest.mark.parametrize("body,expected", [
+    ("    if x > 0:\n        p['k'] = 3.0 * x\n    return p['j'] * x\n", 2.0),  # another key: as before
+    ("    for i in range(3):\n        p['k'] = 3.0 * x\n    return p['j'] * x\n", 2.0),
+    ("    p['k'] = 2.0 * x\n    if x > 0:\n        p['k'] = 3.0 * x\n    return p['k'] * x\n", None),
+    ("    for i in range(3):\n        p['k'] = p['j'] * x\n    return p['k'] * x\n", None),
+])
+def test_a_key_written_on_a_branch_or_in_a_loop_is_read_back_or_refused(body, expected):
+    source = f"def f(x, p):\n{body}"
+    if expected is None:  # which write it reads is known only at run time: refused (was an IndexError)
+        with pytest.raises(diffc.UnsupportedError, match="of a dict written into on a path through a branch"):
+            diffc.compile_source(source, wrt="x")
+        return
+    assert run_generated(diffc.compile_source(source, wrt="x").text)["f_grad"](3.0, {"j": 2.0}) == \
+        pytest.approx(expected)

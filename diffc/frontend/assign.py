@@ -80,8 +80,8 @@ def assign(lo, stmt) -> None:
             ins, index = lo.index([x, value], target.slice)
             setitem(lo, target, x, value, ins[2:], index, stmt)
             if key_write:  # p['k'] = v: a later p['k'] is v itself, another key the dict's before the writes
-                before, written = lo.written.get(id(x), (x, {}))
-                lo.written[id(lo.env[target.value.id])] = (before, {**written, target.slice.value: value})
+                before, written, unknown = lo.written.get(id(x), (x, {}, frozenset()))
+                lo.written[id(lo.env[target.value.id])] = (before, {**written, target.slice.value: value}, unknown)
         else:
             value = lo.bind(target.id, value, stmt)
     return

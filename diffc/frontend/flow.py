@@ -67,6 +67,8 @@ def if_statement(lo, test, body, orelse, node):
         phis.append(Phi(out, _merge(lo, name, a, then_block, node, raised[0]),
                         _merge(lo, name, b, else_block, node, raised[1])))
         lo.aliases.shares(out, a, b)  # it is one or the other
+        if id(a) in lo.written or id(b) in lo.written:  # p['k'] = v on one path
+            lo.written[id(out)] = sequences.merge_written(lo, a, b)
         lo.env[name] = out
     lo.eqns.append(If(cond, then_block, else_block, phis, lo.source.lineno(node), node.col_offset))
 
@@ -84,6 +86,11 @@ def _merge(lo, name, value, block, node, raises: bool):
 def loop(lo, kind, node, target, args, body, test=None):
     names = [n for n in stored_names(body) if n != target]
     carried = [n for n in names if n in lo.env and lo.env[n] is not LOOP_LOCAL]
+    key_writes: dict = {}  # name -> the string keys the body writes into it
+    for t in (t for stmt in body for t in ast.walk(stmt)):
+        if isinstance(t, ast.Subscript) and isinstance(t.ctx, ast.Store) and isinstance(t.value, ast.Name) and \
+                isinstance(t.slice, ast.Constant) and isinstance(t.slice.value, str):
+            key_writes.setdefault(t.value.id, set()).add(t.slice.value)
     carries = {}
     for name in carried:
         init = Builder(lo.eqns, lo.source.lineno(node), node.col_offset).emit(
@@ -93,6 +100,8 @@ def loop(lo, kind, node, target, args, body, test=None):
         # The value before the loop, or what an earlier iteration assigned it from.
         lo.aliases.set(start, lo.aliases.roots(init) | {id(start)} | lo.aliases.by_loop(body, name, lo.env))
         carries[name] = (init, start)
+        if name in key_writes:  # p['k'] = v in the body: the keys written are not known in the body
+            lo.written[id(start)] = sequences.merge_written(lo, lo.env[name], lo.env[name], key_writes[name])
     env = dict(lo.env)
     env.update({name: start for name, (_, start) in carries.items()})
     target_var = None
@@ -130,6 +139,8 @@ def loop(lo, kind, node, target, args, body, test=None):
         items.append(Carry(init, start, merge(lo, name, end, body_block, node), final))
         lo.aliases.set(final, lo.aliases.roots(start) | lo.aliases.roots(end) | {id(final)})  # zero trips: init
         lo.env[name] = final
+        if name in key_writes:
+            lo.written[id(final)] = lo.written[id(start)]
     for name in names:
         if name not in carries:
             lo.env[name] = LOOP_LOCAL

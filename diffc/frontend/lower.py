@@ -69,7 +69,7 @@ class Frontend:
         self.seqs: dict[int, tuple] = parent.seqs if parent else {}  # id(var) -> (items, kind) of a list/tuple literal
         self.stacks: dict[tuple, Var] = parent.stacks if parent else {}  # np.array of a literal, per block
         self.dicts: dict[int, dict] = parent.dicts if parent else {}  # id(var) -> {key: atom} of a dict built here
-        self.written: dict[int, dict] = parent.written if parent else {}  # id(var) -> {key: atom} written into it
+        self.written: dict[int, tuple] = parent.written if parent else {}  # id(var) -> keys written: see known_item
         self.calls: tuple[str, ...] = (*parent.calls, fdef.name) if parent else (fdef.name,)
         self.parent, self.root = parent, parent.root if parent else self  # the caller; the function differentiated
         # Parameters that are dicts, tuples or lists, read only as p["key"], p[0] or a, b = p.

@@ -239,17 +239,32 @@ def dict_key(lo, node):
 def known_item(lo, base, index: ast.expr):
     """``d[k]`` known here: of a dict built here or a module-level one, with ``k`` a name bound to a
     literal (``for k in sorted(WEIGHTS)`` unrolled), or ``p['k']`` after ``p['k'] = v`` (``v``; another key
-    is read from ``p`` as it was before the writes, which did not change it); else None."""
+    is read from ``p`` as it was before the writes, which did not change it). ``lo.written`` maps a dict
+    written into to (the dict before the writes or None, {key: value written}, keys written on a path
+    through a branch or a loop, whose value is not known here: refused). Else None."""
     if id(base) in lo.written and isinstance(index, ast.Constant) and isinstance(index.value, str):
-        before, written = lo.written[id(base)]
+        before, written, unknown = lo.written[id(base)]
         if index.value in written:
             return written[index.value]
+        if index.value in unknown or before is None:
+            lo.fail(UnsupportedError, index, f"this reads the key {index.value!r} of a dict written into on a "
+                    "path through a branch or a loop: diffc cannot tell which value it reads",
+                    "keep the value in a variable and read that")
         out = lo.emit("getitem", (before, Const(index.value)), index, index=("atom", 1))
         lo.aliases.item_of(out, before)
         return out
     if id(base) in lo.dicts and isinstance(index, ast.Name):
         return _dict_item(lo, base, lo.expr(index))
     return None
+
+
+def merge_written(lo, a, b, keys=()) -> tuple:
+    """What is known of the keys written into ``a`` or ``b`` (the two sides of an ``if``; for a loop, the
+    value before it twice, and ``keys`` its body writes): the dict before the writes if they share it;
+    keys written on either side are not known after."""
+    sides = [lo.written.get(id(v), (v, {}, frozenset())) for v in (a, b)]
+    before = sides[0][0] if sides[0][0] is sides[1][0] else None
+    return before, {}, frozenset(keys).union(*(set(w) | u for _, w, u in sides))
 
 
 def _dict_item(lo, base: Var, key):
