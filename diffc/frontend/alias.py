@@ -8,7 +8,13 @@ conditional expression or an ``if`` that merges two values has the roots of
 both; a loop-carried value has the roots of its value before the loop and of
 what the body assigns it from (a zero-trip loop leaves the first, a second
 iteration sees the second); ``for row in X`` makes ``row`` a view of ``X``.
-A write is refused when another name that is read later may share a root.
+An entry read by key from a dict (``d['k']``, ``d.get('k')``) has the root
+``("in", r)`` for each root ``r`` of the dict: it shares what is inside the
+dict, not the dict, so rebinding a key (``d['k'] = v``) leaves it alone
+while a write into the entry's array still reaches the dict (:func:`touched`).
+A write is refused (:mod:`diffc.frontend.assign`) when another name that is
+read later may share a root. :class:`Aliases` holds the roots of every
+variable of a function and the helpers inlined into it.
 """
 
 from __future__ import annotations
