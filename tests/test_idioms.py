@@ -127,6 +127,22 @@ def test_a_raise_in_a_branch_of_the_function_itself(make_module):
         validate(-1.0)  # a check that only raises is kept: nothing reads what it computes
 
 
+def test_a_helper_returning_after_a_write_into_the_callers_dict(make_module):
+    module = make_module("""
+        def f(x, p):
+            return h(x, p)
+
+
+        def h(x, p):
+            p['k'] = 2.0 * x
+            return p['k'] * x + p['j']
+    """)
+    assert diffc.grad(module.f, wrt="x")(3.0, {"j": 1.0}) == pytest.approx(12.0)
+    with pytest.raises(diffc.UnsupportedError, match="supported only where no caller reads it after the call"):
+        diffc.compile_source("def f(x, p):\n    return h(x, p) * p['k']\n\n\n"
+                             "def h(x, p):\n    p['k'] = 2.0 * x\n    return x\n", wrt="x")
+
+
 def test_a_write_into_the_callers_dict_that_the_caller_reads_again_is_refused(make_module):
     module = make_module("""
         def f(x, p):

@@ -195,7 +195,7 @@ def unread_by_callers(lo, roots: frozenset) -> bool:
     (its arguments are read before the body runs; a call inside a loop may run again)."""
     while lo.parent is not None:
         caller, top = lo.parent, lo.parent.top_statement
-        call_only = isinstance(top, ast.Assign) and isinstance(top.value, ast.Call)
+        call_only = isinstance(top, (ast.Assign, ast.Return)) and isinstance(top.value, ast.Call)
         for name, other in caller.env.items():
             if not _may_see(lo, other, roots, True):
                 continue
@@ -214,7 +214,7 @@ def _may_see(lo, other, roots: frozenset, key_write: bool) -> bool:
     return bool(lo.aliases.roots(other) & touched(roots, key_write))
 
 
-def _only_arguments(stmt: ast.Assign, name: str) -> bool:
+def _only_arguments(stmt: ast.Assign | ast.Return, name: str) -> bool:
     """True if every read of ``name`` in ``stmt`` is a whole argument of the call it assigns."""
     call = stmt.value
     arguments = {id(a) for a in [*call.args, *(k.value for k in call.keywords)]}
