@@ -264,3 +264,31 @@ def test_a_key_written_on_a_branch_or_in_a_loop_is_read_back_or_refused(body, ex
         return
     assert run_generated(diffc.compile_source(source, wrt="x").text)["f_grad"](3.0, {"j": 2.0}) == \
         pytest.approx(expected)
+
+
+def test_a_raise_in_a_loop_and_is_none_tests(make_module):
+    module = make_module("""
+        def grow(x):
+            s = 0.0
+            for i in range(3):
+                if s > 100.0:
+                    raise ValueError('too big')
+                s = s + x * x
+            return s
+
+
+        def pick(x, y=None):
+            if x is None:
+                return 0.0
+            if y is not None:
+                return x * y
+            return x * x
+    """)
+    grow = diffc.grad(module.grow)
+    assert grow(2.0) == pytest.approx(12.0)
+    with pytest.raises(ValueError, match="too big"):
+        grow(10.0)
+    pick = diffc.grad(module.pick, wrt="x")
+    assert pick(2.0) == pytest.approx(4.0) and pick(2.0, 5.0) == pytest.approx(5.0)
+    assert "isinstance(y, type(None))" in diffc.compile_source(
+        "def pick(x, y=None):\n    if y is None:\n        return x * x\n    return x * y\n", wrt="x").text

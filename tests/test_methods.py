@@ -259,3 +259,20 @@ def test_the_cli_names_what_is_wrong_with_a_method(tmp_path):
     assert "class 'TwoLayerNet' has no method 'forward'" in run("-f", "TwoLayerNet.forward").stderr
     result = run("-f", "TwoLayerNet.loss")
     assert result.returncode == 1 and "name one with wrt" in result.stderr and "model.py:15" in result.stderr
+
+
+def test_a_method_with_a_name_equal_to_an_attribute_it_reads_is_refused(make_module):
+    module = make_module("""
+        import numpy as np
+
+
+        class Model:
+            params = {'W': np.ones(3)}
+
+            def loss(self, x):
+                params = self.params['W'] * 2.0
+                return np.sum(params * x)
+    """)
+    with pytest.raises(diffc.UnsupportedError, match="reads self.params and also has a name 'params'") as info:
+        diffc.grad(module.Model().loss, wrt="params")
+    assert "rename" in info.value.hint
