@@ -81,6 +81,25 @@ class Eqn:
         extra = f", {self.params}" if self.params else ""
         return f"{self.out!r} = {self.op}({args}{extra})"
 
+    # The interface every IR item has (see "Traversal" below).
+    def reads(self) -> list:
+        return list(self.ins)
+
+    def defs(self) -> list:
+        return [self.out]
+
+    def blocks(self) -> tuple:
+        return ()
+
+    def header_defs(self) -> list:
+        return []
+
+    def merged(self) -> list:
+        return []
+
+    def map_reads(self, s) -> None:
+        self.ins = tuple(s(a) for a in self.ins)
+
 
 @dataclass(eq=False)
 class Function:
@@ -224,6 +243,9 @@ class Builder:
 
 # ----------------------------------------------------------------------------
 # Structured control flow. A block is a list of items: Eqn, If or Loop.
+# Every item answers the same questions (what it reads itself, what it makes visible after it, its
+# nested blocks, what its header defines inside them, which variables it merges under one name), so a
+# pass walks the IR through the helpers below instead of dispatching on the item's type.
 # ----------------------------------------------------------------------------
 @dataclass(eq=False)
 class Phi:
@@ -243,6 +265,28 @@ class If:
     lineno: int | None = None
     col: int | None = None
 
+    def reads(self) -> list:
+        """What the ``if`` reads itself: its condition and its phis' two sides (not its nested items)."""
+        return [self.cond, *(p.then for p in self.phis), *(p.orelse for p in self.phis)]
+
+    def defs(self) -> list:
+        return [p.out for p in self.phis]
+
+    def blocks(self) -> tuple:
+        return (self.then, self.orelse)
+
+    def header_defs(self) -> list:
+        return []
+
+    def merged(self) -> list:
+        """The groups of atoms that share one name: each phi's out and its two sides."""
+        return [(p.out, p.then, p.orelse) for p in self.phis]
+
+    def map_reads(self, s) -> None:
+        self.cond = s(self.cond)
+        for phi in self.phis:
+            phi.then, phi.orelse = s(phi.then), s(phi.orelse)
+
 
 @dataclass(eq=False)
 class Carry:
@@ -258,7 +302,7 @@ class Carry:
 class Loop:
     """``for target in range(*args)`` (kind "range") or ``while test`` (kind "while", with the
     items computing ``test`` in ``cond``). ``reverse`` marks the backward loop, which mirrors
-    ``mirror`` and starts each iteration by popping ``restores`` ((value, stack) pairs)."""
+    ``mirror``."""
 
     kind: str
     target: Var | None
@@ -269,10 +313,62 @@ class Loop:
     body: list
     lineno: int | None = None
     col: int | None = None
-    saves: list = field(default_factory=list)  # forward: (stack, value) pushed each iteration
-    counter: Var | None = None  # forward while loops: the trip count, for the backward loop
     mirror: Loop | None = None
-    restores: list = field(default_factory=list)
+
+    def reads(self) -> list:
+        """What the loop reads itself: its range, its test, its carried values' inits and ends."""
+        own = [*self.args, *(c.init for c in self.carried), *(c.end for c in self.carried)]
+        return own if self.test is None else [*own, self.test]
+
+    def defs(self) -> list:
+        return [c.final for c in self.carried]
+
+    def blocks(self) -> tuple:
+        return (self.cond, self.body)
+
+    def header_defs(self) -> list:
+        """Variables the loop's header defines inside it: the carried values' starts and the target."""
+        return [c.start for c in self.carried] + ([self.target] if self.target is not None else [])
+
+    def merged(self) -> list:
+        """The groups of atoms that share one name: each carried value's init, start, end and final."""
+        return [(c.init, c.start, c.end, c.final) for c in self.carried]
+
+    def map_reads(self, s) -> None:
+        self.args = tuple(s(a) for a in self.args)
+        self.test = s(self.test)
+        for c in self.carried:
+            c.init, c.end = s(c.init), s(c.end)
+
+
+Item = Eqn | If | Loop
+
+
+# ----------------------------------------------------------------------------
+# Traversal
+# ----------------------------------------------------------------------------
+def each_item(items):
+    """Every item of a block, nested blocks included, in order."""
+    for item in items:
+        yield item
+        if not isinstance(item, Eqn):  # a fast path: most items are equations
+            for block in item.blocks():
+                yield from each_item(block)
+
+
+def each_in_block(items):
+    """(item, the block holding it) for every item, nested blocks included, in order."""
+    for item in items:
+        yield item, items
+        for block in item.blocks():
+            yield from each_in_block(block)
+
+
+def all_blocks(items):
+    """``items`` and every block nested in it."""
+    yield items
+    for item in each_item(items):
+        yield from item.blocks()
 
 
 def walk(items):
@@ -280,35 +376,30 @@ def walk(items):
     for item in items:
         if isinstance(item, Eqn):
             yield item
-        elif isinstance(item, If):
-            yield from walk(item.then)
-            yield from walk(item.orelse)
         else:
-            yield from walk(item.cond)
-            yield from walk(item.body)
+            for block in item.blocks():
+                yield from walk(block)
 
 
 def item_reads(item) -> list:
     """The atoms an item reads from outside itself (for an If or a Loop: all reads inside it too)."""
-    if isinstance(item, Eqn):
-        return list(item.ins)
-    if isinstance(item, If):
-        reads = [item.cond, *(p.then for p in item.phis), *(p.orelse for p in item.phis)]
-        return reads + [a for sub in (item.then, item.orelse) for i in sub for a in item_reads(i)]
-    reads = [*item.args, *(c.init for c in item.carried), *(c.end for c in item.carried)]
-    if item.test is not None:
-        reads.append(item.test)
-    reads += [v for _, v in item.saves] + [v for _, v in item.restores]
-    return reads + [a for sub in (item.cond, item.body) for i in sub for a in item_reads(i)]
+    return [*item.reads(), *(a for block in item.blocks() for inner in block for a in item_reads(inner))]
 
 
 def item_defs(item) -> list:
     """The variables an item makes visible after it."""
-    if isinstance(item, Eqn):
-        return [item.out]
-    if isinstance(item, If):
-        return [p.out for p in item.phis]
-    return [c.final for c in item.carried]
+    return item.defs()
+
+
+def deep_defs(item) -> list:
+    """Every variable an item defines, its nested blocks' and its header's included."""
+    return [*item.defs(), *(v for inner in each_item([item]) for v in
+                            ([] if inner is item else inner.defs()) + inner.header_defs())]
+
+
+def var_reads(item) -> list:
+    """The variables among what an item reads itself."""
+    return [a for a in item.reads() if isinstance(a, Var)]
 
 
 def substitute(items, subst: dict):
@@ -317,31 +408,5 @@ def substitute(items, subst: dict):
     def s(a):
         return subst.get(id(a), a) if isinstance(a, Var) else a
 
-    for item in items:
-        if isinstance(item, Eqn):
-            item.ins = tuple(s(a) for a in item.ins)
-        elif isinstance(item, If):
-            item.cond = s(item.cond)
-            for phi in item.phis:
-                phi.then, phi.orelse = s(phi.then), s(phi.orelse)
-            substitute(item.then, subst)
-            substitute(item.orelse, subst)
-        else:
-            item.args = tuple(s(a) for a in item.args)
-            item.test = s(item.test)
-            for c in item.carried:
-                c.init, c.end = s(c.init), s(c.end)
-            substitute(item.cond, subst)
-            substitute(item.body, subst)
-
-
-def each_item(items):
-    """Every item of a block, nested blocks included, in order."""
-    for item in items:
-        yield item
-        if isinstance(item, If):
-            yield from each_item(item.then)
-            yield from each_item(item.orelse)
-        elif isinstance(item, Loop):
-            yield from each_item(item.cond)
-            yield from each_item(item.body)
+    for item in each_item(items):
+        item.map_reads(s)

@@ -10,7 +10,22 @@ running sums for values from outside the loop, are carried through it.
 
 from __future__ import annotations
 
-from ..ir import Builder, Carry, Const, Eqn, If, Loop, Phi, Var, each_item, item_defs, item_reads, substitute
+from ..ir import (
+    Builder,
+    Carry,
+    Const,
+    Eqn,
+    If,
+    Loop,
+    Phi,
+    Var,
+    deep_defs,
+    each_item,
+    item_defs,
+    item_reads,
+    substitute,
+    var_reads,
+)
 
 
 class FieldPart:
@@ -119,16 +134,13 @@ class FlowReverse:
 
     def tape(self, item: Loop, body: list):
         """Save what the backward body reads of the forward loop's values; returns the backward loop's target."""
-        inner = _defs_deep([*item.cond, *item.body], set())
-        inner.update(id(c.start) for c in item.carried)
+        inner = {id(v) for v in deep_defs(item)} - {id(v) for v in item.defs()}
         target = None
-        if item.target is not None:
-            inner.add(id(item.target))
         needed = []
         seen = set()
-        for eqn_or_item in each_item(body):
-            for a in item_reads(eqn_or_item) if not isinstance(eqn_or_item, Eqn) else eqn_or_item.ins:
-                if isinstance(a, Var) and id(a) in inner and id(a) not in seen:
+        for inner_item in each_item(body):
+            for a in var_reads(inner_item):
+                if id(a) in inner and id(a) not in seen:
                     seen.add(id(a))
                     needed.append(a)
         subst, pushes, pops = {}, [], []
@@ -152,7 +164,7 @@ class FlowReverse:
         return target
 
 
-class _Adder:
+class RunningSum:
     """Stands in for a contribution list inside a loop body: appending adds to the running sum."""
 
     def __init__(self, reverse, bwd, sums, key):
@@ -171,21 +183,6 @@ class _Adder:
         latest = self.sums[key][1]
         self.sums[key][1] = self.reverse.builder(self.bwd).emit(
             "add", latest, part, out=Var(primal=None if label else v, label=label))
-
-
-def _defs_deep(items, into: set):
-    for item in items:
-        into.update(id(v) for v in item_defs(item))
-        if isinstance(item, If):
-            _defs_deep(item.then, into)
-            _defs_deep(item.orelse, into)
-        elif isinstance(item, Loop):
-            into.update(id(c.start) for c in item.carried)
-            if item.target is not None:
-                into.add(id(item.target))
-            _defs_deep(item.cond, into)
-            _defs_deep(item.body, into)
-    return into
 
 
 def _defined_in(block: list, atom, primal=None):

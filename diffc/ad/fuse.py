@@ -9,7 +9,7 @@ chain. The forward line is written exactly as the user wrote it.
 
 from __future__ import annotations
 
-from ..ir import Eqn, Function, If, Loop, Var, is_number, item_reads
+from ..ir import Eqn, Function, Var, is_number, item_reads
 
 EXPS = ("math.exp", "numpy.exp")
 
@@ -32,11 +32,8 @@ def fuse_sigmoids(fn: Function) -> Function:
 def _fuse_block(items: list, uses: dict) -> None:
     defs = {id(e.out): e for e in items if isinstance(e, Eqn)}
     for item in items:
-        if isinstance(item, If):
-            _fuse_block(item.then, uses)
-            _fuse_block(item.orelse, uses)
-        elif isinstance(item, Loop):
-            _fuse_block(item.body, uses)
+        for block in item.blocks():
+            _fuse_block(block, uses)
 
     def temp_def(atom, op_ok):
         """The equation defining ``atom`` if it is an unnamed, single-use temporary made by an allowed op."""

@@ -30,11 +30,12 @@ branch not taken (``np.where(x > 0, np.sqrt(x), 0)``) cannot leak.
 
 from __future__ import annotations
 
-from ..ir import Builder, Const, Eqn, Function, If, Loop, Var, item_defs, item_reads, walk
+from ..ir import Builder, Const, Eqn, Function, If, Var, each_in_block, item_defs, item_reads
 from ..ops.algebra import NeedsShapes, NoRule, selection_mask, unbroadcast
 from ..ops.catalogue import BROADCASTING, ELEMENTWISE, accepts_sequence, cuts, differentiable, vjp
 from ..ops.front import sequence_vars
-from .control_flow import FieldPart, FlowReverse, _Adder, split_parts
+from ..passes.liveness import groups, live_items
+from .control_flow import FieldPart, FlowReverse, RunningSum, split_parts
 
 
 class ReverseError(Exception):
@@ -78,7 +79,10 @@ def active_vars(fn: Function, wrt: list[Var]) -> set[int]:
 
 def useful_vars(fn: Function) -> set[int]:
     """Ids of the variables the output depends on: only they need a gradient. A value that depends on
-    a parameter but not reaching the output (an aux output such as a hand-written dW) is forward code."""
+    a parameter but not reaching the output (an aux output such as a hand-written dW) is forward code.
+
+    Not the liveness of :mod:`diffc.passes.liveness`, on purpose: it follows values (through data
+    and an if's condition), not the items that compute them (a loop's bounds need no gradient)."""
     edges: dict[int, list] = {}
 
     def block(items):
@@ -107,47 +111,9 @@ def useful_vars(fn: Function) -> set[int]:
     return useful
 
 
-def raises(item) -> bool:
-    """True if a block of the If or Loop ``item`` holds a raise statement (the user's ``raise``)."""
-    return any(isinstance(i, Eqn) and i.params.get("_raise") for i in walk([item]))
-
-
 def live_forward(fn: Function) -> list:
     """The forward items the output depends on (the user's dead code dropped)."""
-
-    def block(items, needed: set) -> list:
-        kept = []
-        for item in reversed(items):
-            if isinstance(item, Eqn):
-                if id(item.out) in needed or item.params.get("_raise"):  # a raise statement is kept
-                    kept.append(item)
-                    needed.update(id(a) for a in item.ins if isinstance(a, Var))
-            elif isinstance(item, If):
-                item.phis = [p for p in item.phis if id(p.out) in needed]
-                if item.phis or raises(item):
-                    item.then = block(item.then, {id(p.then) for p in item.phis})
-                    item.orelse = block(item.orelse, {id(p.orelse) for p in item.phis})
-                    kept.append(item)
-                    needed.update(id(a) for a in item_reads(item) if isinstance(a, Var))
-            else:
-                from ..passes.cleanup import _live_reads
-
-                inner = {id(c.end) for c in item.carried if id(c.final) in needed} | {id(item.test)}
-                while True:  # what the kept updates read may need other carried values
-                    reads = _live_reads([*item.cond, *item.body], set(inner))
-                    more = {id(c.end) for c in item.carried if id(c.start) in reads} - inner
-                    if not more:
-                        break
-                    inner |= more
-                if inner - {id(item.test)} or raises(item):
-                    item.carried = [c for c in item.carried if id(c.end) in inner]
-                    item.cond = block(item.cond, {id(item.test)})
-                    item.body = block(item.body, {id(c.end) for c in item.carried})
-                    kept.append(item)
-                    needed.update(id(a) for a in item_reads(item) if isinstance(a, Var))
-        return kept[::-1]
-
-    fn.eqns = block(fn.eqns, {id(fn.out)} | {id(a) for a in fn.aux})
+    fn.eqns = live_items(fn.eqns, {id(fn.out)} | {id(a) for a in fn.aux})
     return fn.eqns
 
 
@@ -174,23 +140,15 @@ class _Reverse(FlowReverse):
         self.parent: dict[int, list] = {}  # id(forward item) -> the block it is in
         self.stacks: list[Eqn] = []  # the lists that loops push onto, made at the start
         self._index(fn.eqns)
-        from ..passes.cleanup import groups
-
         self.same_name = groups(fn.eqns)  # values an if or a loop writes under one name
 
     def _index(self, items):
-        for item in items:
-            self.parent[id(item)] = items
-            for v in item_defs(item):
-                self.where[id(v)] = (items, item)
-            if isinstance(item, If):
-                self._index(item.then)
-                self._index(item.orelse)
-            elif isinstance(item, Loop):
-                for v in [*(c.start for c in item.carried), *([item.target] if item.target else [])]:
-                    self.where[id(v)] = (item.body, None)  # made by the loop header
-                self._index(item.cond)
-                self._index(item.body)
+        for item, block in each_in_block(items):
+            self.parent[id(item)] = block
+            for v in item.defs():
+                self.where[id(v)] = (block, item)
+            for v in item.header_defs():
+                self.where[id(v)] = (item.body, None)  # made by the loop header, at the start of its body
 
     def builder(self, items, origin=None):
         return Builder(items, getattr(origin, "lineno", None), getattr(origin, "col", None),
@@ -235,7 +193,7 @@ class _Reverse(FlowReverse):
             def setdefault(inner, key, default=None):  # noqa: N805
                 if sums is None or key in defined or key in seeds or key in direct:
                     return dict.setdefault(inner, key, default)
-                return _Adder(self, bwd, sums, key)
+                return RunningSum(self, bwd, sums, key)
 
         contributions = Contributions(contributions)
         first_use: dict[int, int] = {}

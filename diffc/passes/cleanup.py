@@ -13,8 +13,11 @@ are dropped. All passes are deterministic (list order only).
 
 from __future__ import annotations
 
-from ..ir import Eqn, If, Loop, Var, each_item, item_defs, item_reads, substitute, walk
-from .sharing import EFFECTS, IN_PLACE, deep_defs, keep_old_values, memory_roots
+import bisect
+
+from ..ir import Eqn, If, Loop, Var, deep_defs, each_item, item_defs, item_reads, substitute, walk
+from .liveness import groups, live_items
+from .sharing import IN_PLACE, keep_old_values, memory_roots
 
 # Inlining stops at this depth of nested operations: longer chains read better, and compile in
 # linear time, as lines of their own.
@@ -22,95 +25,8 @@ MAX_INLINE_DEPTH = 8
 
 
 def dce(items: list, needed: set) -> list:
-    """Keep only what the ``needed`` ids (updated in place) and the tape need."""
-    kept = []
-    for item in reversed(items):
-        if isinstance(item, Eqn):
-            if id(item.out) in needed or item.op in EFFECTS or item.params.get("_raise"):
-                kept.append(item)
-                needed.update(id(a) for a in item.ins if isinstance(a, Var))
-        elif isinstance(item, If):
-            item.phis = [p for p in item.phis if id(p.out) in needed]
-            item.then = dce(item.then, {id(p.then) for p in item.phis} | needed)
-            item.orelse = dce(item.orelse, {id(p.orelse) for p in item.phis} | needed)
-            if item.phis or _has_effects(item):
-                kept.append(item)
-                needed.update(id(a) for a in item_reads(item) if isinstance(a, Var))
-        else:
-            inner = {id(c.end) for c in item.carried if id(c.final) in needed} | needed | {id(item.test)}
-            while True:
-                reads = _live_reads([*item.cond, *item.body], set(inner))
-                more = {id(c.end) for c in item.carried if id(c.start) in reads} - inner
-                if not more:
-                    break
-                inner |= more
-            item.carried = [c for c in item.carried if id(c.end) in inner]
-            item.body = dce(item.body, inner)
-            if item.carried or _has_effects(item):
-                kept.append(item)
-                needed.update(id(a) for a in item_reads(item) if isinstance(a, Var))
-    return kept[::-1]
-
-
-def _live_reads(items: list, needed: set) -> set:
-    """What ``dce(items, needed)`` would keep reading, without changing ``items``."""
-    for item in reversed(items):
-        if isinstance(item, Eqn):
-            if id(item.out) in needed or item.op in EFFECTS or item.params.get("_raise"):
-                needed.update(id(a) for a in item.ins if isinstance(a, Var))
-        elif isinstance(item, If):
-            phis = [p for p in item.phis if id(p.out) in needed]
-            if phis or _has_effects(item):
-                needed.add(id(item.cond))
-                needed |= _live_reads(item.then, {id(p.then) for p in phis} | needed)
-                needed |= _live_reads(item.orelse, {id(p.orelse) for p in phis} | needed)
-        else:
-            inner = {id(c.end) for c in item.carried if id(c.final) in needed} | needed | {id(item.test)}
-            reads = _live_reads([*item.cond, *item.body], set(inner))
-            while True:
-                more = {id(c.end) for c in item.carried if id(c.start) in reads} - inner
-                if not more:
-                    break
-                inner |= more
-                reads = _live_reads([*item.cond, *item.body], set(inner))
-            needed |= reads | {id(a) for a in item.args if isinstance(a, Var)}
-            needed |= {id(c.init) for c in item.carried if id(c.end) in inner and isinstance(c.init, Var)}
-            needed.add(id(item.test))
-    return needed
-
-
-def _has_effects(item) -> bool:
-    blocks = [item.then, item.orelse] if isinstance(item, If) else [item.cond, item.body]
-    return any((isinstance(i, Eqn) and (i.op in EFFECTS or i.params.get("_raise")))
-               or (not isinstance(i, Eqn) and _has_effects(i))
-               for block in blocks for i in block)
-
-
-def groups(items) -> dict[int, int]:
-    """Variables control flow makes share one Python name: id(var) -> id of its group."""
-    parent: dict[int, int] = {}
-
-    def find(x):
-        while parent.get(x, x) != x:
-            x = parent[x]
-        return x
-
-    def union(*vs):
-        ids = [find(id(v)) for v in vs if isinstance(v, Var)]
-        for other in ids[1:]:
-            parent[other] = ids[0]
-        for v in vs:
-            if isinstance(v, Var):
-                parent.setdefault(id(v), id(v))
-
-    for item in each_item(items):
-        if isinstance(item, If):
-            for phi in item.phis:
-                union(phi.out, phi.then, phi.orelse)
-        elif isinstance(item, Loop):
-            for c in item.carried:
-                union(c.init, c.start, c.end, c.final)
-    return {k: find(k) for k in parent}
+    """Keep only what the ``needed`` ids (updated in place) and the tape need (see :mod:`.liveness`)."""
+    return live_items(items, needed)
 
 
 def normalize(items: list) -> None:
@@ -184,11 +100,8 @@ def plan(forward: list, backward: list, params: list[Var], roots: list):
     counts = use_counts(items, roots)
     root_ids = {id(r) for r in roots if isinstance(r, Var)}
     named = {id(p) for p in params} | root_ids | set(group)
-    for item in each_item(items):
-        if isinstance(item, Loop) and item.target is not None:
-            named.add(id(item.target))
-        if not isinstance(item, Eqn):
-            continue
+    named.update(id(v) for item in each_item(items) for v in item.header_defs())  # a loop's target
+    for item in walk(items):
         v = item.out
         if item.op in ("setitem", "scatter_add", "zero_at", "pop", "new_stack", "push") or item.params.get("_keep"):
             named.add(id(v))  # written as statements of their own, or a copy that must stay
@@ -205,6 +118,15 @@ def plan(forward: list, backward: list, params: list[Var], roots: list):
     inline: set[int] = set()
     _choose_inline(items, named, counts, group, inline)
     return items, inline, group
+
+
+def plan_kept(forward: list, backward: list):
+    """The plan when every value must keep a line and a name of its own (the tools' traced code)."""
+    items = forward + backward
+    normalize(items)
+    group = groups(items)
+    keep_old_values(items, group)
+    return items, set(), group
 
 
 def _choose_inline(items: list, named: set, counts: dict, group: dict, inline: set, roots=None) -> None:
@@ -225,6 +147,12 @@ def _choose_inline(items: list, named: set, counts: dict, group: dict, inline: s
             _choose_inline(item.body, named, counts, group, inline, roots)
             for eqn in item.cond:  # a while loop's test is written in its header
                 inline.add(id(eqn.out))
+    writes: list[tuple[int, set]] = []  # (position, the arrays written in place there), in order
+    for index, item in enumerate(items):
+        arrays = {roots.get(id(e.ins[0]), id(e.ins[0])) for e in walk([item])
+                  if e.op in IN_PLACE and isinstance(e.ins[0], Var)}
+        if arrays:
+            writes.append((index, arrays))
     depth: dict[int, int] = {}  # how deep the expression written for an inlined variable is
     reads: dict[int, set] = {}  # the name groups it reads
     memory: dict[int, set] = {}  # the arrays it reads
@@ -244,8 +172,8 @@ def _choose_inline(items: list, named: set, counts: dict, group: dict, inline: s
                               for d in deep_defs(i)):
                 continue  # a name it reads is assigned again before the use
             read = memory.get(id(a), set())
-            if any(e.op in IN_PLACE and isinstance(e.ins[0], Var) and roots.get(id(e.ins[0]), id(e.ins[0])) in read
-                   for i in items[position[id(a)] + 1:index] for e in walk([i])):
+            first = bisect.bisect_right(writes, position[id(a)], key=lambda w: w[0])
+            if any(written & read for at, written in writes[first:] if at < index):
                 continue  # an array it reads is written in place before the use
             inline.add(id(a))
             level = max(level, depth.get(id(a), 1) + 1)

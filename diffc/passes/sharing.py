@@ -9,11 +9,8 @@ view, a loop's stack): otherwise it is copied first.
 
 from __future__ import annotations
 
-from ..ir import Eqn, If, Loop, Var, each_item, item_defs, item_reads, substitute, walk
-
-# Equations kept for what they do, not for a value (the loops' tape).
-EFFECTS = {"push", "pop", "new_stack"}
-
+from ..ir import Eqn, Loop, Var, deep_defs, each_in_block, each_item, item_reads, substitute, var_reads, walk
+from .liveness import EFFECTS
 
 # Statements that write into their first input's array when the emitter gives the result the same name.
 IN_PLACE = {"setitem", "zero_at"}
@@ -37,8 +34,7 @@ def keep_old_values(block: list, group: dict, roots: dict | None = None) -> None
     if top:
         roots = memory_roots(block)
     for item in block:
-        for inner in ([item.then, item.orelse] if isinstance(item, If) else
-                      [item.cond, item.body] if isinstance(item, Loop) else []):
+        for inner in item.blocks():
             keep_old_values(inner, group, roots)
     index = 0
     while index < len(block):
@@ -60,11 +56,9 @@ def _own_arrays(items: list, group: dict) -> None:
     def visit(block, enclosing):
         for item in block:
             order[id(item)], loops[id(item)] = len(order), enclosing
-            for a in item_reads(item) if isinstance(item, Eqn) else _own_reads(item):
-                if isinstance(a, Var):
-                    reads.setdefault(id(a), []).append(item)
-            for inner in ([item.then, item.orelse] if isinstance(item, If) else
-                          [item.cond, item.body] if isinstance(item, Loop) else []):
+            for a in var_reads(item):
+                reads.setdefault(id(a), []).append(item)
+            for inner in item.blocks():
                 visit(inner, enclosing | ({id(item)} if isinstance(item, Loop) else set()))
 
     visit(items, frozenset())
@@ -86,19 +80,12 @@ def _own_arrays(items: list, group: dict) -> None:
                     break
     everything = memory_roots(items, group=group)
     written = {everything.get(id(w.ins[0]), id(w.ins[0])) for w in writers}
-    for block, push in [(b, e) for b in _blocks(items) for e in b
-                        if isinstance(e, Eqn) and e.op == "push" and isinstance(e.ins[1], Var)]:
+    pushes = {id(e) for e in walk(items) if e.op == "push" and isinstance(e.ins[1], Var)}
+    for push, block in [(e, b) for e, b in each_in_block(items) if id(e) in pushes]:
         if everything.get(id(push.ins[1]), id(push.ins[1])) in written:
             saved = Var(label=("", push.ins[1]))
             block.insert(next(i for i, e in enumerate(block) if e is push), Eqn("numpy.copy", (push.ins[1],), saved))
             push.ins = (push.ins[0], saved)
-
-
-def _own_reads(item) -> list:
-    """What an If or a Loop reads itself (not its nested items)."""
-    if isinstance(item, If):
-        return [item.cond, *(p.then for p in item.phis), *(p.orelse for p in item.phis)]
-    return [*item.args, item.test, *(c.init for c in item.carried), *(c.end for c in item.carried)]
 
 
 def _passes_on(reader, root, roots) -> bool:
@@ -109,31 +96,12 @@ def _passes_on(reader, root, roots) -> bool:
 
 
 def _vars(items):
+    """Every variable the items define or read, nested blocks and loop headers included."""
     for item in each_item(items):
-        if isinstance(item, Eqn):
-            yield item.out
-            yield from (a for a in item.ins if isinstance(a, Var))
-        else:
-            yield from (a for a in _own_reads(item) if isinstance(a, Var))
-            yield from _group_vars(item)
-
-
-def _group_vars(item):
-    if isinstance(item, If):
-        return [v for p in item.phis for v in (p.out, p.then, p.orelse) if isinstance(v, Var)]
-    return [v for c in item.carried for v in (c.init, c.start, c.end, c.final) if isinstance(v, Var)] + \
-        ([item.target] if item.target is not None else [])
-
-
-def _blocks(items):
-    yield items
-    for item in each_item(items):
-        if isinstance(item, If):
-            yield item.then
-            yield item.orelse
-        elif isinstance(item, Loop):
-            yield item.cond
-            yield item.body
+        yield from item.defs()
+        yield from var_reads(item)
+        yield from (v for members in item.merged() for v in members if isinstance(v, Var))
+        yield from item.header_defs()
 
 
 def _keep_one(block: list, index: int, group: dict, roots: dict) -> bool:
@@ -235,29 +203,13 @@ def memory_roots(items, exclude=None, group=None) -> dict[int, int]:
             if ra != rb:
                 parent[ra] = rb
 
-    for item in each_item(items):
-        if isinstance(item, Eqn):
-            if item.op in VIEW_OPS | MAY_RETURN_INPUT and item.ins and isinstance(item.ins[0], Var):
-                union(item.out, item.ins[0])
-        elif group is not None:
-            members = [(p.out, p.then, p.orelse) for p in item.phis] if isinstance(item, If) else \
-                [(c.init, c.start, c.end, c.final) for c in item.carried]
-            for m in members:
+    for eqn in walk(items):
+        if eqn.op in VIEW_OPS | MAY_RETURN_INPUT and eqn.ins and isinstance(eqn.ins[0], Var):
+            union(eqn.out, eqn.ins[0])
+    if group is not None:  # values an if or a loop gives one name: one array, unless ``exclude``d
+        for item in each_item(items):
+            for m in item.merged():
                 if exclude is None or group.get(id(m[0])) != exclude:
                     for other in m[1:]:
                         union(m[0], other)
     return {k: find(k) for k in parent}
-
-
-def deep_defs(item) -> list:
-    """Every variable an item defines, those of its nested blocks and a loop's carried starts included."""
-    if isinstance(item, Eqn):
-        return [item.out]
-    found = list(item_defs(item))
-    blocks = [item.then, item.orelse] if isinstance(item, If) else [item.body]
-    for block in blocks:
-        for inner in block:
-            found += deep_defs(inner)
-    if isinstance(item, Loop):
-        found += [c.start for c in item.carried]
-    return found
