@@ -1,5 +1,9 @@
-"""The pipeline, end to end: source text -> AST -> fence -> IR -> reverse -> emit.
+"""The pipeline, end to end: source text -> AST -> fence -> IR -> reverse -> cleanup -> emit.
 
+:data:`PASSES` lists the passes in the order they run on each function, and
+:func:`run_passes` runs them; each reads and fills a :class:`Prepared`.
+``diffc f.py --dump-after PASS`` prints what any of them made
+(:func:`dump_source`, through :mod:`diffc.ir_text`).
 ``compile_source`` turns the text of a module into the text of a module of
 gradient functions; it never imports or runs the user's code. Errors in
 several functions are collected and raised together.
@@ -19,7 +23,6 @@ from .deep import deep
 from .errors import (
     DiffcError,
     ErrorGroup,
-    InternalError,
     SelectionError,
     ShapesNeededError,
     UnsupportedError,
@@ -30,9 +33,11 @@ from .frontend import lower as frontend
 from .frontend.desugar import without_scalar_checks
 from .frontend.scope import Scope, check_decorators, shadowed_numbers
 from .frontend.source import Source
-from .ir import Var, walk
+from .ir_text import format_function
 from .ops.shapes import Opaque, Sym
+from .passes.cleanup import plan, plan_kept
 from .passes.shapes import infer
+from .passes.verify import check_gradient_shapes, check_scalar_output, self_check
 
 MODES = ("grad", "value_and_grad")
 
@@ -111,18 +116,155 @@ def parse_shape(spec: str):
     return tuple(dims)
 
 
-@dataclass
+@dataclass(eq=False)
 class Prepared:
-    """A function taken through the pipeline up to, not including, the emitter."""
+    """One function on its way through the pipeline: what the user asked for, then what each pass made.
+
+    Each pass of :data:`PASSES` reads and fills some of these fields (``fn`` after lowering,
+    ``forward`` after liveness, ``shapes``, then ``backward`` and ``grads`` after the reverse pass,
+    ``items``/``inline``/``group`` after cleanup, ``text`` after emission)."""
 
     fdef: ast.FunctionDef
-    fn: object
-    wrt: list
-    bare: bool
-    forward: list
-    backward: list
-    grads: list
-    shapes: object
+    scope: Scope
+    source: Source
+    wrt_spec: object = None
+    param_shapes: dict | None = None
+    fuse: bool = True
+    record: dict | None = None
+    transform: object = None
+    has_aux: bool = False
+    mode: str = "grad"
+    comments: bool = False
+    grad_name: str | None = None
+    trace: dict | None = None  # for the tools: keep every value under a name of its own (see emit_function)
+    # Made by the passes:
+    positions: list = field(default_factory=list)
+    bare: bool = False
+    fn: object = None
+    wrt: list = field(default_factory=list)
+    forward: list = field(default_factory=list)
+    shapes: object = None
+    backward: list = field(default_factory=list)
+    grads: list = field(default_factory=list)
+    items: list = field(default_factory=list)
+    inline: set = field(default_factory=set)
+    group: dict = field(default_factory=dict)
+    text: str = ""
+    used: set = field(default_factory=set)
+    helpers: set = field(default_factory=set)
+
+
+# -- the passes, in order (each takes the Prepared and fills its part) -------------------------------
+def fence_pass(p: Prepared) -> None:
+    """Refuse what diffc does not compile, with located errors; resolve ``wrt``."""
+    if p.source.filename.startswith("<diffc "):  # a gradient diffc wrote: differentiated again
+        without_scalar_checks(p.fdef)
+    errors = fence.check(p.fdef, p.source)
+    if errors:
+        raise errors[0] if len(errors) == 1 else ErrorGroup(errors)
+    p.positions, p.bare = resolve_wrt(p.fdef, p.wrt_spec, p.source)
+
+
+def lower_pass(p: Prepared) -> None:
+    """The AST to IR (:mod:`diffc.frontend.lower`)."""
+    p.fn = frontend.lower(p.fdef, p.scope, p.source, has_aux=p.has_aux)
+
+
+def fuse_pass(p: Prepared) -> None:
+    """Composite gates as one equation, such as the sigmoid (:mod:`diffc.ad.fuse`)."""
+    if p.fuse:
+        fuse_sigmoids(p.fn)
+
+
+def unroll_pass(p: Prepared) -> None:
+    """The tools' rewrite of the lowered function, if any (the tracer unrolls control flow with it)."""
+    if p.transform is not None:
+        p.fn = p.transform(p.fn)
+
+
+def live_pass(p: Prepared) -> None:
+    """The user's dead code dropped: the forward items the outputs depend on."""
+    p.wrt = [p.fn.params[i] for i in p.positions]
+    p.forward = live_forward(p.fn)
+
+
+def shapes_pass(p: Prepared) -> None:
+    """Shapes and dtype kinds, from the parameters' (:mod:`diffc.ops.shapes`); a non-scalar output refused."""
+    numpy = p.scope.uses_module("numpy")
+    shapes = dict(p.param_shapes or {})
+    kinds = {k: v[1] for k, v in shapes.items() if isinstance(v, tuple) and len(v) == 2 and isinstance(v[1], str)}
+    shapes.update({k: shapes[k][0] for k in kinds})
+    param_shapes = {v.hint: shapes.get(v.hint, Opaque(v.hint) if numpy else ()) for v in p.fn.params}
+    param_shapes.update({k: v for k, v in shapes.items() if "[" in k})  # parts of container parameters
+    p.shapes = infer(p.fn, param_shapes, kinds)
+    check_scalar_output(p.fdef, p.fn, p.shapes, p.source)
+
+
+def reverse_pass(p: Prepared) -> None:
+    """Activity analysis and the backward items (:mod:`diffc.ad.reverse`)."""
+    try:
+        p.backward, p.grads = backward(p.fn, p.forward, p.wrt, numpy=p.scope.uses_module("numpy"),
+                                       shapes=p.shapes, record=p.record)
+    except ReverseError as exc:
+        node = ast.Module(body=[])
+        node.lineno, node.col_offset = (exc.eqn.lineno or p.fdef.lineno) - p.source.line_offset, exc.eqn.col or 0
+        cls = exc.error_class or (ShapesNeededError if exc.needs_shapes else UnsupportedError)
+        raise p.source.error(cls, node, exc.message, exc.hint) from None
+
+
+def cleanup_pass(p: Prepared) -> None:
+    """What gets a line, what is written inline, which values share a name (:mod:`diffc.passes.cleanup`)."""
+    roots = [p.fn.out, *p.grads, *p.fn.aux]
+    if p.trace is None:
+        p.items, p.inline, p.group = plan(p.forward, p.backward, p.fn.params, roots)
+    else:  # every value kept, none inline: the tools read each one
+        p.items, p.inline, p.group = plan_kept(p.forward, p.backward)
+
+
+def emit_pass(p: Prepared) -> None:
+    """Python text (:mod:`diffc.backends.emit`); names are chosen there (:mod:`diffc.passes.naming`),
+    since a name's lifetime is counted in the lines the emitter lays out."""
+    p.text, p.used, p.helpers = emit_function(
+        p.fn, p.grad_name, p.items, p.inline, p.group, p.backward, p.grads, bare=p.bare,
+        with_value=(p.mode == "value_and_grad"), scope=p.scope,
+        source_line=p.source.line if p.comments else None, trace=p.trace,
+        check_scalar=None if getattr(p.fn, "scalar_proven", False) else p.fdef.name)
+
+
+def verify_pass(p: Prepared) -> None:
+    """The generated code checked before it is handed out (it compiles, reads only names it has,
+    shadows no module number, gives each gradient its parameter's shape)."""
+    if p.trace is not None:
+        return
+    self_check(p.text, p.fdef, p.source, p.scope, p.used, p.helpers)
+    for number in shadowed_numbers(p.text, p.scope, p.used):
+        raise p.source.error(UnsupportedError, p.fdef, f"'{number}' is both a module-level number that "
+                             f"'{p.fdef.name}' or a function it calls reads and a variable in the code inlined "
+                             "into its gradient", f"rename the variable '{number}'")
+    check_gradient_shapes(p, p.source)
+
+
+PASSES = (
+    ("fence", fence_pass),
+    ("lower", lower_pass),
+    ("fuse", fuse_pass),
+    ("unroll", unroll_pass),
+    ("live", live_pass),
+    ("shapes", shapes_pass),
+    ("reverse", reverse_pass),
+    ("cleanup", cleanup_pass),
+    ("emit", emit_pass),
+    ("verify", verify_pass),
+)
+PASS_NAMES = tuple(name for name, _ in PASSES)
+
+
+def run_passes(p: Prepared, start: str = "fence", stop: str = "verify") -> Prepared:
+    """Run the passes from ``start`` to ``stop``, both included, in the order of :data:`PASSES`."""
+    first, last = PASS_NAMES.index(start), PASS_NAMES.index(stop)
+    for _, run in PASSES[first:last + 1]:
+        run(p)
+    return p
 
 
 def prepare(fdef: ast.FunctionDef, scope: Scope, source: Source, *, wrt=None, shapes: dict | None = None,
@@ -137,73 +279,33 @@ def prepare(fdef: ast.FunctionDef, scope: Scope, source: Source, *, wrt=None, sh
     if given, rewrites the lowered function first (the tracer unrolls control flow with it); with
     ``has_aux`` the function returns ``(value, aux...)`` and only ``value`` is differentiated.
     """
-    if source.filename.startswith("<diffc "):  # a gradient diffc wrote: differentiated again
-        without_scalar_checks(fdef)
-    errors = fence.check(fdef, source)
-    if errors:
-        raise errors[0] if len(errors) == 1 else ErrorGroup(errors)
-    positions, bare = resolve_wrt(fdef, wrt, source)
-    fn = frontend.lower(fdef, scope, source, has_aux=has_aux)
-    if fuse:
-        fuse_sigmoids(fn)
-    if transform is not None:
-        fn = transform(fn)
-    wrt_vars = [fn.params[i] for i in positions]
-    forward = live_forward(fn)
-    numpy = scope.uses_module("numpy")
-    shapes = dict(shapes or {})
-    kinds = {k: v[1] for k, v in shapes.items() if isinstance(v, tuple) and len(v) == 2 and isinstance(v[1], str)}
-    shapes.update({k: shapes[k][0] for k in kinds})
-    param_shapes = {p.hint: shapes.get(p.hint, Opaque(p.hint) if numpy else ()) for p in fn.params}
-    param_shapes.update({k: v for k, v in shapes.items() if "[" in k})  # parts of container parameters
-    inferred = infer(fn, param_shapes, kinds)
-    check_scalar_output(fdef, fn, inferred, source)
-    try:
-        bwd, grads = backward(fn, forward, wrt_vars, numpy=numpy, shapes=inferred, record=record)
-    except ReverseError as exc:
-        node = ast.Module(body=[])
-        node.lineno, node.col_offset = (exc.eqn.lineno or fdef.lineno) - source.line_offset, exc.eqn.col or 0
-        cls = exc.error_class or (ShapesNeededError if exc.needs_shapes else UnsupportedError)
-        raise source.error(cls, node, exc.message, exc.hint) from None
-    return Prepared(fdef, fn, wrt_vars, bare, forward, bwd, grads, inferred)
+    p = Prepared(fdef, scope, source, wrt_spec=wrt, param_shapes=shapes, fuse=fuse, record=record,
+                 transform=transform, has_aux=has_aux)
+    return run_passes(p, stop="reverse")
 
 
-def check_scalar_output(fdef: ast.FunctionDef, fn, shapes, source: Source) -> None:
-    """A gradient needs a scalar output: refuse one that is provably not (an array, a list or a
-    tuple); ``fn.scalar_proven`` says whether the generated code must check it at run time."""
-    from .ops.front import sequence_vars
-
-    returns = [n for n in ast.walk(fdef) if isinstance(n, ast.Return) and n.value is not None]
-    where = returns[-1].value if returns else fdef
-    out = fn.out
-    if isinstance(out, Var) and id(out) in sequence_vars(fn.eqns):
-        raise source.error(UnsupportedError, where, f"'{fdef.name}' returns a list or tuple; a gradient needs a "
-                           "single scalar output", "to differentiate the first value and pass the rest through, "
-                           "as in 'return loss, dW', use has_aux=True (diffc.grad(f, has_aux=True), "
-                           "compile_source(..., has_aux=True), or --has-aux on the command line)")
-    shape = shapes.get(out)
-    if isinstance(shape, tuple) and shape:
-        dims = ", ".join(_dim_text(d, shapes) for d in shape) + ("," if len(shape) == 1 else "")
-        raise source.error(UnsupportedError, where, f"'{fdef.name}' returns an array of shape ({dims}); a gradient "
-                           "needs a scalar output", "return a scalar such as np.sum(...) or np.mean(...) of it")
-    fn.scalar_proven = shape == ()
-    for eqn in walk(fn.eqns):  # N, D = X.shape with X of another rank: Python's ValueError, at compile time
-        held = shapes.shape_values.get(id(eqn.ins[0])) if eqn.op == "getitem" and "_unpack" in eqn.params else None
-        if isinstance(held, tuple) and len(held) != eqn.params["_unpack"]:
-            node = ast.Module(body=[])
-            node.lineno, node.col_offset = (eqn.lineno or fdef.lineno) - source.line_offset, eqn.col or 0
-            raise source.error(UnsupportedError, node, f"cannot unpack a shape of {len(held)} dimension(s) into "
-                               f"{eqn.params['_unpack']} names", "use one name per dimension")
+def emit_traced(p: Prepared, name: str, names: dict) -> tuple[str, set[str], set[str]]:
+    r"""The rest of the pipeline for a :func:`prepare`\ d function, every value kept under a name of its
+    own (``names`` receives them): the text of a function returning ``locals()``, its globals, helpers."""
+    p.grad_name, p.trace, p.bare = name, names, True
+    run_passes(p, start="cleanup", stop="emit")
+    return p.text, p.used, p.helpers
 
 
-def _dim_text(d, shapes) -> str:
-    d = shapes.find(d)
-    if isinstance(d, Sym):
-        name, _, axis = d.name.rpartition(".")
-        if d.name.startswith("len") and d.name[3:].isdigit():  # the length of a literal list
-            return d.name[3:]
-        return f"{name}.shape[{axis}]" if axis.isdigit() and name else d.name
-    return "?" if d is None else str(d)
+def describe(p: Prepared, after: str) -> str:
+    """What pass ``after`` made, as text (see :mod:`diffc.ir_text`)."""
+    if after == "fence":
+        return ast.unparse(p.fdef) + "\n"
+    if after in ("emit", "verify"):
+        return p.text
+    if after == "cleanup":
+        return format_function(p.fn, p.items, backward_ids={id(i) for i in p.backward}, grads=p.grads,
+                               inline=p.inline)
+    if after == "reverse":
+        return format_function(p.fn, p.forward, p.backward, grads=p.grads)
+    if after == "shapes":
+        return format_function(p.fn, shapes=p.shapes)
+    return format_function(p.fn)
 
 
 @deep
@@ -217,71 +319,10 @@ def compile_function(fdef: ast.FunctionDef, scope: Scope, source: Source, *, wrt
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
-    p = prepare(fdef, scope, source, wrt=wrt, shapes=shapes, fuse=fuse, has_aux=has_aux)
-    grad_name = name or f"{fdef.name}_{mode}"
-    text, used, helpers = emit_function(
-        p.fn, grad_name, p.forward, p.backward, p.grads, bare=p.bare, with_value=(mode == "value_and_grad"),
-        scope=scope, source_line=source.line if comments else None,
-        check_scalar=None if getattr(p.fn, "scalar_proven", False) else fdef.name,
-    )
-    self_check(text, fdef, source, scope, used, helpers)
-    for number in shadowed_numbers(text, scope, used):
-        raise source.error(UnsupportedError, fdef, f"'{number}' is both a module-level number that '{fdef.name}' "
-                           "or a function it calls reads and a variable in the code inlined into its gradient",
-                           f"rename the variable '{number}'")
-    check_gradient_shapes(p, source)
-    return CompiledFunction(fdef.name, grad_name, text, tuple(v.hint for v in p.wrt), p.bare), used, helpers
-
-
-def self_check(text: str, fdef: ast.FunctionDef, source: Source, scope: Scope, used: set[str],
-               helpers: set[str]) -> None:
-    """Generated code is checked before it is handed out: it compiles, and every name it reads (each
-    returned gradient included) is a parameter, a name it assigns, an import, a helper or a builtin.
-    A failure is diffc's bug, reported against the user's function."""
-    import builtins
-
-    def internal(problem: str):
-        return source.error(InternalError, fdef, f"diffc wrote code for '{fdef.name}' that {problem}: this is a bug "
-                            "in diffc", "please report it with this function; meanwhile, rewriting the function "
-                            "(or differentiating it another way) avoids it")
-
-    try:
-        tree = ast.parse(text)
-        compile(tree, f"<diffc {fdef.name}>", "exec")
-    except SyntaxError as exc:
-        raise internal(f"does not compile ({exc.msg}, generated line {exc.lineno})") from None
-    func = tree.body[0]
-    known = {a.arg for a in ast.walk(func.args) if isinstance(a, ast.arg)}
-    known |= {scope.helper_name(h) for h in closure(helpers)}  # as renamed away from the user's names
-    known |= {n.id for n in ast.walk(func) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
-    known |= {name for name in used if scope.lookup(name) is not None}
-    for node in ast.walk(func):
-        if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id not in known \
-                and not hasattr(builtins, node.id):
-            raise internal(f"reads the name '{node.id}', which it never defines")
-
-
-def check_gradient_shapes(p: Prepared, source: Source) -> None:
-    """Each gradient must have its parameter's shape: where both are known (shapes inferred through
-    the backward items too, on a copy) and provably differ, it is diffc's bug."""
-    import copy
-
-    from .ir import Loop
-    from .ops.algebra import shapes_differ
-    from .passes.shapes import infer_block
-
-    if any(isinstance(item, Loop) for item in p.backward):
-        return  # a backward loop's stacks have no shapes to compare
-    shapes = copy.deepcopy(p.shapes)
-    try:
-        infer_block(shapes, p.backward)
-    except Exception:  # a shape rule that cannot read a backward op: nothing to compare
-        return
-    for param, grad in zip(p.wrt, p.grads):
-        want, got = shapes.get(param), shapes.get(grad)
-        if isinstance(want, tuple) and isinstance(got, tuple) and shapes_differ(want, got):
-            raise source.error(InternalError, p.fdef, f"diffc wrote a gradient for '{param.hint}' of shape {got}, "
-                               f"not its shape {want}: this is a bug in diffc", "please report it with this function")
+    p = Prepared(fdef, scope, source, wrt_spec=wrt, param_shapes=shapes, fuse=fuse, has_aux=has_aux, mode=mode,
+                 comments=comments, grad_name=name or f"{fdef.name}_{mode}")
+    run_passes(p)
+    return CompiledFunction(fdef.name, p.grad_name, p.text, tuple(v.hint for v in p.wrt), p.bare), p.used, p.helpers
 
 
 def module_parts(scope: Scope, used: set[str], helpers: set[str]) -> list[str]:
@@ -315,26 +356,7 @@ def compile_source(text: str, filename: str = "<source>", *, functions=None, wrt
     function returns ``(value, aux...)``: ``NAME_grad`` returns ``(grads, aux)`` and
     ``NAME_value_and_grad`` returns ``((value, aux), grads)``, as JAX does.
     """
-    source = Source(text, filename)
-    tree = source.parse()
-    scope = Scope.from_module(tree, source.text, source)
-    defs = {n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
-    if functions is None:
-        selected = list(defs.values())
-        if not selected:
-            raise DiffcError("no top-level function to differentiate", filename=filename,
-                             hint="define a function with 'def' at the top level of the file")
-    else:
-        selected = []
-        for fname in [functions] if isinstance(functions, str) else functions:
-            if "." in fname:  # Class.method: a function of the attributes of self it reads
-                selected.append(methods.method_def(tree, fname, wrt, source))
-                continue
-            if fname not in defs:
-                known = ", ".join(defs) or "none"
-                raise SelectionError(f"no top-level function named '{fname}'", filename=filename,
-                                     hint=f"functions in this file: {known}")
-            selected.append(defs[fname])
+    source, scope, selected = _select(text, filename, functions, wrt)
     compiled, bodies, used, helpers, errors = [], [], set(), set(), []
     for fdef in selected:
         try:
@@ -358,3 +380,46 @@ def compile_source(text: str, filename: str = "<source>", *, functions=None, wrt
         raise errors[0] if len(errors) == 1 else ErrorGroup(errors)
     header = f"# Generated by diffc from {os.path.basename(filename)}: plain Python, edit freely."
     return CompiledModule(join_module(header, module_parts(scope, used, helpers), bodies), compiled)
+
+
+def _select(text: str, filename: str, functions, wrt=None) -> tuple[Source, Scope, list]:
+    """The module's source and scope, and the top-level functions to compile (all, or those named)."""
+    source = Source(text, filename)
+    tree = source.parse()
+    scope = Scope.from_module(tree, source.text, source)
+    defs = {n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    if functions is None:
+        selected = list(defs.values())
+        if not selected:
+            raise DiffcError("no top-level function to differentiate", filename=filename,
+                             hint="define a function with 'def' at the top level of the file")
+    else:
+        selected = []
+        for fname in [functions] if isinstance(functions, str) else functions:
+            if "." in fname:  # Class.method: a function of the attributes of self it reads
+                selected.append(methods.method_def(tree, fname, wrt, source))
+                continue
+            if fname not in defs:
+                known = ", ".join(defs) or "none"
+                raise SelectionError(f"no top-level function named '{fname}'", filename=filename,
+                                     hint=f"functions in this file: {known}")
+            selected.append(defs[fname])
+    return source, scope, selected
+
+
+@deep
+def dump_source(text: str, filename: str, after: str, *, functions=None, wrt=None, mode: str = "grad",
+                shapes: dict | None = None, fuse: bool = True, has_aux: bool = False) -> str:
+    """The IR of each function (or those named) right after pass ``after`` (one of :data:`PASS_NAMES`),
+    as text: what ``diffc f.py --dump-after PASS`` prints. The passes after it do not run."""
+    if after not in PASS_NAMES:
+        raise ValueError(f"no pass named {after!r}: the passes are {', '.join(PASS_NAMES)}")
+    source, scope, selected = _select(text, filename, functions, wrt)
+    parts = []
+    for fdef in selected:
+        check_decorators(fdef, source)
+        p = Prepared(fdef, scope, source, wrt_spec=wrt, param_shapes=shapes, fuse=fuse, has_aux=has_aux, mode=mode,
+                     grad_name=f"{fdef.name}_{mode}")
+        run_passes(p, stop=after)
+        parts.append(f"# {fdef.name} after {after}\n{describe(p, after)}")
+    return "\n".join(parts)

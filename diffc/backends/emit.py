@@ -1,36 +1,31 @@
 """The emitter: IR to Python source text, through stdlib ``ast``.
 
-Each kept equation becomes one line ``name = expression``; single-use
-temporaries are written inline (see :mod:`diffc.passes.cleanup`). A few exact
-rewrites make the text read as a person would write it: ``-(a * b)``
-becomes ``-a * b`` and ``a + -b`` becomes ``a - b`` (negation is exact in
-floating point, so the values are bit-identical). Library functions are
-spelled through the user's own imports (:meth:`diffc.scope.Scope.reference`).
-The output is a pure function of the input: same IR, same text.
+It only emits: the cleanup pass (:mod:`diffc.passes.cleanup`) has decided which
+equations get a line and which single-use temporaries are written inline. The
+:class:`Writer` builds each line's expression; :class:`~diffc.backends.layout.Layout`
+lays the blocks out as lines, the namer names them, and exact rewrites
+(:mod:`diffc.backends.tidy`) make the text read as a person would write it.
+Library functions are spelled through the user's own imports
+(:meth:`diffc.scope.Scope.reference`). The output is a pure function of the
+input: same IR, same text.
 """
 
 from __future__ import annotations
 
 import ast
-import itertools
 import math
 
 from ..ad.fuse import sigmoid_expression
-from ..frontend.lower import VIEW_OPS
 from ..frontend.scope import Scope
-from ..ir import Const, Eqn, Function, If, Ref, Var, walk
-from ..ops.catalogue import BINOPS, BOOLEAN_OPS, COMPAREOPS, UNARYOPS, spelling
-from ..passes.cleanup import each_item, groups, keep_old_values, normalize, plan
+from ..ir import Const, Eqn, Function, Ref, Var, each_item, walk
+from ..ops.catalogue import BINOPS, COMPAREOPS, UNARYOPS, spelling
 from ..passes.naming import Namer
-from ..passes.sharing import MAY_RETURN_INPUT
+from .layout import Layout
+from .tidy import Tidy
 
 _BINOP_NODES = {op: node for node, op in BINOPS.items()}
 _UNARY_NODES = {op: node for node, op in UNARYOPS.items()}
 _COMPARE_NODES = {op: node for node, op in COMPAREOPS.items()}
-
-
-# Ops written as statements of their own rather than as an expression.
-STATEMENT_OPS = {"setitem", "scatter_add", "zero_at"}
 
 
 def index_ast(template, args: list[ast.expr]) -> ast.expr:
@@ -69,7 +64,7 @@ def _is_basic(template, ins) -> bool:
     return True
 
 
-class _Writer:
+class Writer:
     """Builds expression trees for equations, inlining single-use temporaries."""
 
     def __init__(self, eqns: list[Eqn], inline: set[int], scope: Scope):
@@ -218,90 +213,6 @@ def _method(obj: ast.expr, name: str) -> ast.expr:
     return ast.Call(ast.Attribute(obj, name, ast.Load()), [], [])
 
 
-def memory_sets(items) -> dict[int, frozenset]:
-    """id(var) -> the ids of the arrays whose memory it may share: through views, both sides of a
-    select, an if's phis and a loop's carried values (for variables that may share any)."""
-    roots: dict[int, frozenset] = {}
-
-    def of(a) -> frozenset:
-        return roots.get(id(a), frozenset((id(a),))) if isinstance(a, Var) else frozenset()
-
-    def join(out, *sources):
-        roots[id(out)] = of(out).union(*(of(a) for a in sources))
-
-    def visit(block):
-        for item in block:
-            if isinstance(item, Eqn):
-                if item.op in VIEW_OPS | MAY_RETURN_INPUT and item.ins and isinstance(item.ins[0], Var):
-                    join(item.out, item.ins[0])
-                elif item.op == "select":
-                    join(item.out, *item.ins[1:3])
-            elif isinstance(item, If):
-                visit(item.then)
-                visit(item.orelse)
-                for phi in item.phis:
-                    join(phi.out, phi.then, phi.orelse)
-            else:
-                for c in item.carried:
-                    join(c.start, c.init)
-                for _ in range(2):  # the second pass: a later iteration starts from what this one ends with
-                    visit(item.cond)
-                    visit(item.body)
-                    for c in item.carried:
-                        join(c.start, c.end)
-                for c in item.carried:
-                    join(c.final, c.start)
-
-    visit(items)
-    return roots
-
-
-class _Tidy(ast.NodeTransformer):
-    """Exact rewrites that make expressions read as a person writes them.
-
-    ``-(a * b)`` becomes ``-a * b`` only where ``a`` cannot be a boolean array (NumPy refuses to
-    negate one): not a comparison, a logical operation, or a name in ``booleans`` that one made."""
-
-    def __init__(self, booleans=frozenset()):
-        self.booleans = booleans
-
-    def _maybe_bool(self, node) -> bool:
-        if isinstance(node, (ast.Compare, ast.BoolOp)):
-            return True
-        if isinstance(node, ast.UnaryOp):
-            return isinstance(node.op, (ast.Not, ast.Invert))
-        if isinstance(node, ast.BinOp):
-            return isinstance(node.op, (ast.BitAnd, ast.BitOr, ast.BitXor))
-        if isinstance(node, ast.Name):
-            return node.id in self.booleans
-        if isinstance(node, ast.Call):
-            func = node.func
-            name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-            return name.startswith("logical_") or name in ("isnan", "isfinite")
-        return False
-
-    def visit_UnaryOp(self, node):
-        self.generic_visit(node)
-        if isinstance(node.op, ast.USub):
-            inner = node.operand
-            if isinstance(inner, ast.BinOp) and isinstance(inner.op, (ast.Mult, ast.Div)) and \
-                    not self._maybe_bool(inner.left):
-                inner.left = self.visit_UnaryOp(ast.UnaryOp(ast.USub(), inner.left))
-                return inner
-            if isinstance(inner, ast.UnaryOp) and isinstance(inner.op, ast.USub):
-                return inner.operand
-        return node
-
-    def visit_BinOp(self, node):
-        self.generic_visit(node)
-        right = node.right
-        if isinstance(node.op, (ast.Add, ast.Sub)) and isinstance(right, ast.UnaryOp) \
-                and isinstance(right.op, ast.USub) and not isinstance(right.operand, ast.Constant):
-            node.op = ast.Sub() if isinstance(node.op, ast.Add) else ast.Add()
-            node.right = right.operand
-        return node
-
-
 def signature(fn: Function) -> str:
     parts = []
     positional = len(fn.params) - len(fn.kwonly)
@@ -315,27 +226,22 @@ def signature(fn: Function) -> str:
     return ", ".join(parts)
 
 
-def emit_function(fn: Function, name: str, forward: list, backward: list, grads: list[Var],
-                  *, bare: bool, with_value: bool, scope: Scope, source_line=None,
+def emit_function(fn: Function, name: str, items: list, inline: set[int], group: dict[int, int], backward: list,
+                  grads: list[Var], *, bare: bool, with_value: bool, scope: Scope, source_line=None,
                   trace: dict | None = None, check_scalar: str | None = None) -> tuple[str, set[str], set[str]]:
     """The text of one generated function, the global names and the helpers it uses.
 
+    ``items``, ``inline`` and ``group`` are the cleanup pass's plan (:mod:`diffc.passes.cleanup`): the
+    items to write, the variables written inline, the values that share a name; the top-level items
+    of ``backward`` are written under a ``# backward`` comment.
     ``check_scalar``, the user's function name, asks for a check after the forward pass that its
     value is a scalar (when that is not proven at compile time).
     ``source_line(lineno)``, if given, turns on provenance comments.
     ``trace``, if given, asks for a function that keeps every value under a
     name of its own and returns ``locals()``; ``trace`` receives the names.
     """
-    roots = [fn.out, *grads, *fn.aux]
-    if trace is None:
-        items, inline, group = plan(forward, backward, fn.params, roots)
-    else:
-        items = forward + backward
-        normalize(items)
-        items, inline, group = items, set(), groups(items)
-        keep_old_values(items, group)
-    writer = _Writer([e for e in walk(items)], inline, scope)
-    layout = _Layout(writer, inline)
+    writer = Writer([e for e in walk(items)], inline, scope)
+    layout = Layout(writer, inline)
     layout.backward_ids = {id(i) for i in backward}
     with scope.avoiding(p.hint for p in fn.params):  # a parameter never shadows a library function
         layout.flatten(items, 1)
@@ -365,10 +271,10 @@ def emit_function(fn: Function, name: str, forward: list, backward: list, grads:
         trace.update(names)
         lines.append("    return locals()")
         return "\n".join(lines) + "\n", writer.globals_used, writer.helpers
-    grads_text = ", ".join(ast.unparse(_Tidy().visit(r)) for r in returned)
+    grads_text = ", ".join(ast.unparse(Tidy().visit(r)) for r in returned)
     if not bare:
         grads_text = f"({grads_text},)" if len(returned) == 1 else grads_text
-    aux_text = ", ".join(ast.unparse(_Tidy().visit(a)) for a in aux_ret)
+    aux_text = ", ".join(ast.unparse(Tidy().visit(a)) for a in aux_ret)
     aux_text = f"({aux_text})" if len(aux_ret) > 1 else aux_text  # JAX's has_aux: one value, or a tuple
     if with_value:
         grads_text = grads_text if bare or len(returned) == 1 else f"({grads_text})"
@@ -380,7 +286,7 @@ def emit_function(fn: Function, name: str, forward: list, backward: list, grads:
     return "\n".join(lines) + "\n", writer.globals_used, writer.helpers
 
 
-def _scalar_check(writer: _Writer, value: str, function: str, with_value: bool) -> list[str]:
+def _scalar_check(writer: Writer, value: str, function: str, with_value: bool) -> list[str]:
     """Lines that raise unless ``value`` is a scalar: the gradient of an array is not defined."""
     ndim, shape = (ast.unparse(writer.numpy(attr)) for attr in ("ndim", "shape"))
     what = "value_and_grad" if with_value else "grad"
@@ -390,183 +296,6 @@ def _scalar_check(writer: _Writer, value: str, function: str, with_value: bool) 
 
 
 def _group_members(item) -> list:
-    if isinstance(item, If):
-        return [m for p in item.phis for m in (p.out, p.then, p.orelse) if isinstance(m, Var)]
-    if isinstance(item, Eqn) or not hasattr(item, "carried"):
-        return []
-    return [m for c in item.carried for m in (c.init, c.start, c.end, c.final) if isinstance(m, Var)]
+    return [m for members in item.merged() for m in members if isinstance(m, Var)]
 
 
-class _Layout:
-    """Blocks as lines: first flattened (for naming, with each loop's extent), then written out."""
-
-    def __init__(self, writer: _Writer, inline: set[int]):
-        self.writer, self.inline = writer, inline
-        self.values: dict[int, object] = {}  # id(item) -> its expression(s), built before naming
-        self.reads: list[list[Var]] = []  # per line: the variables it reads
-        self.events: list[tuple[int, Var]] = []  # (line, variable defined there)
-        self.loops: list[tuple[int, int]] = []  # (first line, last line) of each loop
-        self.setitems: list[tuple[int, Eqn]] = []
-        self.dummies: dict[int, object] = {}  # id(loop) -> its first line, then its dummy variable
-        self.builtins: dict[int, tuple] = {}  # id(loop) -> how it spells range and reversed
-        self.late_reads: list[tuple[int, list]] = []  # statements that bind their name, then read these
-        self.booleans: set[str] = set()  # names written with a boolean value so far
-
-    def _line(self, build, defines=()):
-        start = len(self.writer.names)
-        value = build()
-        self.reads.append([v for _, v in self.writer.names[start:]])
-        index = len(self.reads) - 1
-        self.events.extend((index, v) for v in defines)
-        return value, index
-
-    def flatten(self, items, depth):
-        w = self.writer
-        if depth == 1:
-            self.items = items
-        for item in items:
-            if isinstance(item, Eqn):
-                if id(item.out) in self.inline:
-                    continue
-                if item.op in STATEMENT_OPS or item.op in ("push", "pop", "new_stack"):
-                    first = []
-
-                    def build(item=item, first=first):
-                        atoms = [w.atom(item.ins[0])] if item.ins else []
-                        first.append(len(w.names))
-                        return atoms + [w.atom(a) for a in item.ins[1:]]
-                    value, index = self._line(build, [item.out])
-                    if item.op in ("setitem", "zero_at"):
-                        self.setitems.append((index, item))
-                    if item.op in STATEMENT_OPS:  # out = ...; out[index] = value: value is read after
-                        self.late_reads.append((index, [v for _, v in w.names[first[0]:]]))
-                else:
-                    value, _ = self._line(lambda item=item: w.value(item), [item.out])
-                self.values[id(item)] = value
-            elif isinstance(item, If):
-                self.values[id(item)], _ = self._line(lambda item=item: w.atom(item.cond))
-                self.flatten(item.then, depth + 1)
-                self._line(lambda: None)
-                self.flatten(item.orelse, depth + 1)
-            else:
-                def header(item=item):
-                    if item.kind == "while":
-                        return [w.atom(item.test)]
-                    return [w.atom(a) for a in item.args]
-                self.values[id(item)], first = self._line(header, [item.target] if item.target else [])
-                if item.kind != "while":
-                    if item.target is None:  # a counted loop: its variable is a dummy (named after naming)
-                        self.dummies[id(item)] = first
-                    self.builtins[id(item)] = (w.builtin("range"),
-                                               w.builtin("reversed") if item.kind == "reverse" else None)
-                self.flatten(item.body, depth + 1)
-                self.loops.append((first, len(self.reads) - 1))
-
-    def name_dummies(self, names: dict[int, str], last: dict[int, int], params: list[Var]) -> None:
-        """A counted loop's dummy variable is ``_``, unless that clobbers a value read from the loop on
-        (the user's own ``_``, say) or a parameter: then ``__``, and so on."""
-        latest: dict[str, int] = {p.hint: len(self.reads) for p in params}
-        for vid, index in last.items():
-            name = names.get(vid)
-            if name is not None:
-                latest[name] = max(latest.get(name, -1), index)
-        for loop, first in self.dummies.items():
-            self.dummies[loop] = next(d for d in ("_" * k for k in itertools.count(1))
-                                      if latest.get(d, -1) < first)
-
-    def last_use(self, returned: list[Var]) -> dict[int, int]:
-        last: dict[int, int] = {}
-        defined: dict[int, int] = {id(v): i for i, v in self.events}
-        for index, reads in enumerate(self.reads):
-            for v in reads:
-                last[id(v)] = index
-        end = len(self.reads)
-        for v in returned:
-            last[id(v)] = end
-        for index, late in self.late_reads:  # the name the statement binds cannot be theirs
-            for v in late:
-                last[id(v)] = max(last[id(v)], index + 0.5)
-        for first, final in self.loops:  # read in a loop, made before it: needed until the loop ends
-            for index in range(first, final + 1):
-                for v in self.reads[index]:
-                    if defined.get(id(v), -1) < first:
-                        last[id(v)] = max(last[id(v)], final)
-        # x[i] = v writes in place only when nothing reads the old x, or an alias or view of it, later.
-        roots = memory_sets(self.items)
-        for index, eqn in self.setitems:
-            old = eqn.ins[0]
-            if isinstance(old, Var):
-                group = roots.get(id(old), frozenset((id(old),)))
-                members = [v for v in last if roots.get(v, frozenset((v,))) & group and defined.get(v, -1) < index]
-                last[id(old)] = max([last.get(id(old), -1)] + [last[v] for v in members])
-        return last
-
-    section = None
-
-    def write(self, items, depth, lines, names, source_line):
-        pad = "    " * depth
-        w = self.writer
-        start = len(lines)
-        last_origin = None
-        for item in items:
-            if depth == 1:
-                here = "backward" if id(item) in self.backward_ids or self.section == "backward" else "forward"
-                if here != self.section:
-                    lines.append(f"    # {here}")
-                    self.section = here
-            if isinstance(item, Eqn):
-                if id(item.out) in self.inline:
-                    continue
-                value, target = self.values[id(item)], names.get(id(item.out))
-                if source_line is not None and depth == 1 and item.origin is not None and \
-                        item.origin.lineno != last_origin:
-                    last_origin = item.origin.lineno
-                    text = source_line(item.origin.lineno)
-                    if text:
-                        lines.append(f"{pad}# grad of: {text.strip()}")
-                if item.op == "push":
-                    lines.append(f"{pad}{ast.unparse(value[0])}.append({ast.unparse(value[1])})")
-                elif item.op == "pop":
-                    lines.append(f"{pad}{target} = {ast.unparse(value[0])}.pop()")
-                elif item.op == "new_stack":
-                    lines.append(f"{pad}{target} = []")
-                elif item.params.get("_raise"):  # the user's raise statement
-                    lines.append(f"{pad}raise {ast.unparse(value)}")
-                elif item.op in STATEMENT_OPS:
-                    tidy = _Tidy(self.booleans)
-                    lines.extend(pad + ast.unparse(tidy.visit(s)) for s in w.statements(item, target, value))
-                else:
-                    tidy = _Tidy(self.booleans).visit(value)
-                    # -(-x) tidied to x would make a new array an alias that no pass has seen
-                    text = ast.unparse(value if isinstance(tidy, ast.Name) and item.op != "copy" else tidy)
-                    if item.op in BOOLEAN_OPS and target:
-                        self.booleans.add(target)  # -(target * x) must not become -target * x
-                    if item.op != "copy" or text != target:  # x = x says nothing
-                        lines.append(f"{pad}{target} = {text}")
-            elif isinstance(item, If):
-                head = len(lines)
-                lines.append(f"{pad}if {ast.unparse(self.values[id(item)])}:")
-                self.write(item.then, depth + 1, lines, names, source_line)
-                mark = len(lines)
-                lines.append(f"{pad}else:")
-                self.write(item.orelse, depth + 1, lines, names, source_line)
-                if lines[-1] == f"{pad}    pass":
-                    del lines[mark:]  # no else branch to write
-                elif lines[head + 1:mark] == [f"{pad}    pass"]:  # only an else branch: if not ...
-                    test = ast.unparse(_Tidy().visit(ast.UnaryOp(ast.Not(), self.values[id(item)])))
-                    lines[head:mark + 1] = [f"{pad}if {test}:"]
-            else:
-                header = [ast.unparse(a) for a in self.values[id(item)]]
-                target = names[id(item.target)] if item.target is not None else self.dummies.get(id(item))
-                range_, reversed_ = self.builtins.get(id(item), (None, None))
-                if item.kind == "while":
-                    lines.append(f"{pad}while {header[0]}:")
-                elif item.kind == "reverse" and item.mirror.kind == "while":
-                    lines.append(f"{pad}for {target} in {range_}({header[0]}):")
-                elif item.kind == "reverse":
-                    lines.append(f"{pad}for {target} in {reversed_}({range_}({', '.join(header)})):")
-                else:
-                    lines.append(f"{pad}for {target} in {range_}({', '.join(header)}):")
-                self.write(item.body, depth + 1, lines, names, source_line)
-        if depth > 1 and len(lines) == start:
-            lines.append(f"{pad}pass")

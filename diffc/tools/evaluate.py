@@ -14,8 +14,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
-from ..backends.emit import emit_function
-from ..compiler import join_module, module_parts, prepare
+from ..compiler import emit_traced, join_module, module_parts, prepare
 from ..deep import deep
 from ..errors import DiffcError, SelectionError, UnsupportedError
 from ..frontend.scope import Scope
@@ -141,8 +140,7 @@ def _build_unchecked(fdef, scope, source, args, *, wrt=None, shapes=None, fuse=T
     names: dict = {}
     env: dict = {}
     if args is not None:
-        text, used, helpers = emit_function(p.fn, f"{fdef.name}_trace", p.forward, p.backward, p.grads, bare=True,
-                                            with_value=False, scope=scope, trace=names)
+        text, used, helpers = emit_traced(p, f"{fdef.name}_trace", names)
         namespace: dict = {}
         exec(compile(join_module(None, module_parts(scope, used, helpers), [text]), "<diffc trace>", "exec"),
              namespace)

@@ -13,7 +13,8 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass, field
 
-from ..backends.emit import _Tidy, _Writer
+from ..backends.emit import Writer
+from ..backends.tidy import Tidy
 from ..ir import Builder, Const, Var
 from ..ops.algebra import unbroadcast
 from ..ops.catalogue import BROADCASTING, PATTERNS, vjp
@@ -53,11 +54,11 @@ def _local_formula(trace: Trace, eqn, i: int, scalar_upstream: bool):
         part = unbroadcast(b, part, eqn.ins[i], p.shapes.get(eqn.out))
     if part is None:
         return "0", 0.0
-    writer = _Writer(scratch, {id(e.out) for e in scratch}, trace.scope)
+    writer = Writer(scratch, {id(e.out) for e in scratch}, trace.scope)
     expr = writer.atom(part)
     for node, var in writer.names:
         node.id = "g" if var is g else trace.name(var)
-    text = ast.unparse(_Tidy().visit(expr))
+    text = ast.unparse(Tidy().visit(expr))
     if not scalar_upstream:
         return text, None
     try:
@@ -99,11 +100,11 @@ def explain_trace(trace: Trace) -> Explanation:
         upstream = trace.value(g)
         scalar = np.ndim(upstream) == 0
         out_name = display(eqn.out)
-        writer = _Writer([eqn], set(), trace.scope)
+        writer = Writer([eqn], set(), trace.scope)
         expr = writer.value(eqn)
         for node, var in writer.names:
             node.id = display(var)
-        row = {"gate": f"{out_name} = {ast.unparse(_Tidy().visit(expr))}", "output": out_name,
+        row = {"gate": f"{out_name} = {ast.unparse(Tidy().visit(expr))}", "output": out_name,
                "upstream": upstream, "upstream_text": f"d{fname}/d{out_name} = {format_value(upstream)}",
                "pattern": PATTERNS.get(eqn.op, ""), "inputs": []}
         for i, atom in enumerate(eqn.ins):

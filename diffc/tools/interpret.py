@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import ast
 
-from ..backends.emit import _Writer, index_ast
+from ..backends.emit import Writer, index_ast
 from ..errors import DiffcError
 from ..ir import Const, Eqn, Function, If, Var
 
@@ -32,7 +32,7 @@ class _Unroller:
         return a.value if isinstance(a, Const) else self.values[id(a)] if isinstance(a, Var) else a.value
 
     def evaluate(self, eqn: Eqn):
-        writer = _Writer([eqn], set(), self.scope)
+        writer = Writer([eqn], set(), self.scope)
         names = {}
         if eqn.op == "setitem":  # x[index] = v on a copy: the old x stays as it was
             args = [writer.atom(a) for a in eqn.ins]
@@ -101,7 +101,7 @@ class _Unroller:
 
 
 def has_control_flow(fn: Function) -> bool:
-    return any(not isinstance(item, Eqn) for item in fn.eqns)
+    return any(item.blocks() for item in fn.eqns)
 
 
 def unroll(fn: Function, args: dict, scope) -> Function:
