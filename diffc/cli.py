@@ -17,7 +17,10 @@ import os
 import sys
 
 from . import __version__
-from .errors import DiffcError, flatten
+from .compiler import PASS_NAMES, compile_source, dump_source, parse_shape
+from .errors import DiffcError, UsageError, flatten
+from .files import OutputError, check_output, read_source, write_atomic
+from .tools.commands import SUBCOMMANDS
 
 EXAMPLE = """\
 example:
@@ -32,9 +35,6 @@ example:
 
 The generated file imports what f.py imported and nothing of diffc.
 """
-
-SUBCOMMANDS: dict = {}  # name -> (help, function(argv) -> exit status); filled by later modules
-
 
 def _compile_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -74,6 +74,9 @@ def _compile_parser() -> argparse.ArgumentParser:
                              "local gradient is (1 - s) * s")
     parser.add_argument("--comments", action="store_true",
                         help="add a '# grad of: <source line>' comment above each group of backward lines")
+    parser.add_argument("--dump-after", metavar="PASS",
+                        help="print the compiler's IR of each function right after pass PASS, as text, instead "
+                             "of writing code (for debugging diffc; the passes: " + ", ".join(PASS_NAMES) + ")")
     parser.add_argument("--version", action="version", version=f"diffc {__version__}")
     return parser
 
@@ -85,8 +88,6 @@ def _print_errors(error: DiffcError) -> None:
 
 def parse_shapes(items: list[str]) -> dict | None:
     """The --shape options as a dict; bad syntax is a :class:`UsageError`."""
-    from .compiler import parse_shape
-
     shapes = {}
     for item in items:
         name, eq, spec = item.partition("=")
@@ -106,28 +107,28 @@ def parse_shapes(items: list[str]) -> dict | None:
     return shapes or None
 
 
-class UsageError(Exception):
-    """Bad usage found after argparse (an option's value): printed as argparse prints, exit 2."""
-
-
 def compile_command(argv: list[str]) -> int:
-    from .compiler import compile_source
-    from .files import OutputError, check_output, read_source, write_atomic
-
     parser = _compile_parser()
     args = parser.parse_args(argv)
     try:
         shapes = parse_shapes(args.shape)
         target = None
-        if not args.stdout:
+        if not args.stdout and args.dump_after is None:
             target = args.output if args.output is not None else os.path.splitext(args.file)[0] + "_grad.py"
             if os.path.exists(args.file):  # a missing input is reported as such, below
                 check_output(target, "-o", [args.file], args.force)
     except (UsageError, OutputError) as exc:
         parser.error(str(exc))
+    if args.dump_after is not None and args.dump_after not in PASS_NAMES:
+        parser.error(f"argument --dump-after: no pass named {args.dump_after!r}; the passes, in order: "
+                     + ", ".join(PASS_NAMES))
     text = read_source(args.file)
     wrt = None if not args.wrt else args.wrt[0] if len(args.wrt) == 1 else args.wrt
     mode = "value_and_grad" if args.value_and_grad else "grad"
+    if args.dump_after is not None:
+        sys.stdout.write(dump_source(text, args.file, args.dump_after, functions=args.function, wrt=wrt, mode=mode,
+                                     shapes=shapes, fuse=not args.no_fuse, has_aux=args.has_aux))
+        return 0
     module = compile_source(text, args.file, functions=args.function, wrt=wrt, mode=mode,
                             comments=args.comments, shapes=shapes, fuse=not args.no_fuse,
                             has_aux=args.has_aux)
@@ -140,16 +141,8 @@ def compile_command(argv: list[str]) -> int:
     return 0
 
 
-def read_source(path: str) -> str:
-    """The text of ``path``, decoded as Python does (see :func:`diffc.files.read_source`)."""
-    from .files import read_source as read
-
-    return read(path)
-
-
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    _load_subcommands()
     if argv and argv[0] in SUBCOMMANDS:
         run = SUBCOMMANDS[argv[0]][1]
         argv = argv[1:]
@@ -186,18 +179,6 @@ def main(argv: list[str] | None = None) -> int:
               "This is a bug in diffc; please report it with the input file "
               "(DIFFC_DEBUG=1 shows the traceback).", file=sys.stderr)
         return 1
-
-
-def _load_subcommands() -> None:
-    """Subcommands live in their own modules and register themselves here."""
-    import importlib
-
-    for module in ("diffc.tools.commands",):
-        try:
-            importlib.import_module(module)
-        except ModuleNotFoundError as exc:
-            if exc.name != module:
-                raise
 
 
 if __name__ == "__main__":

@@ -105,6 +105,11 @@ class GradientCheckError(DiffcError):
         return self.message
 
 
+class UsageError(Exception):
+    """Bad command-line usage found after argparse (an option's value): the CLI prints it as argparse
+    does and exits 2. Not a :class:`DiffcError`: it is about the command line, not the user's code."""
+
+
 class ErrorGroup(DiffcError):
     """Several errors found in one pass; ``errors`` lists them in source order."""
 

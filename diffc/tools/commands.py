@@ -14,8 +14,8 @@ import importlib.util
 import os
 import sys
 
-from ..cli import SUBCOMMANDS, UsageError, read_source
-from ..errors import DiffcError, SelectionError
+from ..errors import DiffcError, SelectionError, UsageError
+from ..files import read_source
 
 AT_HELP = ("a parameter's value: a number (--at x=-2.0; an integer such as --at n=3 stays an integer), "
            "a Python literal (--at W='[[0.1, 0.5], [-0.3, 0.8]]'; lists become NumPy arrays, integer lists stay "
@@ -23,7 +23,7 @@ AT_HELP = ("a parameter's value: a number (--at x=-2.0; an integer such as --at 
 
 
 def parse_at(items: list[str]) -> dict:
-    """The --at values by name. Bad syntax is a :class:`~diffc.cli.UsageError`; a .npy file that is
+    """The --at values by name. Bad syntax is a :class:`~diffc.errors.UsageError`; a .npy file that is
     missing or broken is a DiffcError naming it."""
     values = {}
     for item in items or []:
@@ -290,6 +290,9 @@ def check_command(argv: list[str]) -> int:
     return 0 if report.ok else 1
 
 
-SUBCOMMANDS["graph"] = ("draw the computational graph with values and gradients", graph_command)
-SUBCOMMANDS["explain"] = ("print the backward pass gate by gate, as the lecture narrates it", explain_command)
-SUBCOMMANDS["check"] = ("compare the gradient with finite differences (imports FILE)", check_command)
+# name -> (help, function(argv) -> exit status): what ``diffc NAME ...`` runs (see :func:`diffc.cli.main`).
+SUBCOMMANDS = {
+    "graph": ("draw the computational graph with values and gradients", graph_command),
+    "explain": ("print the backward pass gate by gate, as the lecture narrates it", explain_command),
+    "check": ("compare the gradient with finite differences (imports FILE)", check_command),
+}
