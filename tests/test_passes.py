@@ -130,6 +130,31 @@ def test_cleanup_marks_single_use_temporaries_inline():
     assert "grad.q = mul(grad.%1, y)\n" in text  # a gradient of a named value keeps its line
 
 
+SWAP = """
+    def f(a, b):
+        for i in range(3):
+            a, b = b, a * b
+        return a
+"""
+
+
+def test_cleanup_keeps_an_old_value_a_later_read_needs():
+    # a, b = b, a * b in a loop: a's new value is b's old one, read after b is assigned.
+    before, after = dump(SWAP, "reverse"), dump(SWAP, "cleanup")
+    assert "_keep=True" not in before
+    body = after.split("body:\n", 1)[1].splitlines()
+    kept = next(line.split(" = ")[0].strip() for line in body if "copy(b.1, _keep=True)" in line)
+    assert [line.strip() for line in body[:5]] == [
+        f"{kept} = copy(b.1, _keep=True)", "%1 = push(saved_a.1, a.1)", "%2 = push(saved_b.1, b.1)",
+        "b.3 = mul(a.1, b.1)", f"a.3 = copy({kept})"]
+
+
+def test_cleanup_gives_a_loops_initial_value_a_line_of_its_own():
+    before, after = dump(SWAP, "reverse"), dump(SWAP, "cleanup")
+    assert "carry grad.b.3: init 0.0," in before  # the reverse pass starts the sum at a literal
+    assert "  grad.b.3 = copy(0.0)\n" in after and "init grad.b.3," in after
+
+
 def test_emit_and_verify_show_the_generated_function():
     text = dump(ADD_MUL, "emit")
     assert text == dump(ADD_MUL, "verify")

@@ -241,8 +241,7 @@ def emit_function(fn: Function, name: str, items: list, inline: set[int], group:
     name of its own and returns ``locals()``; ``trace`` receives the names.
     """
     writer = Writer([e for e in walk(items)], inline, scope)
-    layout = Layout(writer, inline)
-    layout.backward_ids = {id(i) for i in backward}
+    layout = Layout(writer, inline, {id(i) for i in backward})
     with scope.avoiding(p.hint for p in fn.params):  # a parameter never shadows a library function
         layout.flatten(items, 1)
         ret_start = len(writer.names)

@@ -69,8 +69,10 @@ def memory_sets(items) -> dict[int, frozenset]:
 class Layout:
     """Blocks as lines: first flattened (for naming, with each loop's extent), then written out."""
 
-    def __init__(self, writer, inline: set[int]):
-        self.writer, self.inline = writer, inline
+    def __init__(self, writer, inline: set[int], backward_ids: set[int]):
+        """``writer`` builds expressions (:class:`diffc.backends.emit.Writer`); ``inline`` holds the ids of
+        the variables written inline, ``backward_ids`` those of the top-level backward items."""
+        self.writer, self.inline, self.backward_ids = writer, inline, backward_ids
         self.values: dict[int, object] = {}  # id(item) -> its expression(s), built before naming
         self.reads: list[list[Var]] = []  # per line: the variables it reads
         self.events: list[tuple[int, Var]] = []  # (line, variable defined there)
