@@ -236,7 +236,7 @@ def verify_pass(p: Prepared) -> None:
     shadows no module number, gives each gradient its parameter's shape)."""
     if p.trace is not None:
         return
-    self_check(p.text, p.fdef, p.source, p.scope, p.used, p.helpers)
+    self_check(p.text, p.fdef, p.source, p.scope, p.used, closure(p.helpers))
     for number in shadowed_numbers(p.text, p.scope, p.used):
         raise p.source.error(UnsupportedError, p.fdef, f"'{number}' is both a module-level number that "
                              f"'{p.fdef.name}' or a function it calls reads and a variable in the code inlined "

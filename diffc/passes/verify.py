@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ast
 
-from ..backends.runtime import closure
 from ..errors import InternalError, UnsupportedError
 from ..frontend.scope import Scope
 from ..frontend.source import Source
@@ -57,8 +56,9 @@ def _dim_text(d, shapes) -> str:
 def self_check(text: str, fdef: ast.FunctionDef, source: Source, scope: Scope, used: set[str],
                helpers: set[str]) -> None:
     """Generated code is checked before it is handed out: it compiles, and every name it reads (each
-    returned gradient included) is a parameter, a name it assigns, an import, a helper or a builtin.
-    A failure is diffc's bug, reported against the user's function."""
+    returned gradient included) is a parameter, a name it assigns, an import, a helper (``helpers``:
+    every run-time helper the module defines) or a builtin. A failure is diffc's bug, reported
+    against the user's function."""
     import builtins
 
     def internal(problem: str):
@@ -73,7 +73,7 @@ def self_check(text: str, fdef: ast.FunctionDef, source: Source, scope: Scope, u
         raise internal(f"does not compile ({exc.msg}, generated line {exc.lineno})") from None
     func = tree.body[0]
     known = {a.arg for a in ast.walk(func.args) if isinstance(a, ast.arg)}
-    known |= {scope.helper_name(h) for h in closure(helpers)}  # as renamed away from the user's names
+    known |= {scope.helper_name(h) for h in helpers}  # as renamed away from the user's names
     known |= {n.id for n in ast.walk(func) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
     known |= {name for name in used if scope.lookup(name) is not None}
     for node in ast.walk(func):
