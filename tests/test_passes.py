@@ -303,6 +303,15 @@ def test_liveness_keeps_a_carried_value_another_kept_one_reads():
     assert [c.final for c in loop.carried] == [v3] and [e.op for e in loop.body] == ["mul"]
 
 
+def test_liveness_keeps_a_while_tests_values_the_body_reads():
+    # while (t := i < 3): u = i * 2 (in the test block); body: i = i + u. The body reads u.
+    i0, i1, i2, i3, t, u = Var("i"), Var("i"), Var("i"), Var("i"), Var("t"), Var("u")
+    cond = [Eqn("lt", (i1, Const(3)), t), Eqn("mul", (i1, Const(2)), u)]
+    loop = Loop("while", None, (), cond, t, [Carry(i0, i1, i2, i3)], [Eqn("add", (i1, u), i2)])
+    assert live_items([loop], {id(i3)}) == [loop]
+    assert [e.out for e in loop.cond] == [t, u] and [e.out for e in loop.body] == [i2]
+
+
 def test_liveness_keeps_the_tape():
     stack, x, y = Var("stack"), Var("x"), Var("y")
     items = [Eqn("new_stack", (), stack), Eqn("push", (stack, x), Var()), Eqn("neg", (x,), y)]
