@@ -1,0 +1,1 @@
+"""Automatic differentiation on the IR: gate fusion and the reverse transform."""

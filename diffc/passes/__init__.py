@@ -1,0 +1,1 @@
+"""Analyses and cleanups between the transforms and the emitter; none changes a value."""
