@@ -82,7 +82,7 @@ def test_error_corpus(body, cls, line, col, message):
 
 def test_several_problems_are_reported_together():
     with pytest.raises(diffc.ErrorGroup) as info:
-        compile_case("    try:\n        y = 1\n    finally:\n        y = 2\n    print(y)\n    return y")
+        compile_case("    try:\n        y = 1\n    finally:\n        y = 2\n    assert y\n    return y")
     assert [e.lineno for e in info.value.errors] == [5, 9]
 
 

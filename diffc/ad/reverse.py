@@ -30,7 +30,7 @@ branch not taken (``np.where(x > 0, np.sqrt(x), 0)``) cannot leak.
 
 from __future__ import annotations
 
-from ..ir import Builder, Const, Eqn, Function, If, Var, each_in_block, item_defs, item_reads
+from ..ir import Builder, Const, Eqn, Function, If, Var, each_in_block, item_defs, item_reads, walk
 from ..ops.algebra import NeedsShapes, NoRule, selection_mask, unbroadcast
 from ..ops.catalogue import BROADCASTING, ELEMENTWISE, accepts_sequence, cuts, differentiable, vjp
 from ..ops.front import sequence_vars
@@ -325,6 +325,16 @@ class _Reverse(FlowReverse):
                                "array first (np.array(t))")
 
 
+def _refuse_active_effects(fn: Function, forward: list, wrt: list[Var]) -> None:
+    """A call kept for its effect (np.random.seed(s)) may change its arguments in place, which no rule
+    follows: refused if one of them depends on ``wrt`` (whether or not the output reads it)."""
+    effects = [e for e in walk(forward) if e.params.get("_raise") == "call"]
+    active = active_vars(fn, wrt) if effects else set()
+    for eqn in effects:
+        if any(isinstance(a, Var) and id(a) in active for a in eqn.ins):
+            raise ReverseError(eqn, *eqn.params["_why"])
+
+
 def backward(fn: Function, forward: list, wrt: list[Var], *, numpy: bool = False,
              shapes=None, record: dict | None = None) -> tuple[list, list[Var]]:
     """Backward items and, for each parameter in ``wrt``, its gradient variable.
@@ -334,6 +344,7 @@ def backward(fn: Function, forward: list, wrt: list[Var], *, numpy: bool = False
     and ``record["grads"]`` maps each variable to its gradient.
     """
     r = _Reverse(fn, wrt, numpy, shapes, record)
+    _refuse_active_effects(fn, forward, wrt)
     seeds = {}
     if isinstance(fn.out, Var) and id(fn.out) in r.active:
         seeds[id(fn.out)] = [r.add(fn.out, Const(1.0))]

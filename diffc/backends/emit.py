@@ -121,19 +121,16 @@ class Writer:
         style = params.get("_style")
         if style is not None and style[0] == "attr":
             return ast.Attribute(args[0], style[1], ast.Load())
-        if op == "opaque":  # a call diffc has no rule for, written as the user wrote it
+        if op in ("opaque", "astype"):  # a call written as the user wrote it (an input, or its text)
             parts, named = [], []
             for key, (kind, value) in params["_args"]:
-                arg = args[value] if kind == "in" else self.raw(value)
+                arg = self.raw(value) if kind == "raw" else args[value]
+                arg = ast.Starred(arg, ast.Load()) if kind == "star" else arg  # np.random.rand(*x.shape)
                 (named.append(ast.keyword(key, arg)) if key else parts.append(arg))
-            func = self.raw(params["_callee"]) if params["_method"] is None else \
+            func = ast.Attribute(args[0], "astype", ast.Load()) if op == "astype" else \
+                self.raw(params["_callee"]) if params["_method"] is None else \
                 ast.Attribute(args[0], params["_method"], ast.Load())
             return ast.Call(func, parts, named)
-        if op == "astype":
-            raw = [ast.parse(text, mode="eval").body for text in params["_raw"]]
-            for node in raw:
-                self.globals_used.update(n.id for n in ast.walk(node) if isinstance(n, ast.Name))
-            return ast.Call(ast.Attribute(args[0], "astype", ast.Load()), raw, [])
         if style is not None and style[0] == "method":
             return ast.Call(ast.Attribute(args[0], style[1], ast.Load()), args[1:], keywords)
         if "_seq" in params:

@@ -201,6 +201,8 @@ class Layout:
                     lines.append(f"{pad}{target} = {ast.unparse(value[0])}.pop()")
                 elif item.op == "new_stack":
                     lines.append(f"{pad}{target} = []")
+                elif item.params.get("_raise") == "call":  # a call made for its effect (np.random.seed)
+                    lines.append(f"{pad}{ast.unparse(value)}")
                 elif item.params.get("_raise"):  # the user's raise statement
                     lines.append(f"{pad}raise {ast.unparse(value)}")
                 elif item.op in STATEMENT_OPS:

@@ -22,6 +22,15 @@ def _unbroadcast(grad, x):
     axes = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
     return np.sum(grad, axis=axes, keepdims=True) if axes else grad
 ''',
+    "_cast_grad": '''
+def _cast_grad(grad, dtype):
+    """Gradient of x.astype(dtype): grad for a float type, zero for an integer or bool one."""
+    if np.issubdtype(dtype, np.floating):
+        return grad
+    if np.issubdtype(dtype, np.integer) or np.issubdtype(dtype, np.bool_):
+        return np.zeros_like(grad)
+    raise TypeError(f"diffc: no gradient through a cast to {np.dtype(dtype)}")
+''',
     "_matmul_grad": '''
 def _matmul_grad(grad, a, b, i):
     """Gradient of a @ b with respect to a (i == 0) or b (i == 1), for operands of any rank."""

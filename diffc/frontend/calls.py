@@ -69,6 +69,8 @@ def call(lo, node: ast.Call) -> Var:
     out = next((kw for kw in node.keywords if kw.arg == "out"), None)
     if out is not None:
         lo.fail(UnsupportedError, out, OUT_MESSAGE.format(ast.unparse(func)), out_hint(node))
+    if any(isinstance(a, ast.Starred) for a in node.args):
+        return starred(lo, node)
     if isinstance(func, ast.Name) and func.id == "sum" and "sum" not in lo.env and len(node.args) == 1 \
             and isinstance(node.args[0], ast.Name) and node.args[0].id in lo.lists:
         return lo.name(node.args[0])
@@ -111,6 +113,24 @@ def call(lo, node: ast.Call) -> Var:
     if op.startswith("numpy."):  # a literal list passed to NumPy is an array
         ins = tuple(sequences.stacked(lo, a, n, op, i) for i, (a, n) in enumerate(zip(ins, args)))
     return lo.emit(op, ins, node, **params)
+
+
+def starred(lo, node: ast.Call) -> Var:
+    """``np.random.rand(*x.shape)``: a call with a starred argument is kept as it is written, which
+    only a call diffc has no rule for can be (its arguments are then never differentiated)."""
+    func = node.func
+    if isinstance(func, ast.Attribute) and lo.module_of(func.value) is None \
+            and not (isinstance(func.value, ast.Name) and func.value.id not in lo.env):  # a method
+        if func.attr not in P.METHODS and func.attr != "item":
+            return opaque(lo, node, None)
+    else:
+        op, params = callee(lo, node)
+        if op == "opaque":
+            return opaque(lo, node, params)
+    arg = next(a for a in node.args if isinstance(a, ast.Starred))
+    lo.fail(UnsupportedError, arg, f"starred expressions are not supported as arguments of '{ast.unparse(func)}' "
+            "(only in a call diffc keeps as written, such as np.random.rand(*x.shape))",
+            "list the values, as in x.reshape(n, m) or np.zeros((n, m))")
 
 
 def variance(lo, node: ast.Call):
@@ -167,7 +187,34 @@ def raise_exception(lo, stmt: ast.Raise) -> None:
     lo.env[RAISED] = True
 
 
-def opaque(lo, node: ast.Call, why, raises: bool = False) -> Var:
+def appends(node: ast.Call) -> bool:
+    """True for ``terms.append(x)`` (see :func:`diffc.frontend.desugar.only_appended_and_summed`)."""
+    func = node.func
+    return isinstance(func, ast.Attribute) and func.attr == "append" and isinstance(func.value, ast.Name) and \
+        len(node.args) == 1 and not node.keywords
+
+
+def effect(lo, node: ast.Call) -> None:
+    """``np.random.seed(dropout_param['seed'])``, ``print(x)``: an opaque equation kept as a statement in its
+    place (``_raise="call"``: the passes keep it, no call is written inline across it). Refused if an
+    argument depends on the parameters differentiated (the reverse pass: it could change that value in
+    place); a method (it may change its receiver) and a helper of the module are refused here."""
+    func = node.func
+    text = ast.unparse(func)
+    if isinstance(func, ast.Attribute) and lo.module_of(func.value) is None:
+        lo.fail(UnsupportedError, node, f"'{text}(...)' called for its effect may change "
+                f"'{ast.unparse(func.value)}' in place: diffc cannot follow that",
+                "assign the result of a call that returns a new value, or make the call outside the function "
+                "you differentiate")
+    if isinstance(func, ast.Name) and isinstance(lo.scope.lookup(func.id), ModuleFunction) and \
+            lo.scope.helper(func.id) is not None:
+        lo.fail(UnsupportedError, node, f"'{text}' is called only for its effect: diffc follows what a helper "
+                "returns", f"return what '{func.id}' computes and assign it")
+    opaque(lo, node, (f"'{text}(...)' is called for its side effects on a value that depends on the parameters being "
+                      "differentiated", "call it only on values that do not depend on them"), raises="call")
+
+
+def opaque(lo, node: ast.Call, why, raises=False) -> Var:
     """A call diffc has no rule for, kept as it is: refused later only if a gradient must cross it.
     Arguments that read no local name are copied as written (``dtype=int``, ``CONSTS``)."""
     func = node.func
@@ -187,10 +234,9 @@ def opaque(lo, node: ast.Call, why, raises: bool = False) -> Var:
     for arg in [*node.args, *node.keywords]:
         value = arg.value if isinstance(arg, ast.keyword) else arg
         key = arg.arg if isinstance(arg, ast.keyword) else None
-        if isinstance(value, ast.Starred):
-            lo.fail(UnsupportedError, value, "starred arguments are not supported", "list the values")
-        if dtype_of_parameter(lo, value):  # np.zeros(D, dtype=x.dtype): no derivative flows through a dtype
-            spec.append((key, ("raw", dtype_of_parameter(lo, value))))
+        if isinstance(value, ast.Starred):  # np.random.rand(*x.shape): the sequence is an input, written starred
+            ins.append(lo.expr(value.value))
+            spec.append((key, ("star", len(ins) - 1)))
         elif any(isinstance(n, ast.Name) and (n.id in lo.env or isinstance(lo.scope.lookup(n.id), GlobalLiteral))
                  for n in ast.walk(value)):  # a module-level list is written out as its items
             ins.append(lo.expr(value))
@@ -198,26 +244,13 @@ def opaque(lo, node: ast.Call, why, raises: bool = False) -> Var:
         else:
             copyable(lo, value)
             spec.append((key, ("raw", ast.unparse(value))))
+    # _raise: a statement kept though nothing reads its value: True for a raise, "call" for a call (effect)
     out = lo.emit("opaque", tuple(ins), node, _callee=callee, _method=func.attr if callee is None else None,
-                  _args=tuple(spec), _why=why, **({"_raise": True} if raises else {}))
+                  _args=tuple(spec), _why=why, **({"_raise": raises} if raises else {}))
     if callee is None and func.attr == "get" and node.args and isinstance(node.args[0], ast.Constant) and \
             isinstance(node.args[0].value, str):
         lo.aliases.item_of(out, ins[0], *ins[1:])  # bn_param.get('eps', 1e-5): an entry (or the default)
     return out
-
-
-def dtype_of_parameter(lo, node: ast.expr) -> str | None:
-    """``x.dtype`` where ``x`` is a parameter of the function differentiated that it never assigns (in a
-    helper too, as the helper's name for it): the text generated code reads it by (the parameter keeps its
-    name there), else None. A dtype carries no derivative."""
-    if not (isinstance(node, ast.Attribute) and node.attr == "dtype" and isinstance(node.value, ast.Name)):
-        return None
-    var = lo.env.get(node.value.id)
-    root = lo.root
-    if not (isinstance(var, Var) and var.is_param and var.hint in root.env and root.env[var.hint] is var) or \
-            var.hint in root.assigned_later:
-        return None
-    return f"{var.hint}.dtype"
 
 
 def copyable(lo, node: ast.expr) -> None:
@@ -244,9 +277,8 @@ def method(lo, node: ast.Call) -> Var:
     op = P.method(func.attr)
     name = op.rpartition(".")[2]
     receiver = lo.expr(func.value)
-    if op == "astype":  # the dtype is written out as the user wrote it
-        return lo.emit(op, (receiver,), node, _style=("method", func.attr), _cast=cast_kind(lo, node),
-                       _raw=tuple(ast.unparse(a) for a in [*node.args, *node.keywords]))
+    if op == "astype":
+        return astype(lo, node, receiver)
     args = [lo.expr(a) for a in node.args]
     if name in ("reshape", "transpose") and len(args) > 1:
         items = args
@@ -256,11 +288,31 @@ def method(lo, node: ast.Call) -> Var:
     return lo.emit(op, (receiver, *args), node, **params, _style=("method", func.attr))
 
 
+def astype(lo, node: ast.Call, receiver) -> Var:
+    """``x.astype(T, copy=False)``: the arguments written out as the user wrote them, except those that read
+    a local name (``y.dtype``), which are inputs; ``_dtype`` says which input is the type."""
+    ins, spec, params = [receiver], [], {}
+    for arg in [*node.args, *node.keywords]:
+        value, key = (arg.value, arg.arg) if isinstance(arg, ast.keyword) else (arg, None)
+        if any(isinstance(n, ast.Name) and n.id in lo.env for n in ast.walk(value)):
+            ins.append(lo.expr(value))
+            spec.append((key, ("in", len(ins) - 1)))
+            if arg is next(iter(node.args), None) or key == "dtype":
+                params["_dtype"] = len(ins) - 1
+        else:
+            copyable(lo, value)
+            spec.append((key, ("raw", ast.unparse(value))))
+    return lo.emit("astype", tuple(ins), node, _style=("method", "astype"), _cast=cast_kind(lo, node),
+                   _args=tuple(spec), **params)
+
+
 def cast_kind(lo, node: ast.Call):
-    """'f' for x.astype(float) (or a NumPy float type), 'i' for an integer type, 'b' for bool, else None."""
-    if len(node.args) != 1 or node.keywords:
+    """'f' for x.astype(float) (or a NumPy float type), 'i' for an integer type, 'b' for bool, else None.
+    Other keywords (copy=False, order=) do not change the values."""
+    typed = [*node.args[:1], *(kw.value for kw in node.keywords if kw.arg == "dtype")]
+    if len(typed) != 1:
         return None
-    arg = node.args[0]
+    arg = typed[0]
     if isinstance(arg, ast.Name) and arg.id not in lo.env and lo.scope.lookup(arg.id) is None:
         return {"float": "f", "int": "i", "bool": "b"}.get(arg.id)
     if isinstance(arg, ast.Attribute) and lo.module_of(arg.value) == "numpy":

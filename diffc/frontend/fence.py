@@ -160,9 +160,8 @@ def _check_statement(stmt: ast.stmt, err, in_loop: bool = False) -> None:
         if isinstance(call, ast.Call) and any(kw.arg == "out" for kw in call.keywords):
             err(next(kw for kw in call.keywords if kw.arg == "out"), OUT_MESSAGE.format(ast.unparse(call.func)),
                 out_hint(call))
-        elif isinstance(stmt.value, ast.Call):
-            err(stmt, "calls made only for their side effects are not supported",
-                "remove the call (for example a print) from the function you differentiate")
+        elif isinstance(stmt.value, ast.Call):  # np.random.seed(0): kept as a statement (the frontend decides)
+            _check_expr(stmt.value, err)
         else:
             err(stmt, "this expression has no effect", "remove it, or assign it to a name")
         return
@@ -291,7 +290,9 @@ def _check_expr(node: ast.expr, err) -> None:
         elif isinstance(node.func, ast.Attribute):
             _check_expr(node.func, err)
         for arg in node.args:
-            if not _is_str(arg):
+            if isinstance(arg, ast.Starred):  # f(*x.shape): the frontend decides where it may be
+                _check_expr(arg.value, err)
+            elif not _is_str(arg):
                 _check_expr(arg, err)
         return
     if isinstance(node, ast.Attribute):

@@ -181,8 +181,10 @@ class Frontend:
     parent_statement = None
 
     def statement(self, stmt: ast.stmt):
-        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):  # terms.append(x)
+        if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):  # terms.append(x), np.random.seed(0)
             call = stmt.value
+            if not calls.appends(call):
+                return calls.effect(self, call)  # a statement, kept where it is
             name = call.func.value.id
             if name not in self.lists:
                 self.fail(UnsupportedError, call.func, f"'{name}.append' is only supported on a list made empty in "

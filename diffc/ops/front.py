@@ -3,10 +3,12 @@
 A list or tuple literal (``[a, b]``) that reaches NumPy is a stack of its items, so its gradient
 is an array and each item gets its slice back (unstack); ``np.array([...])`` is the same. Casts
 to a float type are the identity for the gradient; casts to an integer or bool type cut it (zero
-derivative almost everywhere), and a cast whose target type is not known is refused if a
-gradient must cross it. ``np.full``/``np.full_like`` pass the gradient to their fill value only;
-``np.arange``'s values depend on its start and step, which is refused. An ``opaque`` equation is a
-call diffc has no record for, kept as plain forward code: fine while none of its inputs is active.
+derivative almost everywhere); a cast to another array's type (``x.astype(y.dtype)``) is one or the
+other by ``y``'s kind, decided at run time where it is not known; a cast whose target type is not
+known otherwise is refused if a gradient must cross it. ``np.full``/``np.full_like`` pass the
+gradient to their fill value only; ``np.arange``'s values depend on its start and step, which is
+refused. An ``opaque`` equation is a call diffc has no record for, kept as plain forward code: fine
+while none of its inputs is active. ``x.dtype`` is a value with no gradient.
 """
 
 from __future__ import annotations
@@ -49,8 +51,17 @@ def _list_shape(shapes, eqn, in_shapes):
 
 
 def _astype(b, g, ans, ins, i, params):
-    if params.get("_cast") == "f":
+    cast = params.get("_cast")
+    if cast is None and "_dtype" in params:  # x.astype(y.dtype): the kind of y, where it is known
+        dtype = ins[params["_dtype"]]
+        kind = b.shapes.kind(dtype) if b.shapes is not None else None
+        if kind is None:  # known only at run time: the helper passes g or cuts it
+            return b.emit("_cast_grad", g, dtype)
+        cast = "f" if kind == "f" else "i" if kind in ("i", "u", "b") else None
+    if cast == "f":
         return g
+    if cast in ("i", "b"):
+        return None
     raise NoRule("cannot tell which type this cast converts to, so its gradient is unknown",
                  "write the type out: .astype(float) keeps the gradient, .astype(int) cuts it")
 
@@ -91,6 +102,9 @@ for _name in FLOAT_TYPES:
 for _name in INT_TYPES:
     define(f"numpy.{_name}", arity=(1, 1), shape=_F, grad=FLAT)
 define("astype", _astype, methods=("astype",), shape=_F)
+# x.dtype as a value (np.zeros(D, dtype=x.dtype), y.astype(x.dtype)): no derivative flows through a type.
+# Its kind (diffc.passes.shapes) is the kind of x, so that a cast to it is known to keep or cut the gradient.
+define("dtype", attribute="dtype", grad=FLAT)
 
 # ----------------------------------------------------------------------------
 # Fills and constructors

@@ -4,7 +4,9 @@ expression, and the builtins diffc knows (``abs``, ``max``, ``min``, ``float``, 
 Guarantees: each record's rule is exact wherever the op is differentiable. Tie convention for
 ``max``/``min``: the whole gradient goes to the argument the builtin returned, the first of equal
 arguments. ``abs`` has gradient 0 at 0; ``x ** y`` follows JAX at 0 (``0 ** 0`` has gradient 0 in
-both arguments). Comparisons, ``//`` and the bitwise operators are piecewise constant.
+both arguments). Comparisons (``in`` too), ``//`` and the bitwise operators are piecewise constant.
+``float(x)`` and ``x.item()`` take a number or any array of one element and give a number; the
+gradient goes back in ``x``'s shape.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import math
 
 from ..ir import Const, Ref, is_number
 from . import shapes as S
-from .algebra import ONE, ZERO, NoRule, formula, sign
+from .algebra import ONE, ZERO, NoRule, formula, reshape_like, sign
 from .op import FLAT, define, per_input, variadic
 
 BINOPS = {
@@ -22,7 +24,8 @@ BINOPS = {
     ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow", ast.Mod: "mod", ast.FloorDiv: "floordiv",
 }
 UNARYOPS = {ast.USub: "neg", ast.UAdd: "pos", ast.Invert: "invert"}
-COMPAREOPS = {ast.Gt: "gt", ast.GtE: "ge", ast.Lt: "lt", ast.LtE: "le", ast.Eq: "eq", ast.NotEq: "ne"}
+COMPAREOPS = {ast.Gt: "gt", ast.GtE: "ge", ast.Lt: "lt", ast.LtE: "le", ast.Eq: "eq", ast.NotEq: "ne",
+              ast.In: "in", ast.NotIn: "notin"}
 _E, _F = S.elementwise, S.same_as_first
 _ARITH = dict(shape=_E, broadcasts=True, elementwise=True)
 
@@ -80,6 +83,15 @@ def _router(strict: str, loose: str):
     return variadic(rule)
 
 
+def _to_number(b, g, ans, x):
+    """float(x), x.item(): the gradient (a number) reshaped to x's shape, unless x is a number already."""
+    if b.shape(x) == ():
+        return g
+    if b.rank(x):  # np.reshape, as g may be a Python float (which has no .reshape)
+        return b.emit("numpy.reshape", g, b.shape_of(x))
+    return reshape_like(b, g, x, ans)
+
+
 def _no_boolean_operands(b, g, ans, ins, i, params):
     raise NoRule("'and' and 'or' return one of their operands: diffc does not differentiate that",
                  "use a conditional expression (a if c else b), or np.where")
@@ -102,6 +114,9 @@ define("pos", IDENTITY, shape=_F, elementwise=True, result_kind="keep", symbol="
 define("invert", shape=_F, grad=FLAT, result_kind="b", symbol="~")
 for _op, _symbol in [("gt", ">"), ("ge", ">="), ("lt", "<"), ("le", "<="), ("eq", "=="), ("ne", "!=")]:
     define(_op, shape=_E, grad=FLAT, result_kind="b", symbol=_symbol)
+# 'seed' in dropout_param: membership, one bool (see diffc.frontend.sequences.membership)
+define("in", shape=S.scalar, grad=FLAT, result_kind="b", symbol="in")
+define("notin", shape=S.scalar, grad=FLAT, result_kind="b", symbol="not in")
 # A conditional expression routes the gradient into the branch it took.
 define("select", per_input(lambda b, g, ans, c, x, y: None, lambda b, g, ans, c, x, y: b.select(c, g, ZERO),
                            lambda b, g, ans, c, x, y: b.select(c, ZERO, g)), **_ARITH, symbol="if")
@@ -122,7 +137,9 @@ define("max", _router("gt", "ge"), arity=(2, None), shape=S.scalar, scalar_only=
        pattern="max gate: routes", kinks="the first of equal arguments takes it all")
 define("min", _router("lt", "le"), arity=(2, None), shape=S.scalar, scalar_only=True,
        pattern="min gate: routes", kinks="the first of equal arguments takes it all")
-define("float", IDENTITY, arity=(1, 1), shape=_F, elementwise=True, scalar_only=True)
+# float(x) and x.item() take a number or any array of one element (shape (1,), (1, 1) ...): a number
+# out, its gradient back in x's shape. Not scalar_only: x need not be a number.
+define("float", per_input(_to_number), arity=(1, 1), shape=S.scalar)
 define("round", arity=(1, 1), shape=_F, grad=FLAT, scalar_only=True)
 define("int", arity=(1, 1), shape=S.scalar, grad=FLAT, scalar_only=True)
 define("bool", arity=(1, 1), grad=FLAT)

@@ -171,6 +171,9 @@ def _choose_inline(items: list, named: set, counts: dict, group: dict, inline: s
             if shared and any(group.get(id(d)) in shared for i in items[position[id(a)] + 1:index]
                               for d in deep_defs(i)):
                 continue  # a name it reads is assigned again before the use
+            if items[position[id(a)]].op == "opaque" and any(e.params.get("_raise") == "call" for i in
+                                                             items[position[id(a)] + 1:index] for e in walk([i])):
+                continue  # np.random.rand() is not moved past np.random.seed(0)
             read = memory.get(id(a), set())
             first = bisect.bisect_right(writes, position[id(a)], key=lambda w: w[0])
             if any(written & read for at, written in writes[first:] if at < index):

@@ -104,7 +104,7 @@ def infer_block(S: Shapes, items) -> None:
             S.kinds[id(eqn.out)] = "b"
         elif eqn.op == "list" and eqn.ins and all(S.kind(a) == "i" for a in eqn.ins):
             S.kinds[id(eqn.out)] = "i"
-        elif eqn.op in ("copy", "getitem", "setitem") and S.kind(eqn.ins[0]):
+        elif eqn.op in ("copy", "getitem", "setitem", "dtype") and S.kind(eqn.ins[0]):  # x.dtype: x's kind
             S.kinds[id(eqn.out)] = S.kind(eqn.ins[0])
         elif eqn.op in C.INT_KEEPING and eqn.ins and all(S.kind(a) in ("i", "b") for a in eqn.ins):
             S.kinds[id(eqn.out)] = "i"  # integers in, integers out: its gradient is built as floats
