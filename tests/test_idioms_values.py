@@ -209,6 +209,10 @@ def test_dropout_forward_as_written_through_the_cli(tmp_path, make_module):
     seed, rand = text.index("np.random.seed(dropout_param['seed'])"), text.index("np.random.rand(*x.shape)")
     assert text.count("np.random.seed(") == 1 and seed < rand  # kept, in its place, before the draw
     assert "'seed' in dropout_param" in text
+    # Without --wrt the dict is differentiated too, and the seed depends on it: refused at the call.
+    with pytest.raises(diffc.UnsupportedError, match="np.random.seed.*side effects") as info:
+        diffc.compile_source(DROPOUT, "layers.py", functions="loss")
+    assert info.value.lineno == 8 and "--wrt" in info.value.hint  # np.random.seed(...)
     plain = run_generated(cli(tmp_path, DROPOUT, "-f", "loss", "--wrt", "x"))["loss_grad"]
     _check_dropout(plain, run_generated(text)["loss_and_cache_grad"], make_module(DROPOUT))
 

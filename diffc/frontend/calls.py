@@ -211,7 +211,8 @@ def effect(lo, node: ast.Call) -> None:
         lo.fail(UnsupportedError, node, f"'{text}' is called only for its effect: diffc follows what a helper "
                 "returns", f"return what '{func.id}' computes and assign it")
     opaque(lo, node, (f"'{text}(...)' is called for its side effects on a value that depends on the parameters being "
-                      "differentiated", "call it only on values that do not depend on them"), raises="call")
+                      "differentiated", "call it only on values that do not depend on them, or name the parameters to "
+                      "differentiate (wrt= in diffc.grad, --wrt on the command line)"), raises="call")
 
 
 def opaque(lo, node: ast.Call, why, raises=False) -> Var:
