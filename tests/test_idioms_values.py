@@ -281,3 +281,30 @@ def test_a_draw_is_not_moved_past_a_later_seed():
     expected = a + np.random.rand(3)
     np.random.seed(5)
     assert np.allclose(run_generated(text)["f_grad"](np.ones(3)), expected)
+
+
+def test_an_effect_call_on_a_value_the_gradient_reads_is_refused():
+    # mylib.normalize_(X) may change X in place after X @ W, and the gradient of W reads X: without the
+    # refusal, the generated gradient would read the changed X. Calls known to leave their arguments
+    # alone (print, np.random.seed) may still take the function's values.
+    source = textwrap.dedent('''
+        import numpy as np
+        import mylib
+
+
+        def f(W, X):
+            loss = np.sum(X @ W)
+            mylib.normalize_(X)
+            return loss
+
+
+        def g(W, X, d):
+            np.random.seed(d['seed'])
+            print(X.shape)
+            return np.sum(X @ W)
+    ''')
+    with pytest.raises(diffc.UnsupportedError, match="cannot tell whether it changes that value") as info:
+        diffc.compile_source(source, "m.py", functions="f", wrt="W")
+    assert info.value.lineno == 8 and "outside the function" in info.value.hint
+    text = diffc.compile_source(source, "m.py", functions="g", wrt="W").text
+    assert "np.random.seed(d['seed'])" in text and "print(X.shape)" in text

@@ -194,6 +194,23 @@ def appends(node: ast.Call) -> bool:
         len(node.args) == 1 and not node.keywords
 
 
+# Calls kept for their effect that never change their arguments: they may take the function's values.
+_HARMLESS_EFFECTS = {"print", "numpy.random.seed", "random.seed", "warnings.warn"}
+
+
+def _effect_name(lo, func: ast.expr) -> str:
+    if isinstance(func, ast.Attribute):
+        module = lo.module_of(func.value)
+        return f"{module}.{func.attr}" if module else ast.unparse(func)
+    return ast.unparse(func)
+
+
+def _reads_local(lo, node: ast.Call) -> bool:
+    """Whether an argument reads a name of the function (rather than constants and module values)."""
+    return any(isinstance(n, ast.Name) and n.id in lo.env for arg in [*node.args, *node.keywords]
+               for n in ast.walk(arg))
+
+
 def effect(lo, node: ast.Call) -> None:
     """``np.random.seed(dropout_param['seed'])``, ``print(x)``: an opaque equation kept as a statement in its
     place (``_raise="call"``: the passes keep it, no call is written inline across it). Refused if an
@@ -210,6 +227,14 @@ def effect(lo, node: ast.Call) -> None:
             lo.scope.helper(func.id) is not None:
         lo.fail(UnsupportedError, node, f"'{text}' is called only for its effect: diffc follows what a helper "
                 "returns", f"return what '{func.id}' computes and assign it")
+    if _reads_local(lo, node) and _effect_name(lo, func) not in _HARMLESS_EFFECTS:
+        # A call made for its effect may change an array argument in place, and the backward pass may read
+        # that array after the call (X in the gradient of X @ W): only calls known to leave their
+        # arguments alone may take a local value.
+        lo.fail(UnsupportedError, node, f"'{text}(...)' is called for its effect with a value of the function as "
+                "argument: diffc cannot tell whether it changes that value in place",
+                f"make the call outside the function you differentiate (calls kept for their effect: "
+                f"{', '.join(sorted(_HARMLESS_EFFECTS))})")
     opaque(lo, node, (f"'{text}(...)' is called for its side effects on a value that depends on the parameters being "
                       "differentiated", "call it only on values that do not depend on them, or name the parameters to "
                       "differentiate (wrt= in diffc.grad, --wrt on the command line)"), raises="call")
