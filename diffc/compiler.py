@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 
 from .ad.fuse import fuse_sigmoids
 from .ad.reverse import ReverseError, backward, live_forward
-from .backends.emit import emit_function
+from .backends.emit import BACKENDS, emit_function
 from .backends.runtime import closure, helper_text
+from .backends.table import refusal
 from .deep import deep
 from .errors import (
     DiffcError,
@@ -33,6 +34,7 @@ from .frontend import lower as frontend
 from .frontend.desugar import without_scalar_checks
 from .frontend.scope import Scope, check_decorators, shadowed_numbers
 from .frontend.source import Source
+from .ir import walk
 from .ir_text import format_function
 from .ops.shapes import Opaque, Sym
 from .passes.cleanup import plan, plan_kept
@@ -136,6 +138,7 @@ class Prepared:
     mode: str = "grad"
     comments: bool = False
     grad_name: str | None = None
+    backend: str = "numpy"  # the library generated code calls for arrays: a name in BACKENDS
     trace: dict | None = None  # for the tools: keep every value under a name of its own (see emit_function)
     # Made by the passes:
     positions: list = field(default_factory=list)
@@ -223,12 +226,21 @@ def cleanup_pass(p: Prepared) -> None:
 
 def emit_pass(p: Prepared) -> None:
     """Python text (:mod:`diffc.backends.emit`); names are chosen there (:mod:`diffc.passes.naming`),
-    since a name's lifetime is counted in the lines the emitter lays out."""
+    since a name's lifetime is counted in the lines the emitter lays out. What the backend cannot
+    write (an in-place update under JAX) is refused here, with its line."""
+    backends = BACKENDS[p.backend]
+    for eqn in walk(p.items):
+        why = refusal(backends, eqn.op)
+        if why is not None:
+            node = ast.Module(body=[])
+            node.lineno, node.col_offset = (eqn.lineno or p.fdef.lineno) - p.source.line_offset, eqn.col or 0
+            how = backends[-1].helpers_how if eqn.op.startswith("_") else backends[-1].how
+            raise p.source.error(UnsupportedError, node, why, how)
     p.text, p.used, p.helpers = emit_function(
         p.fn, p.grad_name, p.items, p.inline, p.group, p.backward, p.grads, bare=p.bare,
         with_value=(p.mode == "value_and_grad"), scope=p.scope,
         source_line=p.source.line if p.comments else None, trace=p.trace,
-        check_scalar=None if getattr(p.fn, "scalar_proven", False) else p.fdef.name)
+        check_scalar=None if getattr(p.fn, "scalar_proven", False) else p.fdef.name, backends=backends)
 
 
 def verify_pass(p: Prepared) -> None:
@@ -311,7 +323,8 @@ def describe(p: Prepared, after: str) -> str:
 @deep
 def compile_function(fdef: ast.FunctionDef, scope: Scope, source: Source, *, wrt=None, mode: str = "grad",
                      comments: bool = False, name: str | None = None, shapes: dict | None = None,
-                     fuse: bool = True, has_aux: bool = False) -> tuple[CompiledFunction, set[str], set[str]]:
+                     fuse: bool = True, has_aux: bool = False,
+                     backend: str = "numpy") -> tuple[CompiledFunction, set[str], set[str]]:
     """Compile one function definition (see :func:`prepare` for the arguments).
 
     Returns the compiled function, the global names its text uses and the
@@ -319,18 +332,20 @@ def compile_function(fdef: ast.FunctionDef, scope: Scope, source: Source, *, wrt
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {tuple(BACKENDS)}, not {backend!r}")
     p = Prepared(fdef, scope, source, wrt_spec=wrt, param_shapes=shapes, fuse=fuse, has_aux=has_aux, mode=mode,
-                 comments=comments, grad_name=name or f"{fdef.name}_{mode}")
+                 comments=comments, grad_name=name or f"{fdef.name}_{mode}", backend=backend)
     run_passes(p)
     return CompiledFunction(fdef.name, p.grad_name, p.text, tuple(v.hint for v in p.wrt), p.bare), p.used, p.helpers
 
 
-def module_parts(scope: Scope, used: set[str], helpers: set[str]) -> list[str]:
-    """Import lines and helper definitions for a generated module."""
+def module_parts(scope: Scope, used: set[str], helpers: set[str], backend: str = "numpy") -> list[str]:
+    """Import lines and helper definitions for a generated module (helpers call ``backend``'s arrays)."""
     parts = []
     helper_texts = []
     if helpers:
-        alias = scope.module_alias("numpy")
+        alias = scope.module_alias(BACKENDS[backend][-1].module)
         used = used | {alias}
         names = {h: scope.helper_name(h) for h in closure(helpers)}
         helper_texts = [helper_text(h, alias, names) for h in closure(helpers)]
@@ -348,8 +363,9 @@ def join_module(header: str | None, parts: list[str], bodies: list[str]) -> str:
 @deep
 def compile_source(text: str, filename: str = "<source>", *, functions=None, wrt=None, mode: str = "grad",
                    comments: bool = False, shapes: dict | None = None, fuse: bool = True,
-                   has_aux: bool = False) -> CompiledModule:
-    """Compile every top-level function of a module (or those named in ``functions``).
+                   has_aux: bool = False, backend: str = "numpy") -> CompiledModule:
+    """Compile every top-level function of a module (or those named in ``functions``); ``backend``
+    names the array library generated code calls ("numpy", or "jax": see diffc/backends/).
 
     Returns a :class:`CompiledModule` whose ``text`` is a standalone Python
     module defining ``NAME_grad`` (or ``NAME_value_and_grad``) for each. With ``has_aux`` each
@@ -362,7 +378,7 @@ def compile_source(text: str, filename: str = "<source>", *, functions=None, wrt
         try:
             check_decorators(fdef, source)
             cf, names, needs = compile_function(fdef, scope, source, wrt=wrt, mode=mode, comments=comments,
-                                                shapes=shapes, fuse=fuse, has_aux=has_aux)
+                                                shapes=shapes, fuse=fuse, has_aux=has_aux, backend=backend)
         except DiffcError as exc:
             errors.extend(flatten(exc))
             continue
@@ -379,7 +395,7 @@ def compile_source(text: str, filename: str = "<source>", *, functions=None, wrt
     if errors:
         raise errors[0] if len(errors) == 1 else ErrorGroup(errors)
     header = f"# Generated by diffc from {os.path.basename(filename)}: plain Python, edit freely."
-    return CompiledModule(join_module(header, module_parts(scope, used, helpers), bodies), compiled)
+    return CompiledModule(join_module(header, module_parts(scope, used, helpers, backend), bodies), compiled)
 
 
 def _select(text: str, filename: str, functions, wrt=None) -> tuple[Source, Scope, list]:

@@ -143,7 +143,7 @@ _FOLD = {
 
 
 # Ops that build an array like their first input: given an integer input, they build a float one.
-_LIKE = {"numpy.zeros_like", "numpy.ones_like", "numpy.full_like", "scatter_add"}
+_LIKE = {"zeros_like", "ones_like", "full_like", "scatter_add"}
 
 
 class Builder:
@@ -159,7 +159,8 @@ class Builder:
         self.shapes = shapes
 
     def lib(self, name: str) -> str:
-        return f"numpy.{name}" if self.numpy else f"math.{name}"
+        """The op ``name`` computes on arrays (NumPy's) or, in code on numbers only, math's."""
+        return name if self.numpy else f"scalar_{name}"
 
     def shape(self, atom):
         return self.shapes.get(atom) if self.shapes is not None else None
@@ -169,10 +170,10 @@ class Builder:
         return len(shape) if isinstance(shape, tuple) else None
 
     def T(self, x):
-        return self.emit("numpy.transpose", x, _style=("attr", "T"))
+        return self.emit("transpose", x, _style=("attr", "T"))
 
     def shape_of(self, x):
-        return self.emit("numpy.shape", x, _style=("attr", "shape"))
+        return self.emit("shape", x, _style=("attr", "shape"))
 
     def emit(self, op: str, *ins, out: Var | None = None, **params) -> Atom:
         folded = self._simplify(op, ins)
@@ -183,7 +184,7 @@ class Builder:
         if folded is not None and out is None:
             return folded
         if op in _LIKE and self.shapes is not None:
-            if op == "numpy.full_like" and out is None and self.shapes.get(ins[0]) == () and \
+            if op == "full_like" and out is None and self.shapes.get(ins[0]) == () and \
                     self.shapes.kind(ins[0]) != "f" and self.shapes.get(ins[1]) == ():
                 return ins[1]  # filling a number with a number: that number
             if self.shapes.kind(ins[0]) in ("b", "i", "u"):
@@ -234,7 +235,7 @@ class Builder:
 
     def select(self, cond, a, b):
         if self.numpy:
-            return self.emit("numpy.where", cond, a, b)
+            return self.emit("where", cond, a, b)
         return self.emit("select", cond, a, b)
 
     def compare(self, op: str, a, b):

@@ -75,7 +75,7 @@ SIGMOID = """
 def test_fuse_makes_the_sigmoid_one_gate():
     assert dump(SIGMOID, "fuse") == block("""
         function f(x):
-          %1 = sigmoid(x, _form=(1, 1, 0, 'math.exp'))
+          %1 = sigmoid(x, _form=(1, 1, 0, 'scalar_exp'))
           return %1
         """)
 
@@ -84,7 +84,7 @@ def test_without_fuse_the_sigmoid_stays_a_chain():
     assert dump(SIGMOID, "fuse", fuse=False) == block("""
         function f(x):
           %1 = neg(x)
-          %2 = math.exp(%1)
+          %2 = scalar_exp(%1)
           %3 = add(1, %2)
           %4 = div(1, %3)
           return %4
@@ -183,7 +183,7 @@ def test_a_loop_and_a_branch_are_printed_with_their_blocks():
               x.3 = mul(x.2, 2.0)
           took_if = gt(x.4, 0)
           if took_if:
-            y = math.exp(x.4)
+            y = scalar_exp(x.4)
           else:
             y.1 = copy(x.4)
           y.2 = phi(y, y.1)

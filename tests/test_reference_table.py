@@ -21,6 +21,6 @@ def test_reference_table_is_current():
 
 def test_reference_table_lists_the_new_rules():
     text = (ROOT / "docs" / "reference.md").read_text()
-    for op in ("numpy.einsum", "numpy.linalg.cholesky", "scipy.special.logsumexp", "numpy.cumprod"):
+    for op in ("einsum", "cholesky", "logsumexp", "cumprod"):
         row = next(line for line in text.splitlines() if f"| `{op}` |" in line)
         assert "| rule |" in row

@@ -285,8 +285,8 @@ def test_a_gradient_with_a_run_time_check_can_be_differentiated_again(make_modul
 def test_a_gradient_of_the_wrong_shape_is_an_internal_error(monkeypatch):
     from diffc.ops.catalogue import OPS
 
-    broken = lambda b, g, ans, ins, i, params: b.call("numpy.sum", b.mul(g, ans))  # noqa: E731  (drops the shape)
-    monkeypatch.setattr(OPS["numpy.exp"], "vjp", broken)
+    broken = lambda b, g, ans, ins, i, params: b.call("sum", b.mul(g, ans))  # noqa: E731  (drops the shape)
+    monkeypatch.setattr(OPS["exp"], "vjp", broken)
     with pytest.raises(diffc.InternalError, match="gradient for 'x' of shape"):
         diffc.compile_source("import numpy as np\n\n\ndef f(x):\n    return np.sum(np.exp(x))\n", "user.py",
                              shapes={"x": compiler.parse_shape("N")})

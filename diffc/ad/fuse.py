@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from ..ir import Eqn, Function, Var, is_number, item_reads
 
-EXPS = ("math.exp", "numpy.exp")
+EXPS = ("scalar_exp", "exp")
 
 
 def _uses(fn: Function) -> dict[int, int]:
@@ -63,12 +63,12 @@ def _fuse_block(items: list, uses: dict) -> None:
         items[:] = [e for e in items if id(e) not in removed]
 
 
-def sigmoid_expression(eqn: Eqn, x, atom, ref):
-    """The user's spelling of a fused sigmoid, as an AST: ``c / (c + exp(-x))``."""
+def sigmoid_expression(eqn: Eqn, x, atom, function):
+    """The user's spelling of a fused sigmoid, as an AST: ``c / (c + exp(-x))`` (``function(op)``:
+    the function the backend calls for ``op``)."""
     import ast
 
     numerator, one, position, exp_op = eqn.params["_form"]
-    module, _, name = exp_op.rpartition(".")
-    exp = ast.Call(ref(module, name), [ast.UnaryOp(ast.USub(), x)], [])
+    exp = ast.Call(function(exp_op), [ast.UnaryOp(ast.USub(), x)], [])
     parts = [atom(one), exp] if position == 0 else [exp, atom(one)]
     return ast.BinOp(atom(numerator), ast.Div(), ast.BinOp(parts[0], ast.Add(), parts[1]))

@@ -159,7 +159,7 @@ class _Reverse(FlowReverse):
         # An array whose shape is known needs zeros of it even where the module does not use numpy.
         if shape == () or not (self.numpy and self.shapes is not None or isinstance(shape, tuple)):
             return Const(0.0)
-        return self.builder(items).emit("numpy.zeros_like", like)
+        return self.builder(items).emit("zeros_like", like)
 
     def add(self, v, part):
         self.vars[id(v)] = v
@@ -295,8 +295,8 @@ class _Reverse(FlowReverse):
                     self.masks[id(part)] = mask
                 elif part is not None and part is not g and id(g) in self.masks and _preserves_shape(eqn, shapes):
                     cond, taken = self.masks[id(g)]
-                    part = b.call("numpy.where", cond, part, Const(0.0)) if taken else \
-                        b.call("numpy.where", cond, Const(0.0), part)
+                    part = b.call("where", cond, part, Const(0.0)) if taken else \
+                        b.call("where", cond, Const(0.0), part)
                     self.masks[id(part)] = (cond, taken)
             except NoRule as exc:
                 raise ReverseError(eqn, exc.message, exc.hint) from None
@@ -374,7 +374,7 @@ def backward(fn: Function, forward: list, wrt: list[Var], *, numpy: bool = False
             if id(p) in getattr(fn, "containers", ()):
                 tail.emit("make_struct", out=r.grads[id(p)], keys=(), kind="dict")
             elif numpy and shape != () or isinstance(shape, tuple) and shape != ():  # an array: zeros of it
-                tail.emit("numpy.zeros_like", p, out=r.grads[id(p)])
+                tail.emit("zeros_like", p, out=r.grads[id(p)])
             else:
                 tail.emit("copy", Const(0.0), out=r.grads[id(p)])
         result.append(r.grads[id(p)])

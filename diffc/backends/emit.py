@@ -18,9 +18,13 @@ import math
 from ..ad.fuse import sigmoid_expression
 from ..frontend.scope import Scope
 from ..ir import Const, Eqn, Function, Ref, Var, each_item, walk
-from ..ops.catalogue import BINOPS, COMPAREOPS, UNARYOPS, spelling
+from ..ops.catalogue import BINOPS, COMPAREOPS, UNARYOPS
 from ..passes.naming import Namer
+from . import jax as jax_backend
+from . import math as math_backend
+from . import numpy as numpy_backend
 from .layout import Layout
+from .table import spelling
 from .tidy import Tidy
 
 _BINOP_NODES = {op: node for node, op in BINOPS.items()}
@@ -64,13 +68,23 @@ def _is_basic(template, ins) -> bool:
     return True
 
 
+# The libraries generated code calls, by the name compile_source's ``backend`` flag gives: math for
+# numbers, then the array library (the last one writes the statement ops and the helpers).
+BACKENDS = {
+    "numpy": (math_backend.BACKEND, numpy_backend.BACKEND),
+    "jax": (math_backend.BACKEND, jax_backend.BACKEND),
+}
+DEFAULT_BACKENDS = BACKENDS["numpy"]
+
+
 class Writer:
     """Builds expression trees for equations, inlining single-use temporaries."""
 
-    def __init__(self, eqns: list[Eqn], inline: set[int], scope: Scope):
+    def __init__(self, eqns: list[Eqn], inline: set[int], scope: Scope, backends=None):
         self.defs = {id(e.out): e for e in eqns}
         self.inline = inline
         self.scope = scope
+        self.backends = backends if backends is not None else DEFAULT_BACKENDS
         self.names: list[tuple[ast.Name, Var]] = []
         self.globals_used: set[str] = set()
         self.local_globals: set[str] = set()  # builtins (range) and loop dummies (_): no local takes them
@@ -85,7 +99,8 @@ class Writer:
         return name
 
     def numpy(self, attr: str) -> ast.expr:
-        return self.global_ref(self.scope.reference("numpy", attr))
+        """The array library's ``attr`` (np.zeros_like, or jnp.zeros_like under the JAX backend)."""
+        return self.global_ref(self.scope.reference(self.backends[-1].module, attr))
 
     def global_ref(self, text: str) -> ast.expr:
         self.globals_used.add(text.split(".")[0])
@@ -161,8 +176,7 @@ class Writer:
         if op == "copy":
             return args[0]
         if op == "sigmoid":
-            return sigmoid_expression(eqn, args[0], self.atom,
-                                      lambda module, attr: self.global_ref(self.scope.reference(module, attr)))
+            return sigmoid_expression(eqn, args[0], self.atom, self.function)
         if op in _BINOP_NODES:
             return ast.BinOp(args[0], _BINOP_NODES[op](), args[1])
         if op in _UNARY_NODES:
@@ -175,12 +189,15 @@ class Writer:
             return ast.UnaryOp(ast.Not(), args[0])
         if op == "select":
             return ast.IfExp(args[0], args[1], args[2])
-        if spelling(op) is not None:
-            module, _, attr = spelling(op).rpartition(".")
-            func = self.global_ref(self.scope.reference(module, attr))
-        else:
-            func = ast.parse(self.builtin(op), mode="eval").body
-        return ast.Call(func, args, keywords)
+        return ast.Call(self.function(op), args, keywords)
+
+    def function(self, op: str) -> ast.expr:
+        """The function generated code calls for ``op``: its backend's spelling, else the builtin."""
+        text = spelling(self.backends, op)
+        if text is None:
+            return ast.parse(self.builtin(op), mode="eval").body
+        module, _, attr = text.rpartition(".")
+        return self.global_ref(self.scope.reference(module, attr))
 
     def statements(self, eqn: Eqn, target: str, args: list[ast.expr]) -> list[ast.stmt]:
         """The lines of a statement op (see STATEMENT_OPS), after naming."""
@@ -198,6 +215,10 @@ class Writer:
         # scatter_add: the gradient of x[index] is zero but at index, where it adds up.
         dtype = [ast.keyword("dtype", ast.Name("float", ast.Load()))] if eqn.params.get("dtype") else []
         zeros = ast.Call(self.numpy("zeros_like"), [args[0]], dtype)
+        if self.backends[-1].functional_scatter:  # JAX: zeros_like(x).at[index].add(g), a new array
+            at = ast.Subscript(ast.Attribute(zeros, "at", ast.Load()), index_ast(index, args), ast.Load())
+            added = ast.Call(ast.Attribute(at, "add", ast.Load()), [args[1]], [])
+            return [ast.Assign([ast.Name(target, ast.Store())], added, lineno=0)]
         first = ast.Assign([ast.Name(target, ast.Store())], zeros, lineno=0)
         if eqn.params.get("basic") or _is_basic(index, eqn.ins):
             return [first, ast.Assign([store], args[1], lineno=0)]
@@ -225,7 +246,8 @@ def signature(fn: Function) -> str:
 
 def emit_function(fn: Function, name: str, items: list, inline: set[int], group: dict[int, int], backward: list,
                   grads: list[Var], *, bare: bool, with_value: bool, scope: Scope, source_line=None,
-                  trace: dict | None = None, check_scalar: str | None = None) -> tuple[str, set[str], set[str]]:
+                  trace: dict | None = None, check_scalar: str | None = None,
+                  backends=None) -> tuple[str, set[str], set[str]]:
     """The text of one generated function, the global names and the helpers it uses.
 
     ``items``, ``inline`` and ``group`` are the cleanup pass's plan (:mod:`diffc.passes.cleanup`): the
@@ -233,11 +255,12 @@ def emit_function(fn: Function, name: str, items: list, inline: set[int], group:
     of ``backward`` are written under a ``# backward`` comment.
     ``check_scalar``, the user's function name, asks for a check after the forward pass that its
     value is a scalar (when that is not proven at compile time).
-    ``source_line(lineno)``, if given, turns on provenance comments.
+    ``source_line(lineno)``, if given, turns on provenance comments. ``backends``: the libraries
+    that spell the ops (one of :data:`BACKENDS`; default NumPy's).
     ``trace``, if given, asks for a function that keeps every value under a
     name of its own and returns ``locals()``; ``trace`` receives the names.
     """
-    writer = Writer([e for e in walk(items)], inline, scope)
+    writer = Writer([e for e in walk(items)], inline, scope, backends)
     layout = Layout(writer, inline, {id(i) for i in backward})
     with scope.avoiding(p.hint for p in fn.params):  # a parameter never shadows a library function
         layout.flatten(items, 1)

@@ -104,13 +104,13 @@ def call(lo, node: ast.Call) -> Var:
             params["axis"] = literal(lo, args[1])
         kind = sequences.seq_kind(lo, args[0])
         return lo.emit(op, items, node, **params, _seq=kind)
-    if op == "numpy.array" and len(args) == 1:
+    if op == "array" and len(args) == 1:
         items = sequences.items_of(lo, args[0])
         if items is not None:  # np.array([a, b * a]): a stack of the items
             kind = sequences.seq_kind(lo, args[0])
             return lo.emit(op, items, node, **params, _seq=kind)
     ins = tuple(lo.expr(a) for a in args)
-    if op.startswith("numpy."):  # a literal list passed to NumPy is an array
+    if (P.get(op).spelling or "").startswith("numpy."):  # a literal list passed to NumPy is an array
         ins = tuple(sequences.stacked(lo, a, n, op, i) for i, (a, n) in enumerate(zip(ins, args)))
     return lo.emit(op, ins, node, **params)
 
@@ -155,16 +155,16 @@ def variance(lo, node: ast.Call):
     axis, keepdims, ddof = options.get("axis"), bool(options.get("keepdims", False)), options.get("ddof", 0)
     where = {} if axis is None else {"axis": axis}
     x = lo.expr(x_node)
-    mean = lo.emit("numpy.mean", (x,), node, **where, keepdims=True)
+    mean = lo.emit("mean", (x,), node, **where, keepdims=True)
     deviation = lo.emit("sub", (x, mean), node)
     square = lo.emit("pow", (deviation, Const(2)), node)
-    out = lo.emit("numpy.mean", (square,), node, **where, **({"keepdims": True} if keepdims else {}))
+    out = lo.emit("mean", (square,), node, **where, **({"keepdims": True} if keepdims else {}))
     if ddof:
-        count = lo.emit("div", (lo.emit("numpy.size", (x,), node),
-                                lo.emit("numpy.size", (out,), node)), node)
+        count = lo.emit("div", (lo.emit("size", (x,), node),
+                                lo.emit("size", (out,), node)), node)
         scale = lo.emit("div", (count, lo.emit("sub", (count, Const(ddof)), node)), node)
         out = lo.emit("mul", (out, scale), node)
-    return lo.emit("numpy.sqrt", (out,), node) if func.attr == "std" else out
+    return lo.emit("sqrt", (out,), node) if func.attr == "std" else out
 
 
 def is_none(lo, node: ast.Compare) -> Var:
@@ -301,12 +301,11 @@ def copyable(lo, node: ast.expr) -> None:
 def method(lo, node: ast.Call) -> Var:
     func = node.func
     op = P.method(func.attr)
-    name = op.rpartition(".")[2]
     receiver = lo.expr(func.value)
     if op == "astype":
         return astype(lo, node, receiver)
     args = [lo.expr(a) for a in node.args]
-    if name in ("reshape", "transpose") and len(args) > 1:
+    if op in ("reshape", "transpose") and len(args) > 1:
         items = args
         args = [Const(tuple(a.value for a in items)) if all(isinstance(a, Const) for a in items)
                 else lo.emit("tuple", items, node)]

@@ -70,7 +70,7 @@ def stacked(lo, atom, node: ast.expr, op: str, position: int):
     key = (id(atom), id(lo.eqns))  # one stack per list and block
     if key not in lo.stacks:
         items, kind = lo.seqs[id(atom)]
-        lo.stacks[key] = lo.emit("numpy.array", items, node, _seq=kind)
+        lo.stacks[key] = lo.emit("array", items, node, _seq=kind)
         lo.stacks[key].label = atom.hint  # b = [1, a * a, 2]; np.sum(b): the array keeps the name b
     return lo.stacks[key]
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 
 from ..ir import Const, Ref
+from .op import neutral
 from .shapes import Sym, known
 
 ZERO = Const(0.0)
@@ -54,39 +55,39 @@ def nonzero(b, x):
 
 def nonzero_array(b, x):
     """``x``, or 1 where it is 0 (elementwise)."""
-    return b.call("numpy.where", b.compare("ne", x, ZERO), x, Const(1.0))
+    return b.call("where", b.compare("ne", x, ZERO), x, Const(1.0))
 
 
 def sign(b, x):
     """-1, 0 or 1 (and 0 at 0): np.sign on arrays, (x > 0) - (x < 0) on numbers."""
     if b.numpy:
-        return b.call("numpy.sign", x)
+        return b.call("sign", x)
     return b.sub(b.compare("gt", x, ZERO), b.compare("lt", x, ZERO))
 
 
 def where_zero(b, cond, g, take_if_true=True):
     """``g`` where ``cond`` holds (or where it does not), else 0: a router."""
-    return b.call("numpy.where", cond, g, ZERO) if take_if_true else b.call("numpy.where", cond, ZERO, g)
+    return b.call("where", cond, g, ZERO) if take_if_true else b.call("where", cond, ZERO, g)
 
 
 def spread(b, g, axis, keepdims):
     """The reduced gradient with the reduced axes put back (size 1), ready to broadcast."""
     if axis is None or keepdims:
         return g
-    return b.call("numpy.expand_dims", g, Const(axis))
+    return b.call("expand_dims", g, Const(axis))
 
 
 def reshape_like(b, g, x, ans):
     """``g`` (the gradient of ``ans``) reshaped to ``x``'s shape: ``g.reshape(x.shape)`` where both are
     known to be arrays, else ``np.reshape(g, np.shape(x))``, which also takes numbers."""
     if b.rank(x) and b.rank(ans):
-        return b.emit("numpy.reshape", g, b.shape_of(x), _style=("method", "reshape"))
-    return b.call("numpy.reshape", g, b.call("numpy.shape", x))
+        return b.emit("reshape", g, b.shape_of(x), _style=("method", "reshape"))
+    return b.call("reshape", g, b.call("shape", x))
 
 
 def swap_last(b, x):
     """The transpose of a matrix, or of each matrix of a stack."""
-    return b.T(x) if b.rank(x) == 2 else b.call("numpy.swapaxes", x, Const(-1), Const(-2))
+    return b.T(x) if b.rank(x) == 2 else b.call("swapaxes", x, Const(-1), Const(-2))
 
 
 def unbroadcast(b, g, x, out_shape):
@@ -108,9 +109,9 @@ def unbroadcast(b, g, x, out_shape):
                 exact = False
         if exact:
             if lead:
-                g = b.emit("numpy.sum", g, axis=0 if lead == 1 else tuple(range(lead)))
+                g = b.emit("sum", g, axis=0 if lead == 1 else tuple(range(lead)))
             if kept:
-                g = b.emit("numpy.sum", g, axis=kept[0] if len(kept) == 1 else tuple(kept), keepdims=True)
+                g = b.emit("sum", g, axis=kept[0] if len(kept) == 1 else tuple(kept), keepdims=True)
             return g
     if not b.numpy:
         return g
@@ -129,7 +130,7 @@ def selection_mask(eqns, part):
     eqn = eqns[-1] if eqns else None
     if part is None or getattr(eqn, "out", None) is not part:
         return None
-    if eqn.op == "numpy.where":
+    if eqn.op == "where":
         if eqn.ins[2] == ZERO:
             return eqn.ins[0], True
         return (eqn.ins[0], False) if eqn.ins[1] == ZERO else None
@@ -205,7 +206,7 @@ class V:
 
 class Lib:
     """The functions of one library as calls that record into the Builder: ``f.cos(x)`` appends
-    ``math.cos`` or ``numpy.cos`` (the library the rule's own op belongs to)."""
+    ``scalar_cos`` (math's) or ``cos`` (NumPy's): the library the rule's own op belongs to."""
 
     def __init__(self, b, module: str):
         self.b, self.module = b, module
@@ -215,7 +216,7 @@ class Lib:
         return V(self.b, Ref(self.module, "pi", math.pi))
 
     def __getattr__(self, name):
-        return lambda *args: V(self.b, self.b.call(f"{self.module}.{name}", *(lift(a) for a in args)))
+        return lambda *args: V(self.b, self.b.call(neutral(f"{self.module}.{name}"), *(lift(a) for a in args)))
 
 
 def formula(module: str, *per_input):

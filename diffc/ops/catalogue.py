@@ -86,15 +86,6 @@ def attribute(name: str) -> str | None:
     return None if op is None else op.name
 
 
-def spelling(name: str) -> str | None:
-    """The library function (``module.attr``) the emitter calls for op ``name``, or None if the op is
-    written another way (an operator, a subscript, a builtin, a run-time helper)."""
-    op = OPS.get(name)
-    if op is not None:
-        return op.spelling
-    return name if "." in name else None
-
-
 def shape_args(name: str) -> tuple:
     """The positions of op ``name``'s arguments that are shapes or axes, not arrays."""
     op = OPS.get(name)

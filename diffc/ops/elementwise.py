@@ -85,7 +85,7 @@ def _log_rule(b, g, ans, ins, i, params):
     if len(ins) == 1:
         return b.div(g, ins[0])
     x, base = ins
-    log_base = b.call("math.log", base)
+    log_base = b.call("scalar_log", base)
     if i == 0:
         return b.div(g, b.mul(x, log_base))
     return b.div(b.mul(b.neg(g), ans), b.mul(base, log_base))
@@ -197,7 +197,7 @@ binary("minimum", per_input(lambda b, g, ans, x, y: where_zero(b, b.compare("le"
 
 def _fmax_cond(b, x, y, order):
     """Where x takes the gradient of np.fmax/np.fmin: x wins (ties to x), or y is NaN."""
-    return b.call("numpy.logical_or", b.compare(order, x, y), b.call("numpy.isnan", y))
+    return b.call("logical_or", b.compare(order, x, y), b.call("isnan", y))
 
 
 for _name, _order in (("fmax", "ge"), ("fmin", "le")):
@@ -240,15 +240,15 @@ def _clip(b, g, ans, ins, i, params):
         conds += [b.compare("le", x, hi)] if has_hi else []
         if not conds:
             return g
-        cond = conds[0] if len(conds) == 1 else b.call("numpy.logical_and", *conds)
+        cond = conds[0] if len(conds) == 1 else b.call("logical_and", *conds)
     elif i == 1:
         cond = b.compare("lt", x, lo)
         if not ordered:
-            cond = b.call("numpy.logical_and", cond, b.compare("le", lo, hi))
+            cond = b.call("logical_and", cond, b.compare("le", lo, hi))
     else:
         cond = b.compare("gt", x, hi)
         if not ordered:
-            cond = b.call("numpy.logical_or", cond, b.compare("gt", lo, hi))
+            cond = b.call("logical_or", cond, b.compare("gt", lo, hi))
     return where_zero(b, cond, g)
 
 

@@ -59,9 +59,9 @@ def _transpose(b, g, ans, ins, i, params):
     if i:
         return None
     if axes is None:  # g.T, unless g may be a number (the transpose of a number is that number)
-        return b.T(g) if b.rank(ans) else b.call("numpy.transpose", g)
+        return b.T(g) if b.rank(ans) else b.call("transpose", g)
     inverse = tuple(sorted(range(len(axes)), key=lambda k: axes[k]))
-    return b.call("numpy.transpose", g, Const(inverse))
+    return b.call("transpose", g, Const(inverse))
 
 
 
@@ -164,7 +164,7 @@ def _sequence_rule(op):
 
 def _flip(b, g, ans, ins, i, params):
     axis = arg(ins, params, 1, "axis")
-    return b.call("numpy.flip", g) if axis is None else b.emit("numpy.flip", g, axis=axis)
+    return b.call("flip", g) if axis is None else b.emit("flip", g, axis=axis)
 
 
 def _roll(b, g, ans, ins, i, params):
@@ -173,15 +173,15 @@ def _roll(b, g, ans, ins, i, params):
     shift, axis = ins[1], arg(ins, params, 2, "axis")
     back = b.neg(shift) if not isinstance(getattr(shift, "value", None), tuple) else \
         Const(tuple(-s for s in shift.value))
-    return b.call("numpy.roll", g, back) if axis is None else b.emit("numpy.roll", g, back, axis=axis)
+    return b.call("roll", g, back) if axis is None else b.emit("roll", g, back, axis=axis)
 
 
 def _moveaxis(b, g, ans, ins, i, params):
-    return None if i else b.call("numpy.moveaxis", g, ins[2], ins[1])
+    return None if i else b.call("moveaxis", g, ins[2], ins[1])
 
 
 def _swapaxes(b, g, ans, ins, i, params):
-    return None if i else b.call("numpy.swapaxes", g, ins[1], ins[2])
+    return None if i else b.call("swapaxes", g, ins[1], ins[2])
 
 
 def _rollaxis(b, g, ans, ins, i, params):
@@ -194,7 +194,7 @@ def _rollaxis(b, g, ans, ins, i, params):
 def _band(name):
     def rule(b, g, ans, ins, i, params):
         k = arg(ins, params, 1, "k", 0)
-        return b.call(f"numpy.{name}", g) if k == 0 else b.emit(f"numpy.{name}", g, k=literal(k, "k"))
+        return b.call(name, g) if k == 0 else b.emit(name, g, k=literal(k, "k"))
 
     return rule
 
@@ -203,7 +203,7 @@ def _diag(b, g, ans, ins, i, params):
     k = literal(arg(ins, params, 1, "k", 0), "k")
     rank = b.rank(ins[0])
     if rank == 1:  # np.diag made a matrix from x: x's gradient is its diagonal
-        return b.call("numpy.diag", g) if k == 0 else b.emit("numpy.diag", g, k=k)
+        return b.call("diag", g) if k == 0 else b.emit("diag", g, k=k)
     if rank == 2:  # np.diag took the diagonal of x
         return b.emit("_diagonal_grad", g, ins[0], Const(k))
     return b.emit("_diag_grad", g, ins[0], Const(k))  # a vector or a matrix: decided at run time
@@ -270,9 +270,9 @@ def _sort(b, g, ans, ins, i, params):
         return None
     axis = arg(ins, params, 1, "axis", -1)
     if axis is None:
-        order = b.emit("numpy.argsort", b.call("numpy.ravel", ins[0]), kind="stable")
+        order = b.emit("argsort", b.call("ravel", ins[0]), kind="stable")
         return reshape_like(b, b.emit("_sort_grad", g, order), ins[0], ans)
-    order = b.emit("numpy.argsort", ins[0], axis=literal(axis, "axis"), kind="stable")
+    order = b.emit("argsort", ins[0], axis=literal(axis, "axis"), kind="stable")
     return b.emit("_sort_grad", g, order, axis=axis)
 
 
@@ -281,9 +281,9 @@ def _partition(b, g, ans, ins, i, params):
         return None
     axis = arg(ins, params, 2, "axis", -1)
     if axis is None:
-        order = b.call("numpy.argpartition", b.call("numpy.ravel", ins[0]), ins[1])
+        order = b.call("argpartition", b.call("ravel", ins[0]), ins[1])
         return reshape_like(b, b.emit("_sort_grad", g, order), ins[0], ans)
-    order = b.emit("numpy.argpartition", ins[0], ins[1], axis=literal(axis, "axis"))
+    order = b.emit("argpartition", ins[0], ins[1], axis=literal(axis, "axis"))
     return b.emit("_sort_grad", g, order, axis=axis)
 
 

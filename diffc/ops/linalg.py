@@ -29,17 +29,17 @@ def matmul_vjp(b, g, ans, x, y, i, dot=False):
     rx, ry = b.rank(x), b.rank(y)
     if rx == 0 or ry == 0:  # a scalar operand: elementwise, summed back into the scalar
         part = b.mul(g, y if i == 0 else x)
-        return b.call("numpy.sum", part) if (rx if i == 0 else ry) == 0 else part
+        return b.call("sum", part) if (rx if i == 0 else ry) == 0 else part
     if rx is None or ry is None:
         return b.emit("_dot_grad" if dot else "_matmul_grad", g, x, y, Const(i))
     if rx > 2 or ry > 2:
         return _tensordot_grad(b, g, x, y, i, rx, ry) if dot else _batched_grad(b, g, ans, x, y, i, rx, ry)
     if i == 0:
         if ry == 1:
-            return b.call("numpy.outer", g, y) if rx == 2 else b.mul(g, y)
+            return b.call("outer", g, y) if rx == 2 else b.mul(g, y)
         return b.emit("matmul", g, b.T(y)) if rx == 2 else b.emit("matmul", y, g)
     if rx == 1:
-        return b.call("numpy.outer", x, g) if ry == 2 else b.mul(g, x)
+        return b.call("outer", x, g) if ry == 2 else b.mul(g, x)
     return b.emit("matmul", b.T(x), g)
 
 
@@ -48,7 +48,7 @@ def _batched_grad(b, g, ans, x, y, i, rx, ry):
     out = b.shape(ans)
     if rx < 2 or ry < 2 or not isinstance(out, tuple):  # a vector against a stack: the helper promotes it
         return b.emit("_matmul_grad", g, x, y, Const(i))
-    swap = lambda v, r: b.T(v) if r == 2 else b.call("numpy.swapaxes", v, Const(-1), Const(-2))  # noqa: E731
+    swap = lambda v, r: b.T(v) if r == 2 else b.call("swapaxes", v, Const(-1), Const(-2))  # noqa: E731
     if i == 0:
         return unbroadcast(b, b.emit("matmul", g, swap(y, ry)), x, out[:-2] + b.shape(x)[-2:])
     return unbroadcast(b, b.emit("matmul", swap(x, rx), g), y, out[:-2] + b.shape(y)[-2:])
@@ -58,11 +58,11 @@ def _tensordot_grad(b, g, x, y, i, rx, ry):
     """np.dot(x, y) = np.tensordot(x, y, axes=(rx - 1, ry - 2)): the gradient contracts g with the other."""
     if i == 0:
         if ry == 1:
-            return b.emit("numpy.tensordot", g, y, axes=0)
-        return b.emit("numpy.tensordot", g, y, axes=(tuple(range(rx - 1, rx + ry - 2)), (*range(ry - 2), ry - 1)))
+            return b.emit("tensordot", g, y, axes=0)
+        return b.emit("tensordot", g, y, axes=(tuple(range(rx - 1, rx + ry - 2)), (*range(ry - 2), ry - 1)))
     lead = tuple(range(rx - 1))
-    part = b.emit("numpy.tensordot", x, g, axes=(lead, lead))
-    return part if ry == 1 else b.call("numpy.moveaxis", part, Const(0), Const(-2))
+    part = b.emit("tensordot", x, g, axes=(lead, lead))
+    return part if ry == 1 else b.call("moveaxis", part, Const(0), Const(-2))
 
 
 
@@ -70,7 +70,7 @@ def _tensordot_grad(b, g, x, y, i, rx, ry):
 def _outer(b, g, ans, x, y, i):
     if b.rank(x) == 1 and b.rank(y) == 1:
         return b.emit("matmul", g, y) if i == 0 else b.emit("matmul", x, g)
-    other = b.call("numpy.ravel", y if i == 0 else x)
+    other = b.call("ravel", y if i == 0 else x)
     flat = b.emit("matmul", g, other) if i == 0 else b.emit("matmul", other, g)
     return reshape_like(b, flat, x if i == 0 else y, ans)
 
@@ -82,9 +82,9 @@ def _inner(b, g, ans, x, y, i):
     if ranks == (2, 2):
         return b.emit("matmul", g, y) if i == 0 else b.emit("matmul", b.T(g), x)
     if ranks == (2, 1):
-        return b.call("numpy.outer", g, y) if i == 0 else b.emit("matmul", b.T(x), g)
+        return b.call("outer", g, y) if i == 0 else b.emit("matmul", b.T(x), g)
     if ranks == (1, 2):
-        return b.emit("matmul", g, y) if i == 0 else b.call("numpy.outer", g, x)
+        return b.emit("matmul", g, y) if i == 0 else b.call("outer", g, x)
     raise NeedsShapes("np.inner needs its operands' ranks (1 or 2)")
 
 
@@ -97,8 +97,8 @@ def _trace(b, g, ans, x):
     shape = b.shape_of(x)
     rows = b.emit("getitem", shape, Const(0), index=("atom", 1))
     cols = b.emit("getitem", shape, Const(1), index=("atom", 1))
-    eye = b.call("numpy.eye", rows, cols)
-    return b.mul(g, eye) if b.rank(x) == 2 else b.emit("numpy.tensordot", eye, g, axes=0)  # an outer product
+    eye = b.call("eye", rows, cols)
+    return b.mul(g, eye) if b.rank(x) == 2 else b.emit("tensordot", eye, g, axes=0)  # an outer product
 
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -134,9 +134,9 @@ def _einsum(b, g, ans, ins, i, params):
     operands = [x for _, x in others] + [g]
     letters = [s for s, _ in others] + [out]
     if not set(mine) <= set("".join(letters)):  # a letter summed out of this operand alone: broadcast back
-        operands.append(b.call("numpy.ones_like", ins[i]))
+        operands.append(b.call("ones_like", ins[i]))
         letters.append(mine)
-    return b.call("numpy.einsum", Const(",".join(letters) + "->" + mine), *operands)
+    return b.call("einsum", Const(",".join(letters) + "->" + mine), *operands)
 
 
 def _tensordot(b, g, ans, ins, i, params):
@@ -158,7 +158,7 @@ def _inv(b, g, ans, ins, i, params):
 
 def _det(b, g, ans, ins, i, params):
     """d det(A) = det(A) tr(A^-1 dA): the gradient is g det(A) A^-T."""
-    t = swap_last(b, b.call("numpy.linalg.inv", ins[0]))
+    t = swap_last(b, b.call("inv", ins[0]))
     if b.rank(ins[0]) == 2:
         return b.mul(b.mul(g, ans), t)
     scale = b.emit("getitem", b.mul(g, ans), index=("tuple", (("ellipsis",), ("none",), ("none",))))
@@ -176,7 +176,7 @@ def _slogdet(b, g, ans, ins, i, params):
     the pair's shape (NumPy stacks it: g[0] for the sign, flat almost everywhere, g[1] for logdet), and
     d logdet = tr(A^-1 dA), so A's gradient is g[1] A^-T."""
     part = b.emit("getitem", g, Const(1), index=("atom", 1))
-    t = swap_last(b, b.call("numpy.linalg.inv", ins[0]))
+    t = swap_last(b, b.call("inv", ins[0]))
     if b.rank(ins[0]) == 2:
         return b.mul(part, t)
     return b.mul(b.emit("getitem", part, index=("tuple", (("ellipsis",), ("none",), ("none",)))), t)

@@ -32,8 +32,8 @@ NONE = "none"  # no rule: refused with a located error when a gradient must cros
 class Op:
     """Every fact about one primitive."""
 
-    name: str  # the IR op
-    sources: tuple = ()  # the names it is called by: "numpy.exp", "abs" (a builtin); default: its name, if callable
+    name: str  # the IR op, named by meaning (see :func:`neutral`): "exp", "sum", "scalar_exp", "add"
+    sources: tuple = ()  # the names it is called by: "exp", "abs" (a builtin); default: its spelling, if callable
     methods: tuple = ()  # array methods that stand for it: x.sum(), x.flatten()
     attribute: str | None = None  # an array attribute that stands for it: x.T
     arity: tuple | None = None  # (fewest, most) positional arguments (most None: no limit), for calls
@@ -54,22 +54,47 @@ class Op:
     symbol: str | None = None  # its label in `diffc graph` (an operator's symbol); None: its name
     kinks: str = ""  # the convention at kinks, for docs/reference.md
     domain: tuple | None = None  # (low, high) where the catalogue's test samples the inputs
-    spelling: str | None = None  # the library function the emitter calls (module.attr)
+    spelling: str | None = None  # its library function (module.attr): the NumPy and math backends' spelling
 
     def __post_init__(self):
-        if not self.sources and self.arity is not None:  # a call: by default, called by its own name
-            self.sources = (self.name,)
-        if self.spelling is None and "." in self.name:
-            self.spelling = self.name
+        if not self.sources and self.arity is not None:  # a call: by default, called by its library name
+            self.sources = (self.spelling or self.name,)
         if self.vjp is not None and self.grad == NONE:
             self.grad = RULE
 
 
 REGISTRY: dict[str, Op] = {}
 
+# The naming scheme. An IR op is named by what it computes, never by a library: NumPy's (and
+# numpy.linalg's, scipy.special's) array functions by their own bare name ("exp", "sum", "norm",
+# "expit"), except where Python has an operator or builtin of that name whose IR op is the plain
+# name ("add" is ``+``, "max" is the builtin max(a, b), "abs" the builtin): the array function is
+# then "array_add", "array_max", "array_abs". math's functions of numbers are "scalar_exp",
+# "scalar_log" ...: they take numbers only, raise rather than return NaN, and math.log and
+# math.hypot take other arguments than NumPy's, so they are other ops. Which library spells an op
+# is its record's ``spelling``, read by the backend that writes it (diffc/backends/numpy.py, math.py).
+LIBRARY_PREFIXES = (("numpy.linalg.", ""), ("numpy.", ""), ("scipy.special.", ""), ("math.", "scalar_"))
+PYTHON_NAMES = frozenset({"add", "mod", "copy", "abs", "max", "min", "matmul"})
+
+
+def neutral(qualified: str) -> str:
+    """The IR op of the library function ``qualified`` ("exp": "exp", "scalar_exp": "scalar_exp")."""
+    for prefix, marker in LIBRARY_PREFIXES:
+        if qualified.startswith(prefix):
+            name = qualified[len(prefix):]
+            if not marker and prefix == "numpy." and name in PYTHON_NAMES:
+                return "array_" + name
+            return marker + name
+    return qualified
+
 
 def define(name: str, vjp=None, **facts) -> Op:
-    """Add one record; ``vjp`` is the rule in the one signature (see :func:`per_input`)."""
+    """Add one record; ``vjp`` is the rule in the one signature (see :func:`per_input`). ``name`` is
+    the op's IR name, or a library function (``"exp"``): then the IR name is its
+    :func:`neutral` name and the library function its spelling."""
+    if "." in name:
+        facts.setdefault("spelling", name)
+        name = neutral(name)
     if name in REGISTRY:
         raise ValueError(f"op {name!r} defined twice")
     if vjp is None and facts.get("grad", RULE) == RULE:

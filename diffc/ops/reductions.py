@@ -28,16 +28,16 @@ def _axis(params, ins, b=None):
 def _count(b, x, ans, axis):
     if axis is None:  # x.size if x is known to be an array; np.size(x) also counts a float as 1
         rank = b.rank(x)
-        return b.emit("numpy.size", x, _style=("attr", "size")) if rank else b.call("numpy.size", x)
+        return b.emit("size", x, _style=("attr", "size")) if rank else b.call("size", x)
     if isinstance(axis, int):
         return b.emit("getitem", b.shape_of(x), Const(axis), index=("atom", 1))
-    size = lambda v: b.emit("numpy.size", v, _style=("attr", "size"))  # noqa: E731
+    size = lambda v: b.emit("size", v, _style=("attr", "size"))  # noqa: E731
     return b.emit("floordiv", size(x), size(ans))
 
 
 def _sum(b, g, ans, ins, i, params):
     axis, keepdims = _axis(params, ins, b)
-    return b.call("numpy.full_like", ins[0], spread(b, g, axis, keepdims)) if i == 0 else None
+    return b.call("full_like", ins[0], spread(b, g, axis, keepdims)) if i == 0 else None
 
 
 def mean_rule(b, g, ans, ins, i, params):
@@ -46,7 +46,7 @@ def mean_rule(b, g, ans, ins, i, params):
     if i:
         return None
     share = b.div(spread(b, g, axis, keepdims), _count(b, ins[0], ans, axis))
-    return b.call("numpy.full_like", ins[0], share)
+    return b.call("full_like", ins[0], share)
 
 
 def _router(pick):
@@ -97,10 +97,10 @@ def _cumsum(b, g, ans, ins, i, params):
     """The transpose of a running sum is a running sum from the other end."""
     axis = arg(ins, params, 1, "axis")
     if axis is None:
-        back = b.call("numpy.flip", b.call("numpy.cumsum", b.call("numpy.flip", g)))
+        back = b.call("flip", b.call("cumsum", b.call("flip", g)))
         return reshape_like(b, back, ins[0], ans)
-    flip = lambda v: b.emit("numpy.flip", v, axis=axis)  # noqa: E731
-    return flip(b.emit("numpy.cumsum", flip(g), axis=axis))
+    flip = lambda v: b.emit("flip", v, axis=axis)  # noqa: E731
+    return flip(b.emit("cumsum", flip(g), axis=axis))
 
 
 def _cumprod(b, g, ans, ins, i, params):

@@ -173,7 +173,7 @@ def matmul(S, eqn, shapes):
     a, b = shapes[:2]
     if a == () or b == ():
         return S.broadcast(a, b)
-    return _matmul(S, a, b, dot=eqn.op == "numpy.dot")
+    return _matmul(S, a, b, dot=eqn.op == "dot")
 
 
 def trace(S, eqn, shapes):
@@ -224,6 +224,6 @@ def outer(S, eqn, shapes):
 def cumulative(S, eqn, shapes):
     """np.cumsum, np.cumprod, np.sort: x's shape along an axis, flattened without one."""
     shape = known(shapes[0])
-    if call_arg(eqn, 1, "axis", -1 if eqn.op == "numpy.sort" else None) is not None:
+    if call_arg(eqn, 1, "axis", -1 if eqn.op == "sort" else None) is not None:
         return shape
     return None if shape is None else ((shape[0],) if len(shape) == 1 else (None,) if shape else (1,))

@@ -28,17 +28,17 @@ def unary(name, rule, domain=(-1.5, 1.5)):
 
 
 def _erf(g, ans, x, f):
-    return g * (2 / math.sqrt(math.pi)) * V(x.b, x.b.call("numpy.exp", (-(x * x)).atom))
+    return g * (2 / math.sqrt(math.pi)) * V(x.b, x.b.call("exp", (-(x * x)).atom))
 
 
 def _x_zero(x, part):
     """``part`` where x != 0, else 0: x log(y) is 0 wherever x is 0, whatever y is."""
     b = x.b
-    return V(b, b.call("numpy.where", b.compare("eq", x.atom, ZERO), ZERO, part.atom))
+    return V(b, b.call("where", b.compare("eq", x.atom, ZERO), ZERO, part.atom))
 
 
 def _numpy(v, name):
-    return V(v.b, v.b.call(f"numpy.{name}", v.atom))
+    return V(v.b, v.b.call(name, v.atom))
 
 
 unary("expit", lambda g, s, x, f: g * s * (1 - s))
@@ -64,7 +64,7 @@ def _logsumexp(b, g, ans, ins, i, params):
     if i:
         return None
     axis, keepdims = _axis(ins, params, b), params.get("keepdims", False)
-    return b.mul(spread(b, g, axis, keepdims), b.call("numpy.exp", b.sub(ins[0], spread(b, ans, axis, keepdims))))
+    return b.mul(spread(b, g, axis, keepdims), b.call("exp", b.sub(ins[0], spread(b, ans, axis, keepdims))))
 
 
 def _softmax(b, g, ans, ins, i, params):
@@ -72,7 +72,7 @@ def _softmax(b, g, ans, ins, i, params):
         return None
     axis = _axis(ins, params, b)
     gs = b.mul(g, ans)
-    total = b.call("numpy.sum", gs) if axis is None else b.emit("numpy.sum", gs, axis=axis, keepdims=True)
+    total = b.call("sum", gs) if axis is None else b.emit("sum", gs, axis=axis, keepdims=True)
     return b.sub(gs, b.mul(ans, total))
 
 
@@ -80,8 +80,8 @@ def _log_softmax(b, g, ans, ins, i, params):
     if i:
         return None
     axis = _axis(ins, params, b)
-    total = b.call("numpy.sum", g) if axis is None else b.emit("numpy.sum", g, axis=axis, keepdims=True)
-    return b.sub(g, b.mul(b.call("numpy.exp", ans), total))
+    total = b.call("sum", g) if axis is None else b.emit("sum", g, axis=axis, keepdims=True)
+    return b.sub(g, b.mul(b.call("exp", ans), total))
 
 
 define(_S + "polygamma")  # only digamma's rule calls it: no rule of its own (refused if differentiated again)

@@ -89,14 +89,14 @@ def infer_block(S: Shapes, items) -> None:
         eqn = item
         S.set(eqn.out, C.shape_rule(eqn.op)(S, eqn, [S.get(a) for a in eqn.ins]))
         first = eqn.ins[0] if eqn.ins else None
-        if eqn.op == "numpy.shape" and known(S.get(first)) is not None:
+        if eqn.op == "shape" and known(S.get(first)) is not None:
             S.shape_values[id(eqn.out)] = S.get(first)
         elif eqn.op == "getitem" and id(first) in S.shape_values and eqn.params["index"][0] == "atom":
             index = eqn.ins[eqn.params["index"][1]]
             dims = S.shape_values[id(first)]
             if isinstance(index, Const) and type(index.value) is int and -len(dims) <= index.value < len(dims):
                 S.dim_values[id(eqn.out)] = dims[index.value]
-        elif eqn.op == "numpy.arange" and len(eqn.ins) == 1:
+        elif eqn.op == "arange" and len(eqn.ins) == 1:
             S.set(eqn.out, (S.dim_values.get(id(first)),))
         if eqn.op in C.INT_OPS:
             S.kinds[id(eqn.out)] = "i"

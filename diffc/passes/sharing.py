@@ -17,7 +17,7 @@ IN_PLACE = {"setitem", "zero_at"}
 # Statements written over two lines (``out = ...`` first): their other inputs are read after ``out`` is bound.
 TWO_LINES = {"setitem", "zero_at", "scatter_add"}
 # Calls whose result may be their first argument itself.
-MAY_RETURN_INPUT = {"_unbroadcast", "numpy.asarray", "numpy.broadcast_to", "numpy.atleast_1d"}
+MAY_RETURN_INPUT = {"_unbroadcast", "asarray", "numpy.broadcast_to", "atleast_1d"}
 
 
 def keep_old_values(block: list, group: dict, roots: dict | None = None) -> None:
@@ -76,7 +76,7 @@ def _own_arrays(items: list, group: dict) -> None:
                 readers = reads.get(id(v), [])
                 seen = not readers or any(after(r, entry) and not _passes_on(r, root, roots) for r in readers)
                 if seen:
-                    entry.op = "numpy.copy"
+                    entry.op = "array_copy"
                     break
     everything = memory_roots(items, group=group)
     written = {everything.get(id(w.ins[0]), id(w.ins[0])) for w in writers}
@@ -84,7 +84,7 @@ def _own_arrays(items: list, group: dict) -> None:
     for push, block in [(e, b) for e, b in each_in_block(items) if id(e) in pushes]:
         if everything.get(id(push.ins[1]), id(push.ins[1])) in written:
             saved = Var(label=("", push.ins[1]))
-            block.insert(next(i for i, e in enumerate(block) if e is push), Eqn("numpy.copy", (push.ins[1],), saved))
+            block.insert(next(i for i, e in enumerate(block) if e is push), Eqn("array_copy", (push.ins[1],), saved))
             push.ins = (push.ins[0], saved)
 
 

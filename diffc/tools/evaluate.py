@@ -20,7 +20,7 @@ from ..errors import DiffcError, SelectionError, UnsupportedError
 from ..frontend.scope import Scope
 from ..frontend.source import Source
 from ..ir import Const, Ref, Var
-from ..ops.catalogue import SYMBOLS
+from ..ops.catalogue import SYMBOLS, get
 from .interpret import has_control_flow, unroll
 
 _SYMBOLS = SYMBOLS  # an operator's symbol, from its record
@@ -103,7 +103,8 @@ class Trace:
 
 def gate_label(eqn) -> str:
     op = eqn.op
-    label = _SYMBOLS.get(op) or op.rpartition(".")[2]
+    record = get(op)
+    label = _SYMBOLS.get(op) or (record.spelling if record and record.spelling else op).rpartition(".")[2]
     constants = [(i, a) for i, a in enumerate(eqn.ins) if isinstance(a, (Const, Ref))]
     if op in _SYMBOLS and op not in ("getitem", "setitem", "copy", "sigmoid") and len(eqn.ins) == 2 \
             and len(constants) == 1:
