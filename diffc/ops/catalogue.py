@@ -75,13 +75,13 @@ def library_constant(module: str, name: str):
 
 
 def method(name: str) -> str | None:
-    """The op an array method stands for (``x.sum()``: ``numpy.sum``), or None."""
+    """The op an array method stands for (``x.sum()``: ``sum``), or None."""
     op = _BY_METHOD.get(name)
     return None if op is None else op.name
 
 
 def attribute(name: str) -> str | None:
-    """The op an array attribute stands for (``x.T``: ``numpy.transpose``), or None."""
+    """The op an array attribute stands for (``x.T``: ``transpose``), or None."""
     op = _BY_ATTRIBUTE.get(name)
     return None if op is None else op.name
 

@@ -3,7 +3,7 @@
 Modelled on JAX's ``Primitive``: the frontend finds a call's record by the name the user wrote
 (``np.exp``, ``math.exp``, ``x.sum()``), shape inference reads its shape rule, activity analysis
 its differentiability, the reverse pass its rule and whether it broadcasts, the aliasing analysis
-whether it returns a view, the explainer its pattern, the emitter its spelling. Nothing about an
+whether it returns a view, the explainer its pattern, the backends its spelling. Nothing about an
 op is written anywhere else: a new op is one :func:`define` call in the family module it belongs
 to (``diffc/ops/python.py``, ``elementwise.py``, ``reductions.py``, ``linalg.py``,
 ``indexing.py``, ``special.py``, ``front.py``), plus a row in the catalogue's test.

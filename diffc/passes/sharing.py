@@ -17,7 +17,7 @@ IN_PLACE = {"setitem", "zero_at"}
 # Statements written over two lines (``out = ...`` first): their other inputs are read after ``out`` is bound.
 TWO_LINES = {"setitem", "zero_at", "scatter_add"}
 # Calls whose result may be their first argument itself.
-MAY_RETURN_INPUT = {"_unbroadcast", "asarray", "numpy.broadcast_to", "atleast_1d"}
+MAY_RETURN_INPUT = {"_unbroadcast", "asarray", "broadcast_to", "atleast_1d"}
 
 
 def keep_old_values(block: list, group: dict, roots: dict | None = None) -> None:
