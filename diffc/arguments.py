@@ -5,11 +5,17 @@ for a scalar, nothing; for an array, its rank, which of its dims are 1 and
 its dtype kind; for a list, tuple or dict, the same for each part. The
 shapes the compiler is given (:func:`shapes_of`) are symbolic sizes with
 those 1s. A gradient of a list, tuple or dict argument is given back in the
-argument's structure (:func:`like`), zeros for parts nothing reads.
+argument's structure (:func:`like`), zeros for parts nothing reads. Before compiling, which
+parameters to differentiate (:func:`resolve_wrt`, refused with a located error) and shapes written
+as text (:func:`parse_shape`, the CLI's ``--shape``).
 """
 
 from __future__ import annotations
 
+import ast
+
+from .errors import SelectionError
+from .frontend.source import Source
 from .ops.shapes import Sym
 
 _INT = ((), "i")  # a Python int: a number whose gradient must still be a float (see shapes.kind)
@@ -93,3 +99,62 @@ def ragged(value) -> bool:
     import numpy as np
 
     return isinstance(value, (list, tuple)) and len({np.shape(v) for v in value}) > 1
+
+
+def resolve_wrt(fdef: ast.FunctionDef, wrt, source: Source) -> tuple[list[int], bool]:
+    """Parameter positions to differentiate, and whether the result is a bare value."""
+    args = fdef.args
+    names = [a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]]
+    if not names:
+        raise source.error(SelectionError, fdef, f"function '{fdef.name}' has no parameters to differentiate",
+                           "add the inputs you want gradients for as parameters")
+    if wrt is None:
+        return list(range(len(names))), len(names) == 1
+    bare = isinstance(wrt, (str, int))
+    if not bare and not isinstance(wrt, (tuple, list)):
+        raise source.error(SelectionError, fdef, f"wrt must be a parameter name, a position, or a tuple or list "
+                           f"of them, not {wrt!r}", f"its parameters are: {', '.join(names)}")
+    chosen = [wrt] if bare else list(wrt)
+    if not chosen:
+        raise source.error(SelectionError, fdef, "wrt is empty", "name at least one parameter")
+    positions = []
+    for item in chosen:
+        if isinstance(item, bool) or not isinstance(item, (str, int)):
+            raise source.error(SelectionError, fdef, f"wrt entries must be parameter names or positions, not {item!r}")
+        if isinstance(item, int):
+            if not -len(names) <= item < len(names):
+                raise source.error(SelectionError, fdef, f"function '{fdef.name}' has no parameter at position {item}",
+                                   f"its parameters are: {', '.join(names)}")
+            index = item % len(names)
+        elif item in names:
+            index = names.index(item)
+        else:
+            raise source.error(SelectionError, fdef, f"function '{fdef.name}' has no parameter '{item}'",
+                               f"its parameters are: {', '.join(names)}")
+        if index in positions:
+            raise source.error(SelectionError, fdef, f"parameter '{names[index]}' is listed twice in wrt")
+        positions.append(index)
+    return positions, bare
+
+
+def parse_shape(spec: str):
+    """A shape written as text: 'N,D' -> (N, D); '1,H' -> (1, H); '' or '()' -> (); '?' is an unknown size.
+
+    A suffix ':int', ':bool' or ':float' gives the dtype kind: ``(shape, kind)`` is returned then.
+    """
+    spec, _, kind = spec.partition(":")
+    if kind:
+        kinds = {"int": "i", "bool": "b", "float": "f"}
+        if kind.strip() not in kinds:
+            raise ValueError(f"unknown dtype kind {kind!r}: use int, bool or float")
+        return parse_shape(spec), kinds[kind.strip()]
+    spec = spec.strip().strip("()")
+    if not spec:
+        return ()
+    dims = []
+    for part in spec.split(","):
+        part = part.strip()
+        if not part:
+            continue
+        dims.append(1 if part == "1" else None if part == "?" else Sym(part))
+    return tuple(dims)

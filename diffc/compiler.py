@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 from .ad.fuse import fuse_sigmoids
 from .ad.reverse import ReverseError, backward, live_forward
+from .arguments import parse_shape, resolve_wrt  # noqa: F401  (parse_shape: imported from here by the CLI and tests)
 from .backends.emit import BACKENDS, emit_function
 from .backends.runtime import closure, helper_text
 from .backends.table import refusal
@@ -36,7 +37,7 @@ from .frontend.scope import Scope, check_decorators, shadowed_numbers
 from .frontend.source import Source
 from .ir import walk
 from .ir_text import format_function
-from .ops.shapes import Opaque, Sym
+from .ops.shapes import Opaque
 from .passes.cleanup import plan, plan_kept
 from .passes.shapes import infer
 from .passes.verify import check_gradient_shapes, check_scalar_output, self_check
@@ -57,65 +58,6 @@ class CompiledFunction:
 class CompiledModule:
     text: str
     functions: list[CompiledFunction] = field(default_factory=list)
-
-
-def resolve_wrt(fdef: ast.FunctionDef, wrt, source: Source) -> tuple[list[int], bool]:
-    """Parameter positions to differentiate, and whether the result is a bare value."""
-    args = fdef.args
-    names = [a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]]
-    if not names:
-        raise source.error(SelectionError, fdef, f"function '{fdef.name}' has no parameters to differentiate",
-                           "add the inputs you want gradients for as parameters")
-    if wrt is None:
-        return list(range(len(names))), len(names) == 1
-    bare = isinstance(wrt, (str, int))
-    if not bare and not isinstance(wrt, (tuple, list)):
-        raise source.error(SelectionError, fdef, f"wrt must be a parameter name, a position, or a tuple or list "
-                           f"of them, not {wrt!r}", f"its parameters are: {', '.join(names)}")
-    chosen = [wrt] if bare else list(wrt)
-    if not chosen:
-        raise source.error(SelectionError, fdef, "wrt is empty", "name at least one parameter")
-    positions = []
-    for item in chosen:
-        if isinstance(item, bool) or not isinstance(item, (str, int)):
-            raise source.error(SelectionError, fdef, f"wrt entries must be parameter names or positions, not {item!r}")
-        if isinstance(item, int):
-            if not -len(names) <= item < len(names):
-                raise source.error(SelectionError, fdef, f"function '{fdef.name}' has no parameter at position {item}",
-                                   f"its parameters are: {', '.join(names)}")
-            index = item % len(names)
-        elif item in names:
-            index = names.index(item)
-        else:
-            raise source.error(SelectionError, fdef, f"function '{fdef.name}' has no parameter '{item}'",
-                               f"its parameters are: {', '.join(names)}")
-        if index in positions:
-            raise source.error(SelectionError, fdef, f"parameter '{names[index]}' is listed twice in wrt")
-        positions.append(index)
-    return positions, bare
-
-
-def parse_shape(spec: str):
-    """A shape written as text: 'N,D' -> (N, D); '1,H' -> (1, H); '' or '()' -> (); '?' is an unknown size.
-
-    A suffix ':int', ':bool' or ':float' gives the dtype kind: ``(shape, kind)`` is returned then.
-    """
-    spec, _, kind = spec.partition(":")
-    if kind:
-        kinds = {"int": "i", "bool": "b", "float": "f"}
-        if kind.strip() not in kinds:
-            raise ValueError(f"unknown dtype kind {kind!r}: use int, bool or float")
-        return parse_shape(spec), kinds[kind.strip()]
-    spec = spec.strip().strip("()")
-    if not spec:
-        return ()
-    dims = []
-    for part in spec.split(","):
-        part = part.strip()
-        if not part:
-            continue
-        dims.append(1 if part == "1" else None if part == "?" else Sym(part))
-    return tuple(dims)
 
 
 @dataclass(eq=False)
