@@ -194,6 +194,8 @@ class Writer:
     def function(self, op: str) -> ast.expr:
         """The function generated code calls for ``op``: its backend's spelling, else the builtin."""
         text = spelling(self.backends, op)
+        if text is None and "." in op:  # a rule written before the IR was library-neutral
+            raise ValueError(f"op {op!r} is named by a library: IR ops are named by meaning (diffc.ops.op.neutral)")
         if text is None:
             return ast.parse(self.builtin(op), mode="eval").body
         module, _, attr = text.rpartition(".")

@@ -88,7 +88,7 @@ def _to_number(b, g, ans, x):
     if b.shape(x) == ():
         return g
     if b.rank(x):  # np.reshape, as g may be a Python float (which has no .reshape)
-        return b.emit("numpy.reshape", g, b.shape_of(x))
+        return b.emit("reshape", g, b.shape_of(x))
     return reshape_like(b, g, x, ans)
 
 
