@@ -54,6 +54,41 @@ def programs(draw):
     return f"import math\n\n\ndef f({params}):\n{body}\n", point
 
 
+class _PreciseMath:
+    """``math`` for a generated program, in mpmath's arbitrary precision (``pow`` is ``**``)."""
+
+    def __getattr__(self, name):
+        import mpmath
+
+        return {"atan": mpmath.atan, "log1p": lambda x: mpmath.log(1 + x), "hypot": lambda *xs: mpmath.sqrt(
+            sum(x * x for x in xs))}.get(name) or getattr(mpmath, name)
+
+
+def precise_derivative(source: str, point: list, i: int) -> float:
+    """The derivative in argument ``i`` by a central difference in 50-digit arithmetic (step 1e-20)."""
+    import mpmath
+
+    namespace: dict = {}
+    exec(compile(source.replace("import math\n", ""), "<precise>", "exec"), {"math": _PreciseMath()}, namespace)
+    with mpmath.workdps(50):
+        h = mpmath.mpf("1e-20")
+        plus = [mpmath.mpf(x) for x in point]
+        minus = list(plus)
+        plus[i] += h
+        minus[i] -= h
+        return float((namespace["f"](*plus) - namespace["f"](*minus)) / (2 * h))
+
+
+def test_the_precise_oracle_decides_where_float64_differences_cannot():
+    # Found by this test's generator: every float64 step is off by 1e-3 or more; diffc's 15964552.0662843
+    # agrees with the 50-digit difference to 1e-12.
+    source = ("import math\n\n\ndef f(x0):\n    x0 = x0 + x0\n    x0 += 0.5\n    x0 = x0 + 0.5\n    x0 = x0 + 3\n"
+              "    x0 = x0 ** 3 - x0\n    v5 = math.cos(x0) * x0\n    return v5 ** 3 - 0.5\n")
+    analytic = run_generated(diffc.compile_source(source).text)["f_grad"](0.0)
+    assert abs(analytic - precise_derivative(source, [0.0], 0)) <= 1e-9 * abs(analytic)
+    assert abs(analytic - precise_derivative(source, [0.0], 0) * (1 + 1e-6)) > 1e-9 * abs(analytic)
+
+
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(programs())
 def test_random_programs_match_finite_differences(case):
@@ -76,4 +111,8 @@ def test_random_programs_match_finite_differences(case):
         # 1e5 and a step of 1e-13), one 8 times larger decides: a wrong gradient fails at both.
         h = 1e-6 / max(1.0, abs(analytic))
         (ratio, numeric), (ratio8, _) = error(h), error(8 * h)
-        assert min(ratio, ratio8) <= 1.0, (source, point, i, analytic, numeric)
+        if min(ratio, ratio8) > 1.0:
+            # A steep, oscillating program (cos of x ** 3 near 2e5) can lose every digit of a float64
+            # difference to rounding: the same program evaluated in 50-digit arithmetic decides.
+            numeric = precise_derivative(source, point, i)
+            assert abs(analytic - numeric) <= 1e-6 * max(1.0, abs(numeric)), (source, point, i, analytic, numeric)
