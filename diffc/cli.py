@@ -17,6 +17,7 @@ import os
 import sys
 
 from . import __version__
+from .backends.emit import BACKENDS
 from .compiler import PASS_NAMES, compile_source, dump_source, parse_shape
 from .errors import DiffcError, UsageError, flatten
 from .files import OutputError, check_output, read_source, write_atomic
@@ -74,6 +75,9 @@ def _compile_parser() -> argparse.ArgumentParser:
                              "local gradient is (1 - s) * s")
     parser.add_argument("--comments", action="store_true",
                         help="add a '# grad of: <source line>' comment above each group of backward lines")
+    parser.add_argument("--backend", choices=sorted(BACKENDS), default="numpy",
+                        help="the array library the generated code calls (default: numpy; jax writes jax.numpy "
+                             "and refuses what JAX arrays cannot do, such as item assignment)")
     parser.add_argument("--dump-after", metavar="PASS",
                         help="print the compiler's IR of each function right after pass PASS, as text, instead "
                              "of writing code (for debugging diffc; the passes: " + ", ".join(PASS_NAMES) + ")")
@@ -131,7 +135,7 @@ def compile_command(argv: list[str]) -> int:
         return 0
     module = compile_source(text, args.file, functions=args.function, wrt=wrt, mode=mode,
                             comments=args.comments, shapes=shapes, fuse=not args.no_fuse,
-                            has_aux=args.has_aux)
+                            has_aux=args.has_aux, backend=args.backend)
     if target is None:
         sys.stdout.write(module.text)
         return 0

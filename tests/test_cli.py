@@ -159,3 +159,18 @@ def test_deterministic_bytes(lecture):
 def test_console_script_matches_cli_py(lecture):
     installed = subprocess.run(["diffc", str(lecture), "--stdout"], capture_output=True, text=True, timeout=60)
     assert installed.returncode == 0 and installed.stdout == run(lecture, "--stdout").stdout
+
+
+def test_backend_flag_writes_jax_numpy_and_refuses_what_jax_cannot_do(tmp_path):
+    # Generating JAX code needs no JAX: the test runs without it (tests/test_backend_jax.py runs the code).
+    path = tmp_path / "layer.py"
+    path.write_text("import numpy as np\n\n\ndef f(W, x):\n    return np.sum(np.tanh(W @ x) ** 2)\n\n\n"
+                    "def g(x):\n    y = x * 1.0\n    y[0] = 2.0\n    return np.sum(y)\n")
+    result = run(path, "-f", "f", "--backend", "jax", "--stdout")
+    assert result.returncode == 0, result.stderr
+    assert "import jax.numpy as jnp" in result.stdout and "jnp.tanh(" in result.stdout
+    assert "np." not in result.stdout.replace("jnp.", "")
+    refused = run(path, "-f", "g", "--backend", "jax", "--stdout")
+    assert refused.returncode == 1 and "layer.py:10:" in refused.stderr and "in place" in refused.stderr
+    unknown = run(path, "--backend", "torch", "--stdout")
+    assert unknown.returncode == 2 and "invalid choice" in unknown.stderr
