@@ -265,9 +265,9 @@ def test_logsumexp_and_logaddexp_do_not_overflow():
     ("np.einsum('...i->...', x)", "einsum with '...'", diffc.UnsupportedError),
     ("np.einsum('ii->', x)", "repeats a letter within an operand", diffc.UnsupportedError),
     ("np.pad(x, 1, mode='reflect')", "np.pad in mode 'reflect'", diffc.UnsupportedError),
-    ("np.linspace(0.0, x[0], 5)", "'numpy.linspace'", diffc.UnknownCallError),
-    ("np.linalg.eigh(x)[0]", "'numpy.linalg.eigh'", diffc.UnknownCallError),
-    ("np.average(x, weights=x)", "keyword argument 'weights'", diffc.UnsupportedError),
+    ("np.linspace(0.0, x[0], 5, retstep=True)", "keyword argument 'retstep'", diffc.UnsupportedError),
+    ("np.linalg.qr(x, mode='complete')[0]", "mode='complete'", diffc.UnsupportedError),
+    ("np.average(x, weights=x, returned=True)[0]", "returned=True", diffc.UnsupportedError),
 ])
 def test_refused_with_a_location(call, message, cls):
     text = f"import numpy as np\n\n\ndef f(x):\n    return np.sum({call})\n"

@@ -43,7 +43,8 @@ def rows():
         for source, op in called:
             if source.rpartition(".")[0] + ("." if "." in source else "") == prefix or \
                     prefix == "numpy." and source.startswith("numpy.linalg."):
-                yield _spelling(source), op, _arity(op), ", ".join(op.keywords) if "." in source else ""
+                words = (*op.keywords, *(f"{k} (an array)" for k in op.array_keywords))
+                yield _spelling(source), op, _arity(op), ", ".join(words) if "." in source else ""
     for op in OPS.values():
         for m in op.methods:
             yield f"x.{m}()", op, "", ""

@@ -235,3 +235,27 @@ def _cholesky_grad(grad, l):
 }
 REQUIRES_MORE = {"_prod_others_axes": ["_prod_others"], "_cross_grad": ["_unbroadcast"],
                  "_diag_grad": ["_diagonal_grad"]}
+HELPERS_MORE["_average_grad"] = '''
+def _average_grad(grad, a, w, axis, keepdims, i):
+    """Gradient of np.average(a, axis, weights=w) in a (i = 0) or w (i = 1). Weights of another shape
+    than a lie along the axis (or axes), as NumPy places them; their gradient is summed back."""
+    a, w = np.asarray(a, dtype=float), np.asarray(w, dtype=float)
+    axes = None if axis is None else tuple(k % a.ndim for k in np.atleast_1d(axis))
+    wide = w
+    if w.shape != a.shape:
+        order = np.argsort(axes)
+        wide = np.transpose(w, order).reshape([n if k in axes else 1 for k, n in enumerate(a.shape)])
+    total = np.sum(wide, axis=axes, keepdims=True)
+    g = grad if axes is None or keepdims else np.expand_dims(grad, axes)
+    if i == 0:
+        return g * wide / total
+    part = g * (a - np.sum(a * wide, axis=axes, keepdims=True) / total) / total
+    if w.shape == a.shape:
+        return part
+    part = np.sum(part, axis=tuple(k for k in range(a.ndim) if k not in axes))
+    return np.transpose(part, np.argsort(order))
+'''
+
+from .runtime_linalg import HELPERS_LINALG  # noqa: E402  (the factorisations' helpers)
+
+HELPERS_MORE.update(HELPERS_LINALG)

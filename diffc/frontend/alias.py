@@ -48,12 +48,17 @@ class Aliases:
     def note(self, op: str, ins, out: Var) -> None:
         """Record what the result of one equation may share."""
         first = ins[0] if ins else None
-        if op in VIEW_OPS and isinstance(first, Var):
+        if op in VIEW_OPS and op != "field" and isinstance(first, Var):  # a field: see part_of
             self.shares(out, first)
         elif op == "select":  # c = b if s else a: c is b or a
             self.shares(out, out, ins[1], ins[2])
         elif op in ("opaque", "list", "tuple", "make_struct"):  # a list or dict holds its items; a call may view
             self.shares(out, out, *ins)
+
+    def part_of(self, out: Var, container: Var, key) -> None:
+        """``out`` is item ``key`` of the tuple a library call returned (``w, v = np.linalg.eigh(a)``): a
+        write into it is seen through the tuple (its root), not through the tuple's other items."""
+        self.roots_of[id(out)] = frozenset({id(out), ("item", id(container), key)})
 
     def item_of(self, out: Var, container, *others) -> None:
         """``out`` is an entry read by key from ``container`` (``d['k']``, ``d.get('k', default)``): it

@@ -98,7 +98,13 @@ def unpack(lo, targets, value_node):
             id(lo.env.get(value_node.id)) in lo.containers:
         container = lo.env[value_node.id]
         names = [t.id for t in targets[0].elts]
+        if lo.results.get(id(container), len(names)) != len(names):  # r = np.linalg.qr(A); q, r = r
+            lo.fail(UnsupportedError, value_node, f"cannot unpack {lo.results[id(container)]} values into "
+                    f"{len(names)} names", "use as many names as values")
         values = [lo.emit("field", (container,), value_node, key=i) for i in range(len(names))]
+        if id(container) in lo.results:
+            for k, value in enumerate(values):
+                lo.aliases.part_of(value, container, k)
         for value, i in zip(values, range(len(names))):
             value.label = field_label(container, i)
         for name, value in zip(names, values):
@@ -135,7 +141,14 @@ def unpack_value(lo, target, value_node):
     ``a, b = x`` (an array's rows): each name is bound to one part."""
     names = [t.id for t in target.elts]
     value = lo.expr(value_node)
-    if isinstance(value, Var) and id(value) in lo.seqs:
+    if isinstance(value, Var) and id(value) in lo.results:  # w, v = np.linalg.eigh(A)
+        if lo.results[id(value)] != len(names):
+            lo.fail(UnsupportedError, value_node, f"cannot unpack {lo.results[id(value)]} values into "
+                    f"{len(names)} names", "use as many names as values")
+        items = [lo.emit("field", (value,), value_node, key=k) for k in range(len(names))]
+        for k, item in enumerate(items):
+            lo.aliases.part_of(item, value, k)
+    elif isinstance(value, Var) and id(value) in lo.seqs:
         items = lo.seqs[id(value)][0]
         if len(items) != len(names):
             lo.fail(UnsupportedError, value_node, f"cannot unpack {len(items)} values into {len(names)} names",

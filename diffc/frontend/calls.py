@@ -112,7 +112,23 @@ def call(lo, node: ast.Call) -> Var:
     ins = tuple(lo.expr(a) for a in args)
     if (P.get(op).spelling or "").startswith("numpy."):  # a literal list passed to NumPy is an array
         ins = tuple(sequences.stacked(lo, a, n, op, i) for i, (a, n) in enumerate(zip(ins, args)))
-    return lo.emit(op, ins, node, **params)
+    ins = place_keywords(lo, node, op, ins, params)
+    out = lo.emit(op, ins, node, **params)
+    if P.parts(op, params):  # w, v = np.linalg.eigh(A): a tuple of arrays, read by field
+        lo.results[id(out)] = P.parts(op, params)
+        lo.containers.add(id(out))
+    return out
+
+
+def result_item(lo, base: Var, node: ast.Subscript) -> Var:
+    """The item of a library call's tuple a literal integer picks (``np.linalg.qr(A)[0]``)."""
+    size, index = lo.results[id(base)], node.slice
+    if not (isinstance(index, ast.Constant) and type(index.value) is int and -size <= index.value < size):
+        lo.fail(UnsupportedError, index, f"this call returns a tuple of {size} arrays: index it with a literal "
+                f"0 to {size - 1}", "unpack it instead, as in 'w, v = np.linalg.eigh(A)'")
+    out = lo.emit("field", (base,), node, key=index.value % size)
+    lo.aliases.part_of(out, base, index.value % size)
+    return out
 
 
 def starred(lo, node: ast.Call) -> Var:
@@ -131,6 +147,19 @@ def starred(lo, node: ast.Call) -> Var:
     lo.fail(UnsupportedError, arg, f"starred expressions are not supported as arguments of '{ast.unparse(func)}' "
             "(only in a call diffc keeps as written, such as np.random.rand(*x.shape))",
             "list the values, as in x.reshape(n, m) or np.zeros((n, m))")
+
+
+def place_keywords(lo, node: ast.Call, op: str, ins: tuple, params: dict) -> tuple:
+    """Array keywords (``weights=w`` of np.average) as inputs at their positions; the positions before
+    them are filled by the literal keywords given for them, or None (NumPy's default for them)."""
+    movable, names = P.array_keywords(op)
+    for kw in node.keywords:
+        if kw.arg in movable:
+            at = names.index(kw.arg)
+            if len(ins) > at:
+                lo.fail(UnsupportedError, kw, f"'{kw.arg}' is given twice", "give it once")
+            ins = (*ins, *(Const(params.pop(name, None)) for name in names[len(ins):at]), lo.expr(kw.value))
+    return ins
 
 
 def variance(lo, node: ast.Call):
@@ -347,8 +376,10 @@ def cast_kind(lo, node: ast.Call):
 
 def keywords(lo, node: ast.Call, op: str) -> dict:
     params = {}
-    allowed = P.keywords(op)
+    allowed, movable = P.keywords(op), P.array_keywords(op)[0]
     for kw in node.keywords:
+        if kw.arg in movable:  # an array: an input (see place_keywords)
+            continue
         if kw.arg not in allowed:
             lo.fail(UnsupportedError, kw, f"keyword argument '{kw.arg}' is not supported here",
                     f"supported keywords: {', '.join(allowed)}" if allowed else "pass arguments by position")

@@ -67,10 +67,24 @@ def if_statement(lo, test, body, orelse, node):
         phis.append(Phi(out, _merge(lo, name, a, then_block, node, raised[0]),
                         _merge(lo, name, b, else_block, node, raised[1])))
         lo.aliases.shares(out, a, b)  # it is one or the other
+        _tuple_result(lo, name, out, (a, b), node, "is the tuple a library call returns on one path only")
         if id(a) in lo.written or id(b) in lo.written:  # p['k'] = v on one path
             lo.written[id(out)] = sequences.merge_written(lo, a, b)
         lo.env[name] = out
     lo.eqns.append(If(cond, then_block, else_block, phis, lo.source.lineno(node), node.col_offset))
+
+
+def _tuple_result(lo, name, out, values, node, why, loop=False):
+    """``out`` (a branch's or a loop's value of ``name``) is the tuple of a library call (``t =
+    np.linalg.eigh(a)`` on both paths) if every value is one of that size; a mix, or a loop, is refused."""
+    sizes = {lo.results.get(id(v)) if isinstance(v, Var) else None for v in values}
+    if sizes == {None}:
+        return
+    if loop or len(sizes) != 1:
+        lo.fail(UnsupportedError, node, f"'{name}' {why}: its items cannot be followed",
+                "unpack it where it is made, as in 'w, v = np.linalg.eigh(A)'")
+    lo.results[id(out)] = sizes.pop()
+    lo.containers.add(id(out))
 
 
 def _merge(lo, name, value, block, node, raises: bool):
@@ -133,9 +147,11 @@ def loop(lo, kind, node, target, args, body, test=None):
     for name, (init, start) in carries.items():
         end = body_env.get(name)
         if end is start or end is None or end is LOOP_LOCAL:
+            _tuple_result(lo, name, init, (lo.env[name],), node, "")  # the same tuple after the loop
             lo.env[name] = init
             continue
         final = Var(name)
+        _tuple_result(lo, name, final, (lo.env[name], end), node, "is carried through a loop", loop=True)
         items.append(Carry(init, start, merge(lo, name, end, body_block, node), final))
         lo.aliases.set(final, lo.aliases.roots(start) | lo.aliases.roots(end) | {id(final)})  # zero trips: init
         lo.env[name] = final

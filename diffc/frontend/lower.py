@@ -74,6 +74,7 @@ class Frontend:
         self.parent, self.root = parent, parent.root if parent else self  # the caller; the function differentiated
         # Parameters that are dicts, tuples or lists, read only as p["key"], p[0] or a, b = p.
         self.containers: set[int] = parent.containers if parent else set()
+        self.results: dict[int, int] = parent.results if parent else {}  # id(var) -> items of a library tuple
         self.borrowed: set[int] = set()  # a helper's parameters: the caller's values
         self.lists: set[str] = set()  # lists built with append and reduced with sum(): running sums
         self.assigned_later: set[str] = {
@@ -291,6 +292,8 @@ class Frontend:
                 found = sequences.item(self, base, node)
                 if found is not None:
                     return found
+            if id(base) in self.results:  # np.linalg.eigh(A)[1]: one part of a library call's tuple
+                return calls.result_item(self, base, node)
             if id(base) in self.containers:  # params["W1"]: one part of a container parameter
                 out = self.emit("field", (base,), node, key=node.slice.value)
                 out.label = field_label(base, node.slice.value)

@@ -23,7 +23,7 @@ from ..errors import UnsupportedError
 from .certain import HINT, literal_container, literal_value, only_read, uncertain
 
 # Libraries whose functions have derivative rules.
-KNOWN_MODULES = ("math", "numpy", "scipy.special")
+KNOWN_MODULES = ("math", "numpy", "numpy.linalg", "scipy.special")
 _CONVENTIONAL = {"numpy": "np", "jax.numpy": "jnp"}  # jax.numpy: the JAX backend's (diffc/backends/jax.py)
 # Modules that "from package import name" can bind (their functions have rules).
 _SUBMODULES = {"scipy.special", "numpy.linalg"}

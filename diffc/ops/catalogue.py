@@ -98,6 +98,22 @@ def keywords(name: str) -> tuple:
     return op.keywords if op is not None else ()
 
 
+def array_keywords(name: str) -> tuple[tuple, tuple]:
+    """(keywords that may be arrays, names of the positional parameters) of op ``name``: such a
+    keyword becomes an input at its parameter's position (``np.average(a, axis, weights)``)."""
+    op = OPS.get(name)
+    return (op.array_keywords, op.positional) if op is not None else ((), ())
+
+
+def parts(name: str, params: dict | None = None) -> int:
+    """How many arrays a call of op ``name`` with literal ``params`` returns as a tuple (0: one value;
+    ``np.linalg.qr(A, mode='r')`` returns R alone)."""
+    op = OPS.get(name)
+    if op is None or (params or {}).get("mode") == "r":
+        return 0
+    return op.parts
+
+
 def shape_rule(name: str):
     """The shape rule of op ``name``: unknown for an op without one."""
     op = OPS.get(name)

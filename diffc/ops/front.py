@@ -7,16 +7,17 @@ derivative almost everywhere); a cast to another array's type (``x.astype(y.dtyp
 other by ``y``'s kind, decided at run time where it is not known; a cast whose target type is not
 known otherwise is refused if a gradient must cross it. ``np.full``/``np.full_like`` pass the
 gradient to their fill value only; ``np.arange``'s values depend on its start and step, which is
-refused. An ``opaque`` equation is a call diffc has no record for, kept as plain forward code: fine
-while none of its inputs is active. ``x.dtype`` is a value with no gradient.
+refused; ``np.linspace``'s are ``start + (stop - start) * k / div``, linear in start and stop
+(``num`` and ``endpoint`` stay). An ``opaque`` equation is a call diffc has no record for, kept as
+plain forward code: fine while none of its inputs is active. ``x.dtype`` is a value with no gradient.
 """
 
 from __future__ import annotations
 
 from ..ir import Const, Eqn, If, Loop, Var
 from . import shapes as S
-from .algebra import NoRule, shapes_differ, unbroadcast
-from .op import FLAT, define, per_input
+from .algebra import NoRule, arg, shapes_differ, unbroadcast
+from .op import FLAT, call_arg, define, per_input
 
 _F = S.same_as_first
 FLOAT_TYPES = ("float64", "float32", "float16", "double", "single", "half", "longdouble", "float_")
@@ -82,6 +83,28 @@ def _arange(b, g, ans, ins, i, params):
     return None
 
 
+def _linspace(b, g, ans, ins, i, params):
+    """np.linspace(start, stop, num, endpoint): element k is start + (stop - start) * t_k, with t =
+    np.linspace(0.0, 1.0, num, endpoint); the gradient contracts g's first axis with t or 1 - t."""
+    if i > 1:
+        return None
+    num = arg(ins, params, 2, "num", 50)
+    endpoint = arg(ins, params, 3, "endpoint", True)
+    rest = () if endpoint is True else (endpoint if isinstance(endpoint, Var) else Const(endpoint),)
+    t = b.call("linspace", Const(0.0), Const(1.0), num if isinstance(num, Var) else Const(num), *rest)
+    weight = t if i == 1 else b.sub(Const(1.0), t)
+    out = b.shape(ans)
+    part = b.emit("matmul", weight, g) if out is not None and len(out) == 1 else \
+        b.emit("tensordot", weight, g, axes=1)
+    return unbroadcast(b, part, ins[i], None if out is None else out[1:])
+
+
+def _linspace_shape(shapes, eqn, in_shapes):
+    num = call_arg(eqn, 2, "num", 50)
+    rest = shapes.broadcast(in_shapes[0], in_shapes[1])
+    return None if S.known(rest) is None else (1 if num == 1 else None, *rest)
+
+
 # ----------------------------------------------------------------------------
 # Sequences and containers
 # ----------------------------------------------------------------------------
@@ -90,7 +113,7 @@ define("list", _unstack, shape=_list_shape, takes_sequences="all")
 define("tuple", _unstack, takes_sequences="all")
 define("numpy.array", _array, arity=(1, None), shape=_array_shape, takes_sequences="all")
 define("numpy.asarray", _array, arity=(1, 1), shape=_F, view=True, takes_sequences="all")
-define("field", shape=lambda shapes, eqn, in_shapes: shapes.field_shape(eqn))
+define("field", shape=lambda shapes, eqn, in_shapes: shapes.field_shape(eqn), view=True)  # the item itself
 define("make_struct")
 define("opaque")  # a call diffc has no record for: forward code, refused when active
 
@@ -112,6 +135,8 @@ define("dtype", attribute="dtype", grad=FLAT)
 _DTYPE = ("dtype",)
 define("numpy.full", _fill(1), arity=(2, 2), keywords=_DTYPE, shape_args=(0, 1, 2))
 define("numpy.full_like", _fill(1), arity=(2, 2), keywords=_DTYPE, shape=_F)
+define("numpy.linspace", _linspace, arity=(2, 4), keywords=("num", "endpoint"), shape=_linspace_shape,
+       kinks="start and stop (arrays broadcast, new axis first); num and endpoint are constants")
 define("numpy.arange", _arange, arity=(1, 3), keywords=_DTYPE, result_kind="i", shape_args=(0, 1, 2))
 for _name, _arity, _shape, _shape_args in [("zeros", (1, 1), None, (0, 1, 2)), ("ones", (1, 1), None, (0, 1, 2)),
                                            ("eye", (1, 2), None, (0, 1, 2)), ("zeros_like", (1, 1), _F, ()),

@@ -9,8 +9,13 @@ both. Each rule is written for the operands' ranks when they are known, and othe
 run-time helper (:mod:`diffc.backends.runtime`) that is right for every rank. An einsum's
 gradient is an einsum; ``inv``, ``det`` and ``solve`` are written out for matrices (and stacks of
 them); ``pinv`` holds where the rank of its argument does not change nearby; ``cholesky`` reads
-only the lower triangle, as NumPy does. ``slogdet`` is read by index (``np.linalg.slogdet(A)[1]``);
-``eigh`` and ``qr`` return tuples and have no record: refused when active.
+only the lower triangle, as NumPy does. ``slogdet`` is read by index (``np.linalg.slogdet(A)[1]``).
+``eigh`` and ``qr`` return tuples (``w, v = np.linalg.eigh(A)``, ``q, r = np.linalg.qr(A)``): their
+items are fields of the call's result and its gradient is the tuple of theirs. ``eigh`` reads one
+triangle of its argument, as NumPy does, and its eigenvector gradient is refused at run time where
+eigenvalues repeat (unless the loss does not depend on the choice of basis there); ``qr`` is the
+reduced factorisation of a matrix with at least as many rows as columns and full column rank.
+``eigvalsh`` is eigh's eigenvalue rule, the eigenvectors computed again in the backward pass.
 """
 
 from __future__ import annotations
@@ -182,6 +187,53 @@ def _slogdet(b, g, ans, ins, i, params):
     return b.mul(b.emit("getitem", part, index=("tuple", (("ellipsis",), ("none",), ("none",)))), t)
 
 
+def _eigh_shape(shapes, eqn, in_shapes):
+    shape = S.known(in_shapes[0])
+    return None if shape is None or len(shape) < 2 else S.Parts((shape[:-1], shape))
+
+
+def _eigvalsh_shape(shapes, eqn, in_shapes):
+    shape = S.known(in_shapes[0])
+    return None if shape is None or len(shape) < 2 else shape[:-1]
+
+
+def _qr_shape(shapes, eqn, in_shapes):
+    shape = S.known(in_shapes[0])
+    if shape is None or len(shape) < 2 or eqn.params.get("mode", "reduced") != "reduced":
+        return None
+    m, n = shape[-2:]
+    k = min(m, n) if isinstance(m, int) and isinstance(n, int) else n if shapes.same(m, n) else None
+    return S.Parts((shape[:-1] + (k,), shape[:-2] + (k, n)))
+
+
+def _eigh(b, g, ans, ins, i, params):
+    """w, v = np.linalg.eigh(A): g is the pair (gw, gv); a helper writes V (diag(gw) + F * V^T gv) V^T
+    with F[i, j] = 1 / (w[j] - w[i]) off the diagonal, folded onto the triangle NumPy reads."""
+    uplo = params.get("UPLO", "L")
+    if uplo not in ("L", "U"):
+        raise NoRule("np.linalg.eigh needs UPLO='L' or 'U' as a literal for its gradient", "write it out")
+    return b.emit("_eigh_grad", g, ans) if uplo == "L" else b.emit("_eigh_grad", g, ans, Const(uplo))
+
+
+def _eigvalsh(b, g, ans, ins, i, params):
+    """np.linalg.eigvalsh(A): the eigenvalue part of eigh's rule, with the eigenvectors computed again."""
+    uplo = params.get("UPLO", "L")
+    if uplo not in ("L", "U"):
+        raise NoRule("np.linalg.eigvalsh needs UPLO='L' or 'U' as a literal for its gradient", "write it out")
+    pair = b.emit("eigh", ins[0], **({} if uplo == "L" else {"UPLO": uplo}))
+    rest = () if uplo == "L" else (Const(uplo),)
+    return b.emit("_eigh_grad", b.emit("tuple", g), pair, *rest)
+
+
+def _qr(b, g, ans, ins, i, params):
+    """q, r = np.linalg.qr(A), reduced, A with m >= n and full column rank: (gq + q copyltu(M)) r^-T
+    with M = r gr^T - gq^T q (a helper; it refuses m < n and a rank-deficient A at run time)."""
+    if params.get("mode", "reduced") != "reduced":
+        raise NoRule(f"the gradient of np.linalg.qr(..., mode={params['mode']!r}) is not supported",
+                     "use the default mode='reduced' (q, r = np.linalg.qr(A))")
+    return b.emit("_qr_grad", g, ans)
+
+
 # ----------------------------------------------------------------------------
 # The records
 # ----------------------------------------------------------------------------
@@ -221,3 +273,14 @@ define("numpy.linalg.cholesky", lambda b, g, ans, ins, i, params: b.emit("_chole
        kinks="lower triangle only (NumPy reads only that)")
 define("numpy.linalg.slogdet", _slogdet, arity=(1, 1),
        kinks="read by index: [1] (logdet); [0] is flat")
+_EIGEN = ("symmetric input; reads the lower triangle (UPLO='U': the upper), as NumPy does; where eigenvalues "
+          "repeat, each one's gradient uses the eigenvector NumPy picked (a subgradient: the largest gets v v^T), "
+          "and a function of them that does not tell them apart gets its true gradient")
+define("numpy.linalg.eigh", _eigh, arity=(1, 1), keywords=("UPLO",), shape=_eigh_shape, parts=2,
+       kinks=_EIGEN + "; eigenvector gradient where eigenvalues are distinct, refused at run time where two "
+             "coincide unless the loss does not depend on the basis chosen there")
+define("numpy.linalg.eigvalsh", _eigvalsh, arity=(1, 1), keywords=("UPLO",), shape=_eigvalsh_shape,
+       kinks=_EIGEN)
+define("numpy.linalg.qr", _qr, arity=(1, 1), keywords=("mode",), shape=_qr_shape, parts=2,
+       kinks="reduced mode; m >= n and full column rank (refused at run time otherwise); "
+             "mode='complete', 'r', 'raw' refused when active")

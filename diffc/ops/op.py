@@ -38,6 +38,8 @@ class Op:
     attribute: str | None = None  # an array attribute that stands for it: x.T
     arity: tuple | None = None  # (fewest, most) positional arguments (most None: no limit), for calls
     keywords: tuple = ()  # literal keyword arguments a call may pass
+    array_keywords: tuple = ()  # keywords that may be arrays (weights=): passed as inputs, by position
+    positional: tuple = ()  # the names of the positional parameters, for placing array_keywords
     shape: Callable | None = None  # shape(Shapes, eqn, in_shapes) -> out shape; None: unknown
     grad: str = RULE  # RULE, FLAT or NONE (see above)
     vjp: Callable | None = None  # vjp(b, g, ans, ins, i, params) -> gradient of input i, or None
@@ -55,6 +57,7 @@ class Op:
     kinks: str = ""  # the convention at kinks, for docs/reference.md
     domain: tuple | None = None  # (low, high) where the catalogue's test samples the inputs
     spelling: str | None = None  # its library function (module.attr): the NumPy and math backends' spelling
+    parts: int = 0  # returns a tuple of this many arrays (np.linalg.eigh): read by field, its gradient a tuple
 
     def __post_init__(self):
         if not self.sources and self.arity is not None:  # a call: by default, called by its library name

@@ -63,6 +63,13 @@ def _router(pick):
     return rule
 
 
+def _ptp(b, g, ans, ins, i, params):
+    """np.ptp = max - min: the gradient goes to the first maximum, and minus it to the first minimum."""
+    if i:
+        return None
+    return b.sub(_router("max")(b, g, ans, ins, 0, params), _router("min")(b, g, ans, ins, 0, params))
+
+
 def _prod(b, g, ans, ins, i, params):
     axis, keepdims = _axis(params, ins, b)
     if i:
@@ -76,13 +83,33 @@ def _prod(b, g, ans, ins, i, params):
 _FIRST = "the first extreme (C order over several axes)"
 define("numpy.sum", _sum, methods=("sum",), **_REDUCE, shape_args=(1,), result_kind="keep")
 define("numpy.mean", mean_rule, methods=("mean",), **_REDUCE, shape_args=(1,))
-define("numpy.average", mean_rule, **_REDUCE, kinks="no weights")
+def _average(b, g, ans, ins, i, params):
+    """np.average: the mean, or with weights sum(a * w) / sum(w) over the axis (a helper places 1-D
+    weights along the axis, as NumPy does, and sums their gradient back)."""
+    if params.get("returned"):
+        raise NoRule("np.average(..., returned=True) returns a pair: its gradient is not supported",
+                     "compute np.average(a, axis, weights) and np.sum(weights) on their own lines")
+    weights = ins[2] if len(ins) > 2 and not (isinstance(ins[2], Const) and ins[2].value is None) else None
+    if weights is None:
+        return mean_rule(b, g, ans, ins[:2], i, params) if i == 0 else None
+    if i == 1:
+        return None
+    axis, keepdims = _axis(params, ins)
+    return b.emit("_average_grad", g, ins[0], weights, Const(axis), Const(bool(keepdims)), Const(i // 2))
+
+
+define("numpy.average", _average, arity=(1, 3), keywords=("axis", "keepdims", "returned"),
+       array_keywords=("weights",), positional=("a", "axis", "weights"), shape=S.reduction,
+       kinks="weights: NumPy divides by their sum (a zero sum is NumPy's ZeroDivisionError); "
+             "refused: returned=True when active")
 define("numpy.max", _router("max"), methods=("max",), **_REDUCE, shape_args=(1,), result_kind="keep",
        pattern="max gate: routes", kinks=_FIRST)
 define("numpy.min", _router("min"), methods=("min",), **_REDUCE, shape_args=(1,), result_kind="keep",
        pattern="min gate: routes", kinks=_FIRST)
 define("numpy.amax", _router("max"), **_REDUCE, shape_args=(1,), kinks="the first extreme")
 define("numpy.amin", _router("min"), **_REDUCE, shape_args=(1,), kinks="the first extreme")
+define("numpy.ptp", _ptp, **_REDUCE, shape_args=(1,),
+       kinks="g to the first maximum, -g to the first minimum (so 0 where all are equal)")
 define("numpy.prod", _prod, methods=("prod",), **_REDUCE, shape_args=(1,), result_kind="keep",
        kinks="exact where elements are 0")
 for _name in ("argmax", "argmin"):

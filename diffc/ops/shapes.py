@@ -38,6 +38,13 @@ class Opaque:
     name: str
 
 
+@dataclass(frozen=True)
+class Parts:
+    """The shapes of the items of a tuple a call returns (``np.linalg.eigh``'s ``(w, v)``)."""
+
+    items: tuple
+
+
 def known(shape):
     """``shape`` if it is a tuple of dims, else None."""
     return shape if isinstance(shape, tuple) else None
@@ -57,6 +64,10 @@ class Shapes:
         name = f"{getattr(container, 'hint', '?')}[{eqn.params['key']!r}]"
         if name in self.fields:
             return self.fields[name]
+        parts = self.of.get(id(container))
+        if isinstance(parts, Parts):
+            key = eqn.params["key"]
+            return parts.items[key] if type(key) is int and 0 <= key < len(parts.items) else None
         return Opaque(name) if isinstance(self.of.get(id(container)), Opaque) or \
             self.of.get(id(container)) is None else None
 

@@ -41,6 +41,8 @@ def format_value(value) -> str:
         return f"{value.shape} mean={format_value(float(np.mean(value)))}"
     if isinstance(value, bool):
         return str(value)
+    if isinstance(value, tuple):  # a tuple of arrays (np.linalg.eigh's pair, or its gradient)
+        return "(" + ", ".join(format_value(v) for v in value) + ("," if len(value) == 1 else "") + ")"
     try:
         number = float(value)
     except (TypeError, ValueError):

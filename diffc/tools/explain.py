@@ -46,6 +46,8 @@ class Explanation:
 def _local_formula(trace: Trace, eqn, i: int, scalar_upstream: bool):
     """The local gradient of input ``i`` of ``eqn`` as text (and its value, for scalars)."""
     p = trace.prepared
+    if eqn.op == "field":  # one item of a tuple (w, v = np.linalg.eigh(a)) or a dict: g goes into that item
+        return f"g into item {eqn.params['key']!r}", None
     scratch: list = []
     b = Builder(scratch, numpy=trace.scope.uses_module("numpy"), shapes=p.shapes)
     g = Const(1) if scalar_upstream else Var("g")
@@ -98,7 +100,7 @@ def explain_trace(trace: Trace) -> Explanation:
         if g is None:
             continue
         upstream = trace.value(g)
-        scalar = np.ndim(upstream) == 0
+        scalar = not isinstance(upstream, (tuple, list, dict)) and np.ndim(upstream) == 0
         out_name = display(eqn.out)
         writer = Writer([eqn], set(), trace.scope)
         expr = writer.value(eqn)
