@@ -22,10 +22,8 @@ from __future__ import annotations
 import functools
 import inspect
 import linecache
-import operator
-import sys
 
-from .arguments import like, pattern, ragged, shape_key, shapes_of
+from .arguments import guard, guard_key, like, pattern, ragged, shapes_of
 from .compiler import compile_function, join_module, module_parts, resolve_wrt
 from .errors import DiffcError, ShapesNeededError, UnsupportedError
 from .frontend import methods
@@ -35,7 +33,7 @@ from .frontend.live import build, definition, names_of, real_globals, refuse_uns
 from .frontend.scope import GlobalConst, Scope, Snapshot, identifiers
 
 _counter = 0
-_SIZES = 256  # most exact-shape keys kept per tuple of argument types
+_GUARDS = 8  # most patterns the dispatcher tests before the full path (each one compiled)
 
 
 def _restructuring(run, gf, names):
@@ -92,34 +90,49 @@ def _recompiling(run, gf, inlined: list):
     return checked
 
 
-def _dispatcher(gf, count: int):
-    """``gf``'s call: for up to ``count`` positional arguments and no keywords, the variant found from the
-    arguments' types (numbers) or types, shapes and dtypes (arrays), see ``GradFunction._remember``; any
-    other call takes ``gf._call``. Generated: one branch per argument count, so that the types are read
-    from local names (three times cheaper than ``tuple(map(type, args))``)."""
-    lines = ["def call(*args, **kwargs):", "    if kwargs:", "        return slow(args, kwargs)",
-             "    n = len(args)"]
-    for n in range(count, -1, -1):
-        names = [f"a{i}" for i in range(n)]
-        lines.append(f"    {'if' if n == count else 'elif'} n == {n}:")
-        if n:
-            lines.append(f"        {', '.join(names)}, = args")
-        lines.append(f"        types = ({''.join(f'type({a}), ' for a in names)})")
-    lines += ["    else:", "        return slow(args, kwargs)",
-              "    entry = by_type.get(types)",
-              "    if entry is None:",
-              "        return slow(args, kwargs)",
-              "    key, run = entry",
-              "    if key is not None:",
-              "        run = run.get(key(*args))",
-              "        if run is None:",
-              "            return slow(args, kwargs)",
-              "    gf._last = run",
-              "    return run(*args)"]
-    factory = "def make(gf, by_type, slow):\n" + "".join(f"    {line}\n" for line in lines) + "    return call\n"
+def _dispatcher(gf):
+    """``gf``'s call, generated with the function's own parameters (keywords and defaults bind as they
+    would for the function): one test per remembered pattern (see ``GradFunction._remember``), each
+    running its variant, then the full path ``gf._miss``. No ``*args`` packing, no dictionary, no
+    property: a call that matches the first test costs a function call and the reads the tests make."""
+    fargs = gf._fdef.args
+    if fargs.vararg or fargs.kwarg:  # not compiled (the fence refuses them): the full path
+        return GradFunction._call
+    positional = [a.arg for a in [*fargs.posonlyargs, *fargs.args]]
+    keyword = [a.arg for a in fargs.kwonlyargs]
+    params = positional + keyword
+    prefix = "_d"  # the dispatcher's own names start with it: no parameter may
+    while any(p.startswith(prefix) for p in params):
+        prefix += "_"
+    consts: dict = {}  # id -> (name, object): what the code reads, as free variables of the factory
+
+    def const(obj) -> str:
+        return consts.setdefault(id(obj), (f"{prefix}{len(consts)}", obj))[0]
+
+    def param(name: str) -> str:
+        return f"{name}={const(gf._defaults[name])}" if name in gf._defaults else name
+
+    signature = [f"{prefix}self"] + [param(a.arg) for a in fargs.posonlyargs]
+    if fargs.posonlyargs:
+        signature.append("/")
+    signature += [param(a.arg) for a in fargs.args]
+    if keyword:
+        signature += ["*", *map(param, keyword)]
+    passed = ", ".join([*positional, *(f"{k}={k}" for k in keyword)])
+    lines = [f"def call({', '.join(signature)}):"]
+    for key, run in gf._guards.items():
+        tests = " and ".join(guard(name, k, const, f"{prefix}n{i}") for i, (name, k) in enumerate(zip(params, key)))
+        lines += [f"    if {tests or 'True'}:", f"        {prefix}self._last = {const(run)}",
+                  f"        return {const(run)}({passed})"]
+    lines.append(f"    return {prefix}self._miss(({''.join(f'{p}, ' for p in params)}))")
+    names = [name for name, _ in consts.values()]
+    factory = (f"def make({', '.join(names)}):\n" + "".join(f"    {line}\n" for line in lines) + "    return call\n")
     namespace: dict = {}
     exec(factory, namespace)  # noqa: S102
-    return namespace["make"](gf, gf._by_type, gf._call)
+    call = namespace["make"](*(obj for _, obj in consts.values()))
+    call.__name__, call.__qualname__ = gf.__name__, gf.__qualname__
+    call.source = factory
+    return call
 
 
 class GradFunction:
@@ -143,15 +156,14 @@ class GradFunction:
         self._names = identifiers(self._fdef)
         params = self._fdef.args
         self._params = [a.arg for a in [*params.posonlyargs, *params.args, *params.kwonlyargs]]
-        defaults = getattr(fn, "__defaults__", None) or ()
-        self._defaults = {**dict(zip(self._params[len(self._params) - len(defaults):], defaults)),
+        self._positional = len(params.posonlyargs) + len(params.args)
+        defaults = getattr(fn, "__defaults__", None) or ()  # the last positional parameters' (not keyword-only)
+        self._defaults = {**dict(zip(self._params[self._positional - len(defaults):self._positional], defaults)),
                           **(getattr(fn, "__kwdefaults__", None) or {})}
         positions, self._bare = resolve_wrt(self._fdef, wrt, self._source)
         self._wrt_names = [self._params[i] for i in positions]
         self._cache: dict = {}  # pattern of the arguments -> variant
-        # Types of positional arguments -> (None, variant) for numbers; with arrays, (key function,
-        # {shapes and dtypes: variant}).
-        self._by_type: dict = {}
+        self._guards: dict = {}  # guard keys of every parameter -> variant, tested in this order
         try:
             # Compiled now, for unknown shapes, so that errors show at once.
             self._last = self._generic = self._compile(None)[0]  # for .source and higher order
@@ -161,8 +173,10 @@ class GradFunction:
         self.__qualname__ = f"{getattr(fn, '__qualname__', fn.__name__)}_{mode}"
         self.__doc__ = f"Gradient of {fn.__name__}, generated by diffc."
         self.__module__ = getattr(fn, "__module__", None)
-        self._dispatch = _dispatcher(self, len(params.posonlyargs) + len(params.args))
-        self._dispatch.__name__, self._dispatch.__qualname__ = self.__name__, self.__qualname__
+        # Each gradient has its own class, whose __call__ is its dispatcher (special methods are
+        # looked up on the class; an instance's own attribute would not be called).
+        self.__class__ = type("GradFunction", (GradFunction,), {"__slots__": (), "__module__": __name__})
+        type(self).__call__ = _dispatcher(self)
 
     def _compile(self, shapes, structs=frozenset()):
         global _counter
@@ -207,9 +221,8 @@ class GradFunction:
         self._cache[key] = run
         return run
 
-    # The call itself is a closure made per gradient (_dispatcher): a lookup through this property
-    # costs no more than a bound method, and the closure reads its tables without attribute look-ups.
-    __call__ = property(operator.attrgetter("_dispatch"))
+    def __call__(self, *args, **kwargs):  # the class of each gradient has its own (_dispatcher)
+        return self._call(args, kwargs)
 
     def _call(self, args, kwargs):
         """The full path: work out the arguments' pattern, compile a variant for a new one."""
@@ -217,38 +230,39 @@ class GradFunction:
         run = self._cache.get(key)
         if run is None:
             run = self._variant(key, args, kwargs)
-        if not kwargs:
-            self._remember(args, run)
         self._last = run
         return run(*args, **kwargs)
 
-    def _remember(self, args, run):
-        """Let the fast path of ``__call__`` find ``run`` for calls like ``args``.
+    def _miss(self, values: tuple):
+        """A call the dispatcher's tests do not know (``values``: every parameter's, defaults filled in)."""
+        args, kwargs = values[:self._positional], dict(zip(self._params[self._positional:], values[self._positional:]))
+        key = tuple(pattern(a) for a in args) + tuple(sorted((k, pattern(v)) for k, v in kwargs.items()))
+        run = self._cache.get(key)
+        if run is None:
+            run = self._variant(key, args, kwargs)
+        self._remember(values, run)
+        self._last = run
+        return run(*args, **kwargs)
 
-        The key must give the pattern (:func:`diffc.arguments.pattern`) exactly. A float or int (bool, np.float64)
-        has its pattern by its type alone. A NumPy array or scalar has it by its shape and dtype
-        (equal dtypes have the same kind); exact shapes, not their 1-flags, are cheaper to read, so
-        each size seen gets its own entry (up to _SIZES per type tuple, then they start again).
-        Anything else (a list, tuple, dict, another type) always takes the full pattern path.
+    def _remember(self, values: tuple, run):
+        """Let the dispatcher run ``run`` for calls like ``values`` without working out their pattern.
+
+        Only when each value's pattern follows from its guard key (:func:`diffc.arguments.guard_key`:
+        numbers, NumPy scalars and arrays); a list, tuple, dict or other type takes the full path at
+        every call. At most _GUARDS keys (each a compiled pattern, or one with another dtype object).
         """
-        types = tuple(map(type, args))
-        if all(issubclass(t, (float, int)) for t in types):
-            self._by_type[types] = (None, run)
-            return
-        np = sys.modules.get("numpy")
-        arrays = [i for i, t in enumerate(types) if not issubclass(t, (float, int))]
-        if np is None or not all(types[i] is np.ndarray or issubclass(types[i], np.generic) for i in arrays):
-            return
-        key, sizes = self._by_type.get(types) or self._by_type.setdefault(types, (shape_key(len(args), arrays), {}))
-        if len(sizes) >= _SIZES:
-            sizes.clear()
-        sizes[key(*args)] = run
+        key = tuple(map(guard_key, values))
+        if None in key or key in self._guards or len(self._guards) >= _GUARDS:
+            return  # a key already there: its test failed on a value it does not cover (a 2-D array of 0 rows)
+        self._guards[key] = run
+        type(self).__call__ = _dispatcher(self)
 
     def _forget(self):
         """Drop every compiled variant (a helper function it inlined was rebound)."""
         self._cache.clear()
-        self._by_type.clear()
+        self._guards.clear()
         self._generic = None
+        type(self).__call__ = _dispatcher(self)
 
     @property
     def __signature__(self):  # inspect.signature: the gradient takes fn's arguments

@@ -5,14 +5,19 @@ for a scalar, nothing; for an array, its rank, which of its dims are 1 and
 its dtype kind; for a list, tuple or dict, the same for each part. The
 shapes the compiler is given (:func:`shapes_of`) are symbolic sizes with
 those 1s. A gradient of a list, tuple or dict argument is given back in the
-argument's structure (:func:`like`), zeros for parts nothing reads. Before compiling, which
-parameters to differentiate (:func:`resolve_wrt`, refused with a located error) and shapes written
-as text (:func:`parse_shape`, the CLI's ``--shape``).
+argument's structure (:func:`like`), zeros for parts nothing reads. A
+call finds its variant without working its pattern out when each argument
+is a number, a NumPy scalar or a NumPy array: a test generated from
+:func:`guard_key` (:func:`guard`) tells that an argument has the pattern.
+Before compiling, which parameters to differentiate (:func:`resolve_wrt`,
+refused with a located error) and shapes written as text
+(:func:`parse_shape`, the CLI's ``--shape``).
 """
 
 from __future__ import annotations
 
 import ast
+import sys
 
 from .errors import SelectionError
 from .frontend.source import Source
@@ -21,14 +26,58 @@ from .ops.shapes import Sym
 _INT = ((), "i")  # a Python int: a number whose gradient must still be a float (see shapes.kind)
 
 
-def shape_key(count: int, arrays: list):
-    """A function of ``count`` positional arguments giving the shape and dtype of those at ``arrays``
-    (generated: attribute reads in one frame are the cheapest way to build the key)."""
-    params = ", ".join(f"a{i}" for i in range(count))
-    parts = "".join(f"a{i}.shape, a{i}.dtype, " for i in arrays)
-    namespace: dict = {}
-    exec(f"def shape_key({params}):\n    return ({parts})\n", namespace)  # noqa: S102
-    return namespace["shape_key"]
+def guard_key(value):
+    """What the dispatcher tests of ``value`` so as to know its :func:`pattern` without working it out, or None
+    (a list, tuple, dict, another type: its pattern is worked out at each call).
+
+    A number or a NumPy scalar has its pattern by its type alone (a NumPy scalar's shape is always (),
+    its dtype kind fixed by its type). A NumPy array (exactly ``np.ndarray``) has it by its rank, which of
+    its dims are 1 and its dtype: the key holds the dtype object itself, tested by identity (the same
+    object has the same kind; an equal one that is not the same fails the test and takes the full path).
+    """
+    t = type(value)
+    if issubclass(t, (float, int)):
+        return t
+    np = sys.modules.get("numpy")
+    if np is None:
+        return None
+    if issubclass(t, np.generic):
+        return t
+    if t is np.ndarray:
+        return value.ndim, tuple(d == 1 for d in value.shape), value.dtype
+    return None
+
+
+def guard(name: str, key, const, local: str) -> str:
+    """A Python test that the value in ``name`` has guard key ``key`` (see :func:`guard_key`).
+
+    ``const(obj)`` gives the name under which the test reads an object (a type, a dtype, a builtin; never
+    a name a parameter could hide), ``local`` a fresh local name the test may assign. Cheap reads first:
+    an array's shape tuple costs three times its ``len`` (dim 0), so a 1-D or 2-D array's 1-dims are read
+    from ``len`` and ``size`` (for 2-D: with dim 0 neither 0 nor 1, dim 1 is 1 exactly when size == len).
+    """
+    if isinstance(key, type):
+        return f"{const(type)}({name}) is {const(key)}"
+    ndim, ones, dtype = key
+    np = sys.modules["numpy"]
+    test = (f"{const(type)}({name}) is {const(np.ndarray)} and {name}.ndim == {ndim} "
+            f"and {name}.dtype is {const(dtype)}")
+    length = const(len)
+    if ndim == 1:
+        return f"{test} and {length}({name}) {'==' if ones[0] else '!='} 1"
+    if ndim == 2:
+        if ones[0]:  # dim 0 is 1: size is dim 1
+            return f"{test} and {length}({name}) == 1 and {name}.size {'==' if ones[1] else '!='} 1"
+        # dim 0 >= 2: dim 1 is 1 iff size == dim 0; dim 0 == 0 fails both tests (the full path then)
+        return (f"{test} and ({local} := {length}({name})) {'> 1' if ones[1] else '!= 1'} "
+                f"and {name}.size {'==' if ones[1] else '!='} {local}")
+    if ndim and not any(ones):
+        return f"{test} and 1 not in {name}.shape"
+    if ndim:
+        dims = [f"{local}[{i}] {'==' if one else '!='} 1" for i, one in enumerate(ones)]
+        dims[0] = f"({local} := {name}.shape){dims[0][len(local):]}"
+        return f"{test} and {' and '.join(dims)}"
+    return test
 
 
 def pattern(value):
