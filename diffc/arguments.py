@@ -28,54 +28,78 @@ _INT = ((), "i")  # a Python int: a number whose gradient must still be a float 
 
 def guard_key(value):
     """What the dispatcher tests of ``value`` so as to know its :func:`pattern` without working it out, or None
-    (a list, tuple, dict, another type: its pattern is worked out at each call).
+    (another type, or a container holding one: its pattern is worked out at each call).
 
     A number or a NumPy scalar has its pattern by its type alone (a NumPy scalar's shape is always (),
     its dtype kind fixed by its type). A NumPy array (exactly ``np.ndarray``) has it by its rank, which of
     its dims are 1 and its dtype: the key holds the dtype object itself, tested by identity (the same
     object has the same kind; an equal one that is not the same fails the test and takes the full path).
+    A list or tuple (exactly) by its type, length and items' keys; a dict (exactly) by its keys in order
+    and its values' keys.
     """
     t = type(value)
     if issubclass(t, (float, int)):
         return t
+    if t is list or t is tuple or t is dict:
+        parts = tuple(map(guard_key, value.values() if t is dict else value))
+        if None in parts:
+            return None
+        return ("dict", tuple(value), parts) if t is dict else ("sequence", t, parts)
     np = sys.modules.get("numpy")
     if np is None:
         return None
     if issubclass(t, np.generic):
         return t
     if t is np.ndarray:
-        return value.ndim, tuple(d == 1 for d in value.shape), value.dtype
+        return "array", value.ndim, tuple(d == 1 for d in value.shape), value.dtype
     return None
 
 
-def guard(name: str, key, const, local: str) -> str:
-    """A Python test that the value in ``name`` has guard key ``key`` (see :func:`guard_key`).
+def guard(expr: str, key, const, fresh) -> str:
+    """A Python test that the value of ``expr`` has guard key ``key`` (see :func:`guard_key`).
 
-    ``const(obj)`` gives the name under which the test reads an object (a type, a dtype, a builtin; never
-    a name a parameter could hide), ``local`` a fresh local name the test may assign. Cheap reads first:
-    an array's shape tuple costs three times its ``len`` (dim 0), so a 1-D or 2-D array's 1-dims are read
-    from ``len`` and ``size`` (for 2-D: with dim 0 neither 0 nor 1, dim 1 is 1 exactly when size == len).
+    ``const(obj, hint)`` gives the name under which the test reads an object (a type, a dtype, a builtin; never
+    a name a parameter could hide), ``fresh()`` a new local name the test may assign. ``expr`` is
+    evaluated once (a parameter's name, or an item of a container: bound to a local at its first read).
+    Cheap reads first: an array's shape tuple costs three times its ``len`` (dim 0), so a 1-D or 2-D array's
+    1-dims are read from ``len`` and ``size`` (for 2-D: with dim 0 neither 0 nor 1, dim 1 is 1 exactly when
+    size == len).
     """
+    name = first = expr
+    if not expr.isidentifier():
+        name = fresh()
+        first = f"({name} := {expr})"
+    is_type = f"{const(type)}({first}) is"
     if isinstance(key, type):
-        return f"{const(type)}({name}) is {const(key)}"
-    ndim, ones, dtype = key
-    np = sys.modules["numpy"]
-    test = (f"{const(type)}({name}) is {const(np.ndarray)} and {name}.ndim == {ndim} "
-            f"and {name}.dtype is {const(dtype)}")
+        return f"{is_type} {const(key)}"
     length = const(len)
+    if key[0] == "sequence":
+        _, kind, parts = key
+        items = [guard(f"{name}[{i}]", part, const, fresh) for i, part in enumerate(parts)]
+        return " and ".join([f"{is_type} {const(kind)} and {length}({name}) == {len(parts)}", *items])
+    if key[0] == "dict":
+        _, keys, parts = key
+        items = [guard(f"{name}[{k!r}]" if type(k) in (str, int) else f"{name}[{const(k, 'key')}]", part, const, fresh)
+                 for k, part in zip(keys, parts)]
+        return " and ".join([f"{is_type} {const(dict)} and {const(tuple)}({name}) == {const(keys, 'keys')}", *items])
+    _, ndim, ones, dtype = key
+    np = sys.modules["numpy"]
+    test = f"{is_type} {const(np.ndarray)} and {name}.ndim == {ndim} and {name}.dtype is {const(dtype, dtype.name)}"
     if ndim == 1:
         return f"{test} and {length}({name}) {'==' if ones[0] else '!='} 1"
     if ndim == 2:
         if ones[0]:  # dim 0 is 1: size is dim 1
             return f"{test} and {length}({name}) == 1 and {name}.size {'==' if ones[1] else '!='} 1"
         # dim 0 >= 2: dim 1 is 1 iff size == dim 0; dim 0 == 0 fails both tests (the full path then)
-        return (f"{test} and ({local} := {length}({name})) {'> 1' if ones[1] else '!= 1'} "
-                f"and {name}.size {'==' if ones[1] else '!='} {local}")
+        rows = fresh()
+        return (f"{test} and ({rows} := {length}({name})) {'> 1' if ones[1] else '!= 1'} "
+                f"and {name}.size {'==' if ones[1] else '!='} {rows}")
     if ndim and not any(ones):
         return f"{test} and 1 not in {name}.shape"
     if ndim:
-        dims = [f"{local}[{i}] {'==' if one else '!='} 1" for i, one in enumerate(ones)]
-        dims[0] = f"({local} := {name}.shape){dims[0][len(local):]}"
+        shape = fresh()
+        dims = [f"{shape}[{i}] {'==' if one else '!='} 1" for i, one in enumerate(ones)]
+        dims[0] = f"({shape} := {name}.shape){dims[0][len(shape):]}"
         return f"{test} and {' and '.join(dims)}"
     return test
 

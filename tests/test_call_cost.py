@@ -264,18 +264,92 @@ def test_a_keyword_only_parameter_after_a_default_gets_its_structure(make_module
         assert g(2.0, z=1.0) == (2.0, 0.0)
 
 
-def test_a_dict_argument_whose_keys_change(make_module):
+def test_a_dict_argument_whose_keys_change(make_module, monkeypatch):
     module = make_module("import numpy as np\n\n\ndef f(p, x):\n    return np.sum(p['w'] * x * x)\n")
     g = diffc.grad(module.f, wrt="p")
+    calls = [({"w": 2.0}, {"w": 9.0}), ({"w": 2.0, "v": 1.0}, {"w": 9.0, "v": 0.0}),
+             ({"v": 1.0, "w": 2.0}, {"v": 0.0, "w": 9.0}), ({"w": 2}, {"w": 9.0}),
+             ({"v": np.ones(2), "w": np.array([1.0, 2.0])}, {"v": [0.0, 0.0], "w": [9.0, 9.0]}),
+             ({"v": np.ones(2), "w": np.array([[1.0, 2.0]])}, {"v": [0.0, 0.0], "w": [[9.0, 9.0]]}),
+             ({"v": [1.0, 2.0], "w": 2.0}, {"v": [0.0, 0.0], "w": 9.0}), ({"w": (2.0,)}, None)]
     for _ in range(2):
-        assert g({"w": 2.0}, 3.0) == {"w": 9.0}
-        assert g({"w": 2.0, "v": 1.0}, 3.0) == {"w": 9.0, "v": 0.0}
-        grad = g({"v": np.ones(2), "w": np.array([1.0, 2.0])}, 3.0)
-        assert list(grad) == ["v", "w"]
-        np.testing.assert_allclose(grad["w"], [9.0, 9.0])
-        np.testing.assert_allclose(grad["v"], [0.0, 0.0])
-        with pytest.raises(KeyError):
+        for p, expected in calls:
+            if expected is None:  # w a tuple: a tuple times a float raises in f, and in its gradient
+                with pytest.raises(TypeError, match="can't multiply sequence"):
+                    g(p, 3.0)
+                continue
+            grad = g(p, 3.0)
+            assert list(grad) == list(p)  # the argument's keys, in its order
+            for k, v in expected.items():
+                if isinstance(p[k], (list, float)):
+                    assert type(grad[k]) is type(p[k]), (p, k)
+                assert np.shape(grad[k]) == np.shape(v), (p, k)
+                np.testing.assert_allclose(grad[k], v)
+        with pytest.raises(KeyError):  # as f raises
             g({"v": 1.0}, 3.0)
+    seen = counting_patterns(monkeypatch)
+    for p, expected in calls:
+        if expected is not None:
+            g(p, 3.0)
+    assert seen == []
+
+
+@pytest.mark.parametrize("kind", [list, tuple])
+def test_sequences_whose_length_type_and_shapes_change(make_module, kind, monkeypatch):
+    module = make_module("import numpy as np\n\n\ndef f(xs, w):\n    return np.sum(xs[0] * w) + np.sum(xs[1] ** 2)\n")
+    g = diffc.grad(module.f)
+    a, b, w = np.array([1.0, 2.0]), np.array([0.5, -1.0]), np.array([3.0, 4.0])
+    calls = [kind([a, b]), kind([a, b, a]), kind([a, np.array([[0.5, -1.0]])]), [a, b], (a, b), kind([a, 2.0]),
+             kind([a, np.array([0.5])]), kind([a, np.array(0.5)]), kind([a, 2])]
+    for _ in range(2):
+        for xs in calls:
+            gxs, gw = g(xs, w)
+            assert type(gxs) is type(xs) and len(gxs) == len(xs)
+            np.testing.assert_allclose(gw, xs[0])
+            np.testing.assert_allclose(gxs[0], w)
+            assert np.shape(gxs[1]) == np.shape(xs[1])
+            np.testing.assert_allclose(gxs[1], 2 * np.asarray(xs[1]))
+            assert all(np.all(part == 0) for part in gxs[2:])
+    seen = counting_patterns(monkeypatch)
+    for xs in calls:
+        g(xs, w)
+    assert seen == []
+
+
+def test_a_ragged_sequence_is_refused_on_the_fast_path_too(make_module):
+    module = make_module("import numpy as np\n\n\ndef f(xs, i):\n    return np.sum(xs[i])\n")
+    g = diffc.grad(module.f, wrt="xs")
+    same, ragged = [np.ones(2), np.ones(2)], [np.ones(2), np.ones(3)]
+    for _ in range(2):
+        assert [list(d) for d in g(same, 1)] == [[0.0, 0.0], [1.0, 1.0]]
+        with pytest.raises(diffc.DiffcError, match="holds arrays of different shapes"):
+            g(ragged, 1)
+
+
+def test_a_method_s_params_whose_shapes_change(make_module):
+    module = make_module("""
+        import numpy as np
+
+
+        class Net:
+            def __init__(self):
+                self.params = {'W': np.ones((3, 2)), 'b': np.zeros(2)}
+
+            def loss(self, X):
+                return np.sum((X @ self.params['W'] + self.params['b']) ** 2)
+    """)
+    net = module.Net()
+    g = diffc.grad(net.loss, wrt="params")
+    X = np.arange(12.0).reshape(4, 3) / 10
+    for b in [np.zeros(2), np.zeros((1, 2)), np.zeros(2), np.float64(0.0), np.zeros((4, 2))]:
+        net.params["b"] = b
+        for _ in range(2):
+            grads = g(X)
+            assert list(grads) == ["W", "b"] and np.shape(grads["b"]) == np.shape(b)
+            scores = X @ net.params["W"] + b
+            np.testing.assert_allclose(grads["W"], X.T @ (2 * scores))
+            summed = np.sum(2 * scores, axis=0, keepdims=b.ndim == 2) if b.ndim and b.shape[0] != 4 else 2 * scores
+            np.testing.assert_allclose(grads["b"], np.sum(2 * scores) if b.ndim == 0 else summed)
 
 
 def test_parameters_named_like_the_dispatcher_s_own_names(make_module):
