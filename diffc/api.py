@@ -44,6 +44,9 @@ def _restructuring(run, gf, names):
     with_value = gf._mode == "value_and_grad"
     # Sequences the generated code reads as one array (x[i], a loop over it): their items must stack.
     stacked = [(params.index(n), n) for n in names if not is_container(gf._fdef, n, True)]
+    # (position among the gradients, among the parameters, name) of each gradient given the argument's structure
+    restructure = [(i, params.index(name), name) for i, name in enumerate(wrt) if name in names]
+    has_aux = gf._has_aux
 
     def restructured(*args, **kwargs):
         for p, name in stacked:
@@ -56,15 +59,13 @@ def _restructuring(run, gf, names):
                     f"read its items with constant indices ({name}[0], {name}[1]) or unpack them, "
                     "or pass them as separate parameters")
         out = run(*args, **kwargs)
-        grads = out[1] if with_value else out[0] if gf._has_aux else out  # has_aux: (grads, aux)
+        grads = out[1] if with_value else out[0] if has_aux else out  # has_aux: (grads, aux)
         grads = [grads] if bare else list(grads)
-        for i, name in enumerate(wrt):
-            if name in names:
-                p = params.index(name)
-                value = args[p] if p < len(args) else kwargs[name] if name in kwargs else defaults[name]
-                grads[i] = like(value, grads[i])
+        for i, p, name in restructure:
+            value = args[p] if p < len(args) else kwargs[name] if name in kwargs else defaults[name]
+            grads[i] = like(value, grads[i])
         grads = grads[0] if bare else tuple(grads)
-        return (out[0], grads) if with_value else (grads, out[1]) if gf._has_aux else grads
+        return (out[0], grads) if with_value else (grads, out[1]) if has_aux else grads
 
     return restructured
 

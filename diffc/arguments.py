@@ -150,8 +150,17 @@ def zero_like(value):
     return 0.0
 
 
+_LEAVES = set()  # types seen whose values get their gradient as it is (not float, int, a list, tuple or dict)
+
+
 def like(value, grad):
     """``grad``, a tuple, an array or ``{}`` (nothing used), in the structure of the argument ``value``."""
+    t = type(value)
+    if t is float or t is int:
+        return float(grad) if getattr(grad, "ndim", None) == 0 else grad  # a number, not a NumPy scalar
+    if t in _LEAVES or not isinstance(value, (list, tuple, dict)):
+        _LEAVES.add(t)
+        return grad  # an array (the common case: tested first, as this runs at each call of a method's gradient)
     if isinstance(value, (list, tuple)):
         if isinstance(grad, dict):
             parts = [grad[i] for i in range(len(value)) if i in grad]
@@ -161,10 +170,11 @@ def like(value, grad):
             parts = []
         return type(value)(like(v, parts[i]) if i < len(parts) else zero_like(v) for i, v in enumerate(value))
     if isinstance(value, dict) and isinstance(grad, dict):  # every key of the argument, in its order
-        return {**{k: like(v, grad[k]) if k in grad else zero_like(v) for k, v in value.items()}, **{
-            k: g for k, g in grad.items() if k not in value}}
-    if type(value) in (float, int) and getattr(grad, "ndim", None) == 0:
-        return float(grad)  # a number in a list gets a number back, not a NumPy scalar
+        out = {k: (grad[k] if type(v) in _LEAVES else like(v, grad[k])) if k in grad else zero_like(v)
+               for k, v in value.items()}
+        if not grad.keys() <= value.keys():
+            out.update({k: g for k, g in grad.items() if k not in value})
+        return out
     return grad
 
 
