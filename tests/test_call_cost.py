@@ -358,3 +358,55 @@ def test_parameters_named_like_the_dispatcher_s_own_names(make_module):
     for _ in range(2):
         assert g(1.0, 2.0, 3.0, 4.0) == (24.0, 12.0, 8.0, 6.0, 24.0)
         assert g(1, 2, 3, 4, float=2) == (48.0, 24.0, 16.0, 12.0, 24.0)
+
+
+def random_value(rng, depth=0):
+    """A number, NumPy scalar, array (ranks 0-3, dims 0-3, four dtypes) or, near the top, a list, tuple or dict."""
+    kind = rng.integers(0, 9 if depth < 2 else 6)
+    if kind == 0:
+        return [1.5, 2, True, -0.0][rng.integers(0, 4)]
+    if kind == 1:
+        return [np.float64(1.5), np.float32(2.0), np.int64(3), np.bool_(True)][rng.integers(0, 4)]
+    if kind <= 5:
+        shape = tuple(int(d) for d in rng.integers(0, 4, size=rng.integers(0, 4)))
+        dtype = [np.float64, np.float32, np.int64, np.bool_][rng.integers(0, 4)]
+        return np.zeros(shape, dtype=dtype)
+    items = [random_value(rng, depth + 1) for _ in range(rng.integers(0, 3))]
+    if kind == 6:
+        return items
+    if kind == 7:
+        return tuple(items)
+    keys = ["a", "b", "c"][:len(items)]
+    return dict(zip(rng.permutation(keys).tolist(), items))
+
+
+def test_the_dispatcher_picks_the_variant_of_exactly_the_arguments_pattern(make_module, monkeypatch):
+    # Each variant returns the pattern it was made for: on every call, that must be the arguments' own pattern.
+    module = make_module("def f(a, b, *, c=1.0):\n    return a * b * c\n")
+    g = diffc.grad(module.f)
+    monkeypatch.setattr(api, "_GUARDS", 200)
+
+    def variant(key, args, kwargs):
+        g._cache[key] = run = lambda *args, **kwargs: key  # noqa: E731
+        return run
+
+    monkeypatch.setattr(g, "_variant", variant)
+    rng = np.random.default_rng(12)
+    shapes = [(), (0,), (1,), (3,), (0, 1), (0, 3), (1, 0), (2, 1), (1, 2), (1, 1), (2, 3), (2, 3, 4), (2, 1, 4),
+              (1, 1, 1), (0, 1, 3)]
+    pool = [np.ones(shape, dtype) for shape in shapes for dtype in (np.float64, np.int64)]  # neighbours
+    pool += [1.5, 2, True, np.float64(1.0), np.float32(1.0), np.int64(1), {"a": 1.0, "b": 2.0}, {"b": 1.0, "a": 2.0},
+             {"a": 1.0, "c": 2.0}, {"a": 1.0}, {"a": 1.0, "b": 2}, [1.0, 2.0], (1.0, 2.0), [1.0, 2.0, 3.0],
+             [1.0, np.ones(2)]]
+    pool += [random_value(rng) for _ in range(12)]
+    misses = []
+    miss = g._miss
+    monkeypatch.setattr(g, "_miss", lambda values: misses.append(values) or miss(values))
+    for _ in range(3000):
+        a, b = pool[rng.integers(0, len(pool))], pool[rng.integers(0, 3)]
+        if rng.integers(0, 8) == 0:
+            c = pool[rng.integers(0, 2)]
+            assert g(a, b, c=c) == (api.pattern(a), api.pattern(b), ("c", api.pattern(c)))
+        else:
+            assert g(b=b, a=a) == (api.pattern(a), api.pattern(b), ("c", ()))
+    assert len(misses) < 1000 and len(g._guards) == 200, (len(misses), len(g._guards))  # most calls: the tests
