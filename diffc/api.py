@@ -8,12 +8,12 @@ builds the generated function with ``fn.__globals__`` as its globals: a
 module-level number is read when the gradient runs, as ``fn`` reads it (and
 must still be a number then). The result, a :class:`GradFunction`, calls the
 generated code directly, with ``.source`` holding the generated code: a
-call whose arguments are numbers, NumPy scalars and arrays (positional, by
-keyword or defaults) finds its variant by the tests of a dispatcher generated
-with the function's own parameters (types, ranks, 1-dims and dtypes, read
-without building a key; issue 12: about 0.1 us on top of the generated code
-for three numbers, 0.6-0.9 us for six arrays); a call with a list, tuple or
-dict works out its pattern.
+call whose arguments are numbers, NumPy scalars, arrays, and lists, tuples
+and dicts of them (positional, by keyword or defaults) finds its variant by
+the tests of a dispatcher generated with the function's own parameters
+(types, ranks, 1-dims and dtypes, read without building a key; issue 12:
+about 0.1 us on top of the generated code for three numbers, 0.6-0.9 us for
+six arrays); a call with another type works out its pattern.
 Names outside the function resolve through ``fn.__globals__`` (aliases such
 as ``import math as m`` are kept). A list or tuple argument gets a gradient
 of the same type and length.
@@ -264,8 +264,9 @@ class GradFunction:
         """Let the dispatcher run ``run`` for calls like ``values`` without working out their pattern.
 
         Only when each value's pattern follows from its guard key (:func:`diffc.arguments.guard_key`:
-        numbers, NumPy scalars and arrays); a list, tuple, dict or other type takes the full path at
-        every call. At most _GUARDS keys (each a compiled pattern, or one with another dtype object).
+        numbers, NumPy scalars, arrays, and lists, tuples and dicts of them); another type takes the
+        full path at every call. At most _GUARDS keys (each a compiled pattern, or one with another
+        dtype object). Each new key generates the dispatcher again (rare: each pattern is compiled too).
         """
         key = tuple(map(guard_key, values))
         if None in key or key in self._guards or len(self._guards) >= _GUARDS:
