@@ -9,10 +9,11 @@ costs a few us (the same dispatch, measured with less noise), and a method
 reading them from ``self.params``, differentiated with ``wrt="params"``.
 Each figure is the minimum over ``--repeat`` samples of ``timeit`` with CPU
 time (``time.process_time``), decorator and direct call sampled in turns so
-that drift on a shared machine hits both alike; the difference of the
-medians shows how far noise moves a figure (the real net's call, 130 us,
-moves by a few us). Targets (issue 12): at most 0.3 us added on the scalar
-cases, 1 us on the net.
+that drift on a shared machine hits both alike, each of them first in every
+other turn. The difference of the medians shows how far noise moves a
+figure: on the 130 us net, noise of a few us on a loaded machine hides the
+dispatch, which the cheap-body row measures alone. Targets (issue 12): at
+most 0.3 us added on the scalar cases, 1 us on the net.
 """
 
 from __future__ import annotations
@@ -85,9 +86,10 @@ def main():
         direct = getattr(last, "__diffc_generated__", last)
         number = max(1, opts.number // slower)
         via, own = [], []
-        for _ in range(opts.repeat):  # in turns
-            via.append(per_call(g, args, number, 1))
-            own.append(per_call(direct, own_args or args, number, 1))
+        for turn in range(opts.repeat):  # in turns, each first every other turn
+            for which in ((via, own) if turn % 2 else (own, via)):
+                which.append(per_call(g, args, number, 1) if which is via else
+                             per_call(direct, own_args or args, number, 1))
         added = min(via) - min(own)
         verdict = "-" if target is None else f"{target}{'' if added <= target else ' (missed)'}"
         print(f"| {name} | {min(via):.3f} | {min(own):.3f} | {added:.3f} | {min(via) / min(own):.3f} | "
