@@ -7,8 +7,9 @@ shapes the compiler is given (:func:`shapes_of`) are symbolic sizes with
 those 1s. A gradient of a list, tuple or dict argument is given back in the
 argument's structure (:func:`like`), zeros for parts nothing reads. A
 call finds its variant without working its pattern out when each argument
-is a number, a NumPy scalar or a NumPy array: a test generated from
-:func:`guard_key` (:func:`guard`) tells that an argument has the pattern.
+is a number, a NumPy scalar, an array, or a list, tuple or dict of them: a
+test generated from :func:`guard_key` (:func:`guard`) tells that an
+argument has the pattern.
 Before compiling, which parameters to differentiate (:func:`resolve_wrt`,
 refused with a located error) and shapes written as text
 (:func:`parse_shape`, the CLI's ``--shape``).
