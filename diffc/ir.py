@@ -62,6 +62,10 @@ class Ref:
 
 Atom = Var | Const | Ref
 
+# Ops that add into their first input's array in place: the reverse pass makes them only on an array
+# it owns (a running sum's fresh zeros), so their result and that input are one value under one name.
+ACCUMULATES = {"index_add"}
+
 
 @dataclass(eq=False)
 class Eqn:
@@ -95,6 +99,9 @@ class Eqn:
         return []
 
     def merged(self) -> list:
+        """An accumulation (``acc[i] += g``) gives its result its accumulator's name."""
+        if self.op in ACCUMULATES and isinstance(self.ins[0], Var):
+            return [(self.out, self.ins[0])]
         return []
 
     def map_reads(self, s) -> None:

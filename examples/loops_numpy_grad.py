@@ -41,9 +41,7 @@ def rnn_grad(Wh, Wx, h0, xs, T):
         t6 = grad_h * (1 - h_1 * h_1)
         grad_Wx = grad_Wx + np.outer(t6, t2)
         grad_t2 = Wx.T @ t6
-        t7 = np.zeros_like(xs)
-        t7[t] = grad_t2
-        grad_xs = grad_xs + t7
+        grad_xs[t] += grad_t2
         grad_Wh = grad_Wh + np.outer(t6, h)
         grad_h = Wh.T @ t6
     grad_h0 = grad_h

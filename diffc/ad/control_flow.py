@@ -106,11 +106,17 @@ class FlowReverse:
             back_carried.append(Carry(g, start, end, final))
             if isinstance(c.init, Var) and id(c.init) in self.active:
                 sent.append((c.init, final))
+        threaded = []
         for key, (start, end) in sums.items():  # values from outside the loop: their gradients add up
             key, field = key if isinstance(key, tuple) else (key, None)
             v = self.vars[key]
             final = Var(primal=v) if field is None else Var(label=("grad_", v, f"_{field}"))
             self.made_here.add(id(final))
+            outer = getattr(contributions, "running", lambda key: None)(id(v))
+            if outer is not None:  # inside another loop's body: carry its running sum on, not zeros added after
+                back_carried.append(Carry(outer.latest(field), start, end, final))
+                threaded.append((outer, field, final))
+                continue
             like = v if field is None else self.builder(bwd).emit("field", v, key=field)
             back_carried.append(Carry(self.zero(bwd, like), start, end, final))
             sent.append((v, final if field is None else FieldPart(field, final)))
@@ -130,6 +136,8 @@ class FlowReverse:
                         mirror=item))
         for v, final in sent:  # after the loop: a running sum adds them there
             contributions.setdefault(id(v), []).append(self.add(v, final))
+        for outer, field, final in threaded:
+            outer.advance(field, final)
         del b
 
     def tape(self, item: Loop, body: list):
@@ -170,6 +178,20 @@ class RunningSum:
     def __init__(self, reverse, bwd, sums, key):
         self.reverse, self.bwd, self.sums, self.key = reverse, bwd, sums, key
 
+    def latest(self, field=None) -> Var:
+        """The running sum so far (of the container part ``field``, if given), its start if nothing was added."""
+        v = self.reverse.vars[self.key]
+        key = self.key if field is None else (self.key, field)
+        if key not in self.sums:
+            label = None if field is None else ("grad_", v, f"_{field}")
+            start = Var(primal=None if label else v, label=label)
+            self.sums[key] = [start, start]
+        return self.sums[key][1]
+
+    def advance(self, field, value: Var) -> None:
+        """``value`` is the running sum from now on (an inner loop carried it on from :meth:`latest`)."""
+        self.sums[self.key if field is None else (self.key, field)][1] = value
+
     def append(self, part):
         v = self.reverse.vars[self.key]
         key = self.key
@@ -177,12 +199,29 @@ class RunningSum:
         if isinstance(part, FieldPart):  # one running sum per part of a container
             label = ("grad_", v, f"_{part.key}")
             key, part = (self.key, part.key), part.grad
-        if key not in self.sums:
-            start = Var(primal=None if label else v, label=label)
-            self.sums[key] = [start, start]
-        latest = self.sums[key][1]
-        self.sums[key][1] = self.reverse.builder(self.bwd).emit(
-            "add", latest, part, out=Var(primal=None if label else v, label=label))
+        latest = self.latest(None if label is None else key[1])
+        out = Var(primal=None if label else v, label=label)
+        scatter = self._scatter(part, v if label is None else None)
+        if scatter is not None:  # acc[index] += g into the sum's own zeros, not zeros + a zero array set at index
+            self.bwd.remove(scatter)
+            self.sums[key][1] = self.reverse.builder(self.bwd).emit(
+                "index_add", latest, *scatter.ins[1:], out=out, **scatter.params)
+            return
+        self.sums[key][1] = self.reverse.builder(self.bwd).emit("add", latest, part, out=out)
+
+    def _scatter(self, part, like):
+        """The ``scatter_add`` equation that made ``part`` (the gradient of ``x[index]``) just now, if the
+        running sum can take it in place instead: the sum starts from zeros of its own (an array, made
+        by :meth:`zero` for the loop), so nothing else holds it, and no tool records ``part``."""
+        r = self.reverse
+        last = self.bwd[-1] if self.bwd else None
+        if not (isinstance(last, Eqn) and last.op == "scatter_add" and last.out is part and r.record is None):
+            return None
+        if like is not None and not r.zero_is_array(like):
+            return None
+        if like is None and not (r.numpy and r.shapes is not None):  # a field's zeros: as zero() makes them
+            return None
+        return last
 
 
 def _defined_in(block: list, atom, primal=None):

@@ -154,10 +154,14 @@ class _Reverse(FlowReverse):
         return Builder(items, getattr(origin, "lineno", None), getattr(origin, "col", None),
                        origin=origin if isinstance(origin, Eqn) else None, numpy=self.numpy, shapes=self.shapes)
 
-    def zero(self, items, like: Var):
-        shape = None if self.shapes is None else self.shapes.get(like)
+    def zero_is_array(self, like) -> bool:
+        """True if :meth:`zero` of ``like`` is a fresh array (``np.zeros_like``), not the number 0.0."""
+        shape = None if self.shapes is None or not isinstance(like, Var) else self.shapes.get(like)
         # An array whose shape is known needs zeros of it even where the module does not use numpy.
-        if shape == () or not (self.numpy and self.shapes is not None or isinstance(shape, tuple)):
+        return shape != () and (self.numpy and self.shapes is not None or isinstance(shape, tuple))
+
+    def zero(self, items, like: Var):
+        if not self.zero_is_array(like):
             return Const(0.0)
         return self.builder(items).emit("zeros_like", like)
 
@@ -191,8 +195,12 @@ class _Reverse(FlowReverse):
 
         class Contributions(dict):
             def setdefault(inner, key, default=None):  # noqa: N805
+                return inner.running(key) or dict.setdefault(inner, key, default)
+
+            def running(inner, key):  # noqa: N805
+                """The loop body's running sum for the outside value ``key``; None outside a loop body."""
                 if sums is None or key in defined or key in seeds or key in direct:
-                    return dict.setdefault(inner, key, default)
+                    return None
                 return RunningSum(self, bwd, sums, key)
 
         contributions = Contributions(contributions)

@@ -214,6 +214,15 @@ class Writer:
             same = isinstance(args[0], ast.Name) and args[0].id == target
             copy = [] if same else [ast.Assign([ast.Name(target, ast.Store())], _method(args[0], "copy"), lineno=0)]
             return [*copy, ast.Assign([store], ast.Constant(0.0), lineno=0)]
+        basic = eqn.params.get("basic") or _is_basic(index, eqn.ins)
+        if eqn.op == "index_add":  # acc[index] += g in place (the accumulator is the backward pass's own)
+            same = isinstance(args[0], ast.Name) and args[0].id == target
+            copy = [] if same else [ast.Assign([ast.Name(target, ast.Store())], _method(args[0], "copy"), lineno=0)]
+            if basic:  # no element selected twice: += is exact
+                return [*copy, ast.AugAssign(store, ast.Add(), args[1])]
+            add_at = ast.Call(ast.Attribute(self.numpy("add"), "at", ast.Load()),
+                              [name, index_value_ast(index, args), args[1]], [])
+            return [*copy, ast.Expr(add_at)]  # an index that may repeat: each repeat adds
         # scatter_add: the gradient of x[index] is zero but at index, where it adds up.
         dtype = [ast.keyword("dtype", ast.Name("float", ast.Load()))] if eqn.params.get("dtype") else []
         zeros = ast.Call(self.numpy("zeros_like"), [args[0]], dtype)
@@ -222,7 +231,7 @@ class Writer:
             added = ast.Call(ast.Attribute(at, "add", ast.Load()), [args[1]], [])
             return [ast.Assign([ast.Name(target, ast.Store())], added, lineno=0)]
         first = ast.Assign([ast.Name(target, ast.Store())], zeros, lineno=0)
-        if eqn.params.get("basic") or _is_basic(index, eqn.ins):
+        if basic:
             return [first, ast.Assign([store], args[1], lineno=0)]
         add_at = ast.Call(ast.Attribute(self.numpy("add"), "at", ast.Load()),
                           [name, index_value_ast(index, args), args[1]], [])

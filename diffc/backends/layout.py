@@ -20,7 +20,7 @@ from ..passes.sharing import MAY_RETURN_INPUT
 from .tidy import Tidy
 
 # Ops written as statements of their own rather than as an expression.
-STATEMENT_OPS = {"setitem", "scatter_add", "zero_at"}
+STATEMENT_OPS = {"setitem", "scatter_add", "zero_at", "index_add"}
 
 
 def memory_sets(items) -> dict[int, frozenset]:
@@ -107,7 +107,7 @@ class Layout:
                         first.append(len(w.names))
                         return atoms + [w.atom(a) for a in item.ins[1:]]
                     value, index = self._line(build, [item.out])
-                    if item.op in ("setitem", "zero_at"):
+                    if item.op in ("setitem", "zero_at", "index_add"):
                         self.setitems.append((index, item))
                     if item.op in STATEMENT_OPS:  # out = ...; out[index] = value: value is read after
                         self.late_reads.append((index, [v for _, v in w.names[first[0]:]]))

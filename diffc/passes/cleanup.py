@@ -103,7 +103,8 @@ def plan(forward: list, backward: list, params: list[Var], roots: list):
     named.update(id(v) for item in each_item(items) for v in item.header_defs())  # a loop's target
     for item in walk(items):
         v = item.out
-        if item.op in ("setitem", "scatter_add", "zero_at", "pop", "new_stack", "push") or item.params.get("_keep"):
+        if item.op in ("setitem", "scatter_add", "zero_at", "index_add", "pop", "new_stack", "push") or \
+                item.params.get("_keep"):
             named.add(id(v))  # written as statements of their own, or a copy that must stay
         elif v.primal is None:
             if v.hint is not None or counts.get(id(v), 0) > 1:

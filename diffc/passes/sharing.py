@@ -9,13 +9,25 @@ view, a loop's stack): otherwise it is copied first.
 
 from __future__ import annotations
 
-from ..ir import Eqn, Loop, Var, deep_defs, each_in_block, each_item, item_reads, substitute, var_reads, walk
+from ..ir import (
+    ACCUMULATES,
+    Eqn,
+    Loop,
+    Var,
+    deep_defs,
+    each_in_block,
+    each_item,
+    item_reads,
+    substitute,
+    var_reads,
+    walk,
+)
 from .liveness import EFFECTS
 
 # Statements that write into their first input's array when the emitter gives the result the same name.
-IN_PLACE = {"setitem", "zero_at"}
+IN_PLACE = {"setitem", "zero_at", "index_add"}
 # Statements written over two lines (``out = ...`` first): their other inputs are read after ``out`` is bound.
-TWO_LINES = {"setitem", "zero_at", "scatter_add"}
+TWO_LINES = {"setitem", "zero_at", "scatter_add", "index_add"}
 # Calls whose result may be their first argument itself.
 MAY_RETURN_INPUT = {"_unbroadcast", "asarray", "broadcast_to", "atleast_1d"}
 
@@ -161,7 +173,8 @@ def _movable(block: list, index: int, position: int, group: dict) -> list[int] |
     while todo:
         at = todo.pop()
         eqn = block[at]
-        if at == index or not isinstance(eqn, Eqn) or eqn.op in EFFECTS or id(eqn.out) in group:
+        if at == index or not isinstance(eqn, Eqn) or eqn.op in EFFECTS or \
+                id(eqn.out) in group and eqn.op not in ACCUMULATES:  # a running sum's step may move: checked again
             return None
         chosen.add(at)
         todo += [made[id(a)] for a in eqn.ins if isinstance(a, Var) and id(a) in made and made[id(a)] not in chosen]

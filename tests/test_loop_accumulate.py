@@ -1,0 +1,142 @@
+"""Loops that read ``xs[i]`` add the gradient into the backward pass's own accumulator in place
+(``grad_xs[i] += g``; ``np.add.at`` where the index may repeat), not a whole zero array per iteration
+(issue 12): the emitted code, and gradients against central differences for rows, columns, fancy and
+repeated indices, nested loops, branches around and inside loops, and a gradient read in the loop."""
+
+import numpy as np
+import pytest
+from conftest import ROOT, numeric_gradient, run_generated
+
+import diffc
+from diffc.compiler import parse_shape
+
+HEADER = "import numpy as np\n\n\n"
+
+
+def _grad_text(source, shapes=None, wrt=None):
+    shapes = None if shapes is None else {k: parse_shape(v) for k, v in shapes.items()}
+    return diffc.compile_source(HEADER + source, shapes=shapes, wrt=wrt).text
+
+
+def _backward_loop(text):
+    """The generated function's backward part (from ``# backward`` on)."""
+    return text.split("# backward", 1)[1]
+
+
+def _check(source, args, shapes=None, wrt=None, rtol=1e-6):
+    user = run_generated(HEADER + source)["f"]
+    positions = range(len(args)) if wrt is None else wrt
+    for given in (None, shapes) if shapes else (None,):
+        text = _grad_text(source, given, wrt)
+        grads = run_generated(text)["f_grad"](*args)
+        grads = grads if isinstance(grads, tuple) else (grads,)
+        for g, i in zip(grads, positions):
+            np.testing.assert_allclose(g, numeric_gradient(user, args, i), rtol=rtol, atol=1e-9,
+                                       err_msg=f"gradient {i}, shapes {given}")
+    return text
+
+
+def test_softmax_loop_adds_each_row_in_place():
+    source = (ROOT / "benchmarks" / "cases" / "softmax_loop.py").read_text()
+    shapes = {"W": parse_shape("D,C"), "X": parse_shape("N,D"), "y": parse_shape("N:int"), "reg": ()}
+    for given in (None, shapes):
+        back = _backward_loop(diffc.compile_source(source, shapes=given).text)
+        loop = back.split("for i in reversed(range(N)):", 1)[1].split("    grad_X", 1)[0]
+        assert "grad_scores[i] += " in loop, loop
+        assert "zeros_like(scores)" not in loop, loop  # no whole array per iteration
+
+
+def test_rows():
+    source = ("def f(xs, w):\n    s = 0.0\n    for i in range(xs.shape[0]):\n"
+              "        s = s + np.sum(np.tanh(xs[i] * w))\n    return s\n")
+    rng = np.random.default_rng(0)
+    text = _check(source, [rng.normal(size=(5, 3)), rng.normal(size=3)], {"xs": "N,D", "w": "D"})
+    assert "grad_xs[i] += " in text and text.count("np.zeros_like(xs)") == 1
+
+
+def test_columns():
+    source = ("def f(x, w):\n    s = 0.0\n    for j in range(x.shape[1]):\n"
+              "        s = s + w[j] * np.sum(np.sin(x[:, j]))\n    return s\n")
+    rng = np.random.default_rng(1)
+    text = _check(source, [rng.normal(size=(4, 3)), rng.normal(size=3)], {"x": "N,C", "w": "C"})
+    assert "grad_x[:, j] += " in text and "grad_w[j] += " in text
+
+
+def test_labels_from_an_int_array_may_repeat():
+    # y[i] with y of unknown kind: np.add.at (exact if it repeats); with y an int array: +=.
+    source = ("def f(s, y):\n    loss = 0.0\n    for i in range(y.shape[0]):\n"
+              "        loss = loss + s[y[i]] ** 2 * (i + 1)\n    return loss\n")
+    s, y = np.array([0.3, -1.2, 0.8, 2.0]), np.array([1, 1, 3, 1, 0])
+    user = run_generated(HEADER + source)["f"]
+    for shapes, spelled in ((None, "np.add.at(grad_s, "), ({"s": "C", "y": "N:int"}, "grad_s[t")):
+        text = _grad_text(source, shapes, wrt=0)
+        assert spelled in text, text
+        np.testing.assert_allclose(run_generated(text)["f_grad"](s, y), numeric_gradient(user, [s, y], 0),
+                                   rtol=1e-6, atol=1e-9)
+
+
+def test_fancy_index_with_repeats_in_a_loop():
+    source = ("def f(x):\n    s = 0.0\n    for k in range(3):\n"
+              "        s = s + np.sum(x[[0, 2, 0]] * (k + 1.0)) + np.sum(x[1:] ** 2)\n    return s\n")
+    text = _check(source, [np.array([0.5, -1.0, 2.0, 0.7])], {"x": "N"})
+    assert "np.add.at(grad_x, " in text
+
+
+def test_nested_loops():
+    source = ("def f(x):\n    s = 0.0\n    for i in range(x.shape[0]):\n        for j in range(x.shape[1]):\n"
+              "            s = s + np.cos(x[i, j]) * x[i, 0]\n    return s\n")
+    rng = np.random.default_rng(2)
+    text = _check(source, [rng.normal(size=(3, 4))], {"x": "N,D"})
+    assert "grad_x[i, j] += " in text
+
+
+def test_gradient_read_inside_the_loop():
+    # x is carried and read whole and by row: its gradient is read in each backward iteration.
+    source = ("def f(x, v):\n    s = 0.0\n    for i in range(3):\n        s = s + np.sum(x[i] * v)\n"
+              "        x = x * 0.9 + np.sum(x[i]) * v[i % 2]\n        v = v * x[i, 0]\n    return s + np.sum(x * v)\n")
+    rng = np.random.default_rng(3)
+    _check(source, [rng.normal(size=(4, 2)), rng.normal(size=2)], {"x": "N,D", "v": "D"})
+
+
+def test_whole_array_and_rows_in_one_loop():
+    # the running sum of x's gradient gets a whole-array part and a row part in each iteration
+    source = ("def f(x, w):\n    s = 0.0\n    for i in range(x.shape[0]):\n"
+              "        s = s + np.sum(x * w[i]) * np.sum(x[i] ** 2)\n    return s\n")
+    rng = np.random.default_rng(4)
+    _check(source, [rng.normal(size=(3, 2)), rng.normal(size=3)], {"x": "N,D", "w": "N"})
+
+
+@pytest.mark.parametrize("flag", [1.0, -1.0])
+def test_loop_inside_a_branch(flag):
+    source = ("def f(x, c):\n    s = 0.0\n    if c > 0:\n        for i in range(x.shape[0]):\n"
+              "            s = s + np.exp(x[i]) * c\n    else:\n        s = np.sum(x) * c\n    return s\n")
+    text = _check(source, [np.array([0.1, -0.4, 0.3]), flag], {"x": "N", "c": ""})
+    assert "grad_x[i] += " in text
+
+
+def test_branch_inside_a_loop():
+    source = ("def f(x, w):\n    s = 0.0\n    for i in range(x.shape[0]):\n        if x[i, 0] > 0:\n"
+              "            s = s + np.sum(x[i] * w)\n        else:\n            s = s - np.sum(x[i, 1:] ** 2)\n"
+              "    return s\n")
+    x = np.array([[0.5, 1.0, -2.0], [-0.3, 0.2, 0.4], [1.5, -0.7, 0.1]])
+    _check(source, [x, np.array([0.3, -0.2, 0.9])], {"x": "N,D", "w": "D"})
+
+
+def test_accumulator_of_an_int_array_is_float():
+    # the gradient of an int-valued array is real: the accumulator is made with dtype=float
+    source = ("def f(x, n):\n    s = 0.0\n    for i in range(3):\n        s = s + x[i] * n[i]\n    return s\n")
+    text = _grad_text(source, {"x": "N", "n": "N:int"}, wrt=0)
+    assert "grad_x[i] += " in text
+    np.testing.assert_allclose(run_generated(text)["f_grad"](np.array([0.5, 1.0, 2.0]), np.array([2, 3, 4])),
+                               [2.0, 3.0, 4.0])
+
+
+def test_buffer_written_in_a_loop_copies_nothing_per_iteration():
+    # grad_y[i] is read (a view, for rows), then zeroed in place: the row's sum into grad_x moves before
+    # the zeroing rather than copying grad_y in every iteration.
+    source = ("def f(x):\n    y = np.zeros_like(x)\n    for i in range(x.shape[0]):\n        y[i] = x[i] * 2.0\n"
+              "    return np.sum(y * y)\n")
+    rng = np.random.default_rng(5)
+    for shape in ((4,), (4, 3)):
+        text = _check(source, [rng.normal(size=shape)], {"x": "N" if len(shape) == 1 else "N,D"})
+        assert ".copy()" not in _backward_loop(text) and "grad_x[i] += " in text, text
