@@ -64,24 +64,16 @@ def svm_loss_naive_grad(W, X, y, reg):
         grad_correct_class_score = 0.0
         for j in reversed(range(num_classes)):
             took_if = saved_took_if.pop()
-            if took_if:
-                grad_correct_class_score_1 = 0.0
-                grad_scores_1 = np.zeros_like(scores)
-            else:
+            if not took_if:
                 took_if = saved_took_if_1.pop()
                 if took_if:
                     grad_loss_1 = grad_loss
                 else:
                     grad_loss_1 = 0.0
-                grad_correct_class_score_1 = -grad_loss_1
-                grad_scores_1 = np.zeros_like(scores)
-                grad_scores_1[j] = grad_loss_1
-            grad_correct_class_score = grad_correct_class_score + grad_correct_class_score_1
-            grad_scores = grad_scores + grad_scores_1
-        t10 = np.zeros_like(scores)
-        t10[t4] = grad_correct_class_score
-        grad_scores_2 = grad_scores + t10
-        grad_W = grad_W + np.outer(t1, grad_scores_2)
+                grad_correct_class_score = grad_correct_class_score - grad_loss_1
+                grad_scores[j] += grad_loss_1
+        grad_scores[t4] += grad_correct_class_score
+        grad_W = grad_W + np.outer(t1, grad_scores)
     grad_W = grad_t9 * 2 * W + grad_W
     return grad_W, dW
 

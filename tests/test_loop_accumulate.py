@@ -140,3 +140,33 @@ def test_buffer_written_in_a_loop_copies_nothing_per_iteration():
     for shape in ((4,), (4, 3)):
         text = _check(source, [rng.normal(size=shape)], {"x": "N" if len(shape) == 1 else "N,D"})
         assert ".copy()" not in _backward_loop(text) and "grad_x[i] += " in text, text
+
+
+def test_svm_naive_adds_into_its_own_scores_gradient():
+    text = (ROOT / "examples" / "cs231n_svm_grad.py").read_text().split("def svm_loss_vectorized_grad")[0]
+    back = _backward_loop(text)
+    assert "grad_scores[j] += " in back and "grad_scores[t4] += " in back
+    assert back.count("zeros_like(scores)") == 1  # once per row, none per class
+
+
+def test_straight_line_elements_share_one_array():
+    # x[0] * x[1] + sin(x[2]) + x[0]: the elements' gradients are added into one array (index 0 twice: +=)
+    source = "def f(x):\n    return x[0] * x[1] + np.sin(x[2]) + x[0] + np.sum(x[[1, 1, 3]] ** 2)\n"
+    x = np.array([0.4, -1.3, 0.9, 2.0])
+    for shapes in ({"x": "N"}, None):
+        text = _check(source, [x], shapes)
+        assert text.count("zeros_like(x)") == 1 and text.count("grad_x[0] += ") == 2, text
+        assert "np.add.at(grad_x, " in text
+
+
+def test_branch_merge_adds_in_place():
+    source = ("def f(x, c):\n    if c > 0:\n        s = x[0] * x[2] + np.sum(np.tanh(x))\n    else:\n"
+              "        s = x[1] ** 3\n    return s * x[0]\n")
+    for c in (1.0, -1.0):
+        _check(source, [np.array([0.4, -1.3, 0.9]), c], {"x": "N", "c": ""})
+
+
+def test_repeated_part_is_counted_twice():
+    # a gradient that reaches the same value twice through one variable (x[0] + x[0] after CSE-like reuse)
+    source = "def f(x):\n    t = x[1]\n    u = t + t\n    return u * x[0] + x[0]\n"
+    _check(source, [np.array([0.4, -1.3, 0.9])], {"x": "N"})

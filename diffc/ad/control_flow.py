@@ -61,14 +61,21 @@ class FlowReverse:
         then_bwd, then_out = self.block(item.then, seeds[0])
         else_bwd, else_out = self.block(item.orelse, seeds[1])
         phis, sent = [], []
+        running = getattr(contributions, "running", lambda key: None)
         for key in dict.fromkeys([*then_out, *else_out]):
             v = self.vars[key]
             then_plain, then_fields = split_parts(then_out.get(key))
             else_plain, else_fields = split_parts(else_out.get(key))
+            outer = running(key)  # in a loop body: each branch adds into the running sum itself
             for field in dict.fromkeys([*then_fields, *else_fields]):  # a container: field by field
+                if outer is not None:
+                    self.thread(phis, then_bwd, else_bwd, then_fields.get(field), else_fields.get(field), outer, field)
+                    continue
                 out = self.merge(phis, then_bwd, else_bwd, then_fields.get(field), else_fields.get(field), v)
                 sent.append((v, FieldPart(field, out)))
-            if then_plain or else_plain:
+            if (then_plain or else_plain) and outer is not None:
+                self.thread(phis, then_bwd, else_bwd, then_plain, else_plain, outer, None)
+            elif then_plain or else_plain:
                 sent.append((v, self.merge(phis, then_bwd, else_bwd, then_plain, else_plain, v)))
         if phis:
             bwd.append(If(item.cond, then_bwd, else_bwd, phis, item.lineno, item.col))
@@ -82,6 +89,19 @@ class FlowReverse:
         self.made_here.add(id(out))
         phis.append(Phi(out, a, c))
         return out
+
+    def thread(self, phis, then_bwd, else_bwd, then_parts, else_parts, outer: RunningSum, field):
+        """Each branch adds its parts to the enclosing loop's running sum; a phi joins the two sums."""
+        latest = outer.latest(field)
+        sides = []
+        for block, parts in ((then_bwd, then_parts), (else_bwd, else_parts)):
+            acc = latest
+            for part in parts or ():
+                acc = outer.accumulate(block, acc, part, field)
+            sides.append(_defined_in(block, acc))
+        out = outer.new_var(field)
+        phis.append(Phi(out, *sides))
+        outer.advance(field, out)
 
     def loop(self, item: Loop, bwd: list, contributions: dict):
         carried = [c for c in item.carried if id(c.start) in self.active]
@@ -118,7 +138,10 @@ class FlowReverse:
                 threaded.append((outer, field, final))
                 continue
             like = v if field is None else self.builder(bwd).emit("field", v, key=field)
-            back_carried.append(Carry(self.zero(bwd, like), start, end, final))
+            init = self.zero(bwd, like)
+            if not isinstance(init, Const):
+                self.owned.add(id(final))
+            back_carried.append(Carry(init, start, end, final))
             sent.append((v, final if field is None else FieldPart(field, final)))
         target = self.tape(item, body)
         if item.kind == "while":  # count the trips, to take as many backward
@@ -192,36 +215,41 @@ class RunningSum:
         """``value`` is the running sum from now on (an inner loop carried it on from :meth:`latest`)."""
         self.sums[self.key if field is None else (self.key, field)][1] = value
 
-    def append(self, part):
+    def new_var(self, field) -> Var:
         v = self.reverse.vars[self.key]
-        key = self.key
-        label = None
-        if isinstance(part, FieldPart):  # one running sum per part of a container
-            label = ("grad_", v, f"_{part.key}")
-            key, part = (self.key, part.key), part.grad
-        latest = self.latest(None if label is None else key[1])
-        out = Var(primal=None if label else v, label=label)
-        scatter = self._scatter(part, v if label is None else None)
-        if scatter is not None:  # acc[index] += g into the sum's own zeros, not zeros + a zero array set at index
-            self.bwd.remove(scatter)
-            self.sums[key][1] = self.reverse.builder(self.bwd).emit(
-                "index_add", latest, *scatter.ins[1:], out=out, **scatter.params)
-            return
-        self.sums[key][1] = self.reverse.builder(self.bwd).emit("add", latest, part, out=out)
+        return Var(primal=v) if field is None else Var(label=("grad_", v, f"_{field}"))
 
-    def _scatter(self, part, like):
-        """The ``scatter_add`` equation that made ``part`` (the gradient of ``x[index]``) just now, if the
-        running sum can take it in place instead: the sum starts from zeros of its own (an array, made
-        by :meth:`zero` for the loop), so nothing else holds it, and no tool records ``part``."""
+    def append(self, part):
+        field = None
+        if isinstance(part, FieldPart):  # one running sum per part of a container
+            field, part = part.key, part.grad
+        self.advance(field, self.accumulate(self.bwd, self.latest(field), part, field))
+
+    def accumulate(self, block: list, latest, part, field) -> Var:
+        """``latest + part``, written at the end of ``block``: ``latest[index] += g`` when ``part`` is a
+        scatter this block made for it (``_scatter``), else a new sum."""
+        out = self.new_var(field)
+        scatter = self._scatter(block, part, self.reverse.vars[self.key] if field is None else None)
+        if scatter is not None:  # acc[index] += g into the sum's own zeros, not zeros + a zero array set at index
+            block.remove(scatter)
+            return self.reverse.builder(block).emit("index_add", latest, *scatter.ins[1:], out=out, **scatter.params)
+        return self.reverse.builder(block).emit("add", latest, part, out=out)
+
+    def _scatter(self, block, part, like):
+        """The ``scatter_add`` equation of ``block`` that made ``part`` (the gradient of ``x[index]``) for this
+        sum alone, if the running sum can take it in place instead: the sum starts from zeros of its own
+        (an array, made by :meth:`zero` for the loop), so nothing else holds it, and no tool records ``part``."""
         r = self.reverse
-        last = self.bwd[-1] if self.bwd else None
-        if not (isinstance(last, Eqn) and last.op == "scatter_add" and last.out is part and r.record is None):
+        if r.record is not None or not isinstance(part, Var) or id(part) not in r.made_here:
+            return None
+        scatter = next((e for e in reversed(block) if isinstance(e, Eqn) and e.out is part), None)
+        if scatter is None or scatter.op != "scatter_add":
             return None
         if like is not None and not r.zero_is_array(like):
             return None
         if like is None and not (r.numpy and r.shapes is not None):  # a field's zeros: as zero() makes them
             return None
-        return last
+        return scatter
 
 
 def _defined_in(block: list, atom, primal=None):

@@ -135,6 +135,7 @@ class _Reverse(FlowReverse):
         self.vars: dict[int, Var] = {}
         self.masks: dict[int, tuple] = {}  # id(gradient var) -> (condition, taken when true)
         self.made_here: set[int] = set()  # backward temporaries not yet given a role
+        self.owned: set[int] = set()  # loops' running sums of fresh zeros, which nothing else holds
         self.backward_of: dict[int, list] = {}  # id(forward block) -> its backward block
         self.where: dict[int, tuple] = {}  # id(var) -> (forward block, item) that defines it
         self.parent: dict[int, list] = {}  # id(forward item) -> the block it is in
@@ -173,10 +174,38 @@ class _Reverse(FlowReverse):
         """The sum of ``parts`` as one atom, written at the end of ``items`` (zero if there are none)."""
         if not parts:
             return self.zero(items, like)
-        b = self.builder(items)
-        total = parts[0]
-        for part in parts[1:]:
-            total = b.emit("add", total, part, out=Var(primal=like))
+        if len(parts) == 1:
+            return parts[0]
+        return self.sum_parts(self.builder(items), parts, Var(primal=like), lambda: Var(primal=like))
+
+    def scatter_of(self, block: list, part):
+        """The ``scatter_add`` at the top level of ``block`` that made ``part`` (the gradient of
+        ``x[index]``: zeros set at index) for one sum alone, if no tool records it; else None."""
+        if self.record is not None or not isinstance(part, Var) or id(part) not in self.made_here:
+            return None
+        eqn = next((e for e in reversed(block) if isinstance(e, Eqn) and e.out is part), None)
+        return eqn if eqn is not None and eqn.op == "scatter_add" else None
+
+    def sum_parts(self, b: Builder, parts: list, out: Var, between=Var) -> Var:
+        """``out`` = the sum of two or more ``parts`` (``between()`` makes the partial sums). Where one
+        part is an array only this sum holds (a loop's running sum of fresh zeros, or else a fresh
+        scatter), the scatters among the others are added into it in place (``acc[index] += g``)
+        rather than each made as a whole array and added."""
+        scatters = {id(p): self.scatter_of(b.eqns, p) for p in parts}
+        acc = next((p for p in parts if isinstance(p, Var) and id(p) in self.owned), None) or \
+            next((p for p in parts if scatters[id(p)] is not None), None)
+        in_place = acc is not None and any(scatters[id(p)] is not None for p in parts if p is not acc)
+        at = next(k for k, p in enumerate(parts) if p is acc) if in_place else 0  # else: the sum as written
+        acc, rest = parts[at], parts[:at] + parts[at + 1:]
+        total = acc
+        for k, part in enumerate(rest):
+            target = out if k == len(rest) - 1 else between()
+            scatter = scatters[id(part)] if in_place else None
+            if scatter is not None:
+                b.eqns.remove(scatter)
+                total = b.emit("index_add", total, *scatter.ins[1:], out=target, **scatter.params)
+            else:
+                total = b.emit("add", total, part, out=target)
         return total
 
     # -- blocks -----------------------------------------------------------------
@@ -234,10 +263,7 @@ class _Reverse(FlowReverse):
                 if id(first) in self.masks:
                     self.masks[id(out)] = self.masks[id(first)]
             else:
-                total = first
-                for part in parts[1:-1]:
-                    total = b.emit("add", total, part, out=Var())
-                b.emit("add", total, parts[-1], out=out)
+                self.sum_parts(b, parts, out)
             self.grads[id(v)] = out
 
         for index in range(len(items) - 1, -1, -1):
