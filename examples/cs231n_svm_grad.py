@@ -17,20 +17,14 @@ def svm_loss_naive_grad(W, X, y, reg):
     saved_took_if = []
     saved_took_if_1 = []
     saved_scores = []
-    saved_t4 = []
-    saved_t1 = []
     dW = np.zeros(W.shape)
     num_classes = W.shape[1]
     num_train = X.shape[0]
     loss = 0.0
     for i in range(num_train):
-        t1 = X[i]
-        saved_t1.append(t1)
-        scores = t1.dot(W)
+        scores = X[i].dot(W)
         saved_scores.append(scores)
-        t4 = y[i]
-        saved_t4.append(t4)
-        correct_class_score = scores[t4]
+        correct_class_score = scores[y[i]]
         for j in range(num_classes):
             took_if = j == y[i]
             saved_took_if.append(took_if)
@@ -42,23 +36,21 @@ def svm_loss_naive_grad(W, X, y, reg):
                     loss = loss + margin
                     dW_1 = dW.copy()
                     dW_1[:, j] = dW[:, j] + X[i]
-                    t8 = y[i]
+                    t4 = y[i]
                     dW = dW_1.copy()
-                    dW[:, t8] = dW_1[:, t8] - X[i]
+                    dW[:, t4] = dW_1[:, t4] - X[i]
     loss = loss / num_train
     dW = dW / num_train
-    t9 = W * W
-    loss = loss + reg * np.sum(t9)
+    t5 = W * W
+    loss = loss + reg * np.sum(t5)
     dW = dW + 2 * reg * W
     # backward
     grad_loss = 1.0
     grad_loss_1 = grad_loss
-    grad_t9 = np.full_like(t9, grad_loss * reg)
+    grad_t5 = np.full_like(t5, grad_loss * reg)
     grad_loss = grad_loss_1 / num_train
     grad_W = np.zeros_like(W)
-    for _ in reversed(range(num_train)):
-        t1 = saved_t1.pop()
-        t4 = saved_t4.pop()
+    for i in reversed(range(num_train)):
         scores = saved_scores.pop()
         grad_scores = np.zeros_like(scores)
         grad_correct_class_score = 0.0
@@ -72,9 +64,9 @@ def svm_loss_naive_grad(W, X, y, reg):
                     grad_loss_1 = 0.0
                 grad_correct_class_score = grad_correct_class_score - grad_loss_1
                 grad_scores[j] += grad_loss_1
-        grad_scores[t4] += grad_correct_class_score
-        grad_W = grad_W + np.outer(t1, grad_scores)
-    grad_W = grad_t9 * 2 * W + grad_W
+        grad_scores[y[i]] += grad_correct_class_score
+        grad_W = grad_W + np.outer(X[i], grad_scores)
+    grad_W = grad_t5 * 2 * W + grad_W
     return grad_W, dW
 
 

@@ -16,34 +16,29 @@ def _first_mask(pick, x, axis=None):
 def rnn_grad(Wh, Wx, h0, xs, T):
     # forward
     saved_h = []
-    saved_t2 = []
     saved_h_1 = []
     h = h0
     for t in range(T):
         saved_h_1.append(h)
-        t2 = xs[t]
-        saved_t2.append(t2)
-        h = np.tanh(Wh @ h + Wx @ t2)
+        h = np.tanh(Wh @ h + Wx @ xs[t])
         saved_h.append(h)
-    t5 = h * h
-    out = np.sum(t5)
+    t3 = h * h
+    out = np.sum(t3)
     # backward
     grad_out = 1.0
-    grad_t5 = np.full_like(t5, grad_out)
-    grad_h = grad_t5 * 2 * h
+    grad_t3 = np.full_like(t3, grad_out)
+    grad_h = grad_t3 * 2 * h
     grad_Wh = np.zeros_like(Wh)
     grad_xs = np.zeros_like(xs)
     grad_Wx = np.zeros_like(Wx)
     for t in reversed(range(T)):
         h = saved_h_1.pop()
-        t2 = saved_t2.pop()
         h_1 = saved_h.pop()
-        t6 = grad_h * (1 - h_1 * h_1)
-        grad_Wx = grad_Wx + np.outer(t6, t2)
-        grad_t2 = Wx.T @ t6
-        grad_xs[t] += grad_t2
-        grad_Wh = grad_Wh + np.outer(t6, h)
-        grad_h = Wh.T @ t6
+        t4 = grad_h * (1 - h_1 * h_1)
+        grad_Wx = grad_Wx + np.outer(t4, xs[t])
+        grad_xs[t] += Wx.T @ t4
+        grad_Wh = grad_Wh + np.outer(t4, h)
+        grad_h = Wh.T @ t4
     grad_h0 = grad_h
     grad_T = 0.0
     return grad_Wh, grad_Wx, grad_h0, grad_xs, grad_T

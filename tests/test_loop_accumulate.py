@@ -145,7 +145,7 @@ def test_buffer_written_in_a_loop_copies_nothing_per_iteration():
 def test_svm_naive_adds_into_its_own_scores_gradient():
     text = (ROOT / "examples" / "cs231n_svm_grad.py").read_text().split("def svm_loss_vectorized_grad")[0]
     back = _backward_loop(text)
-    assert "grad_scores[j] += " in back and "grad_scores[t4] += " in back
+    assert "grad_scores[j] += " in back and "grad_scores[y[i]] += " in back
     assert back.count("zeros_like(scores)") == 1  # once per row, none per class
 
 
@@ -170,3 +170,29 @@ def test_repeated_part_is_counted_twice():
     # a gradient that reaches the same value twice through one variable (x[0] + x[0] after CSE-like reuse)
     source = "def f(x):\n    t = x[1]\n    u = t + t\n    return u * x[0] + x[0]\n"
     _check(source, [np.array([0.4, -1.3, 0.9])], {"x": "N"})
+
+
+# -- the loop tape: values cheap to compute again are not saved (issue 12, item 10) -------------------
+def test_rows_and_labels_are_read_again_not_saved():
+    source = (ROOT / "benchmarks" / "cases" / "softmax_loop.py").read_text()
+    shapes = {"W": parse_shape("D,C"), "X": parse_shape("N,D"), "y": parse_shape("N:int"), "reg": ()}
+    text = diffc.compile_source(source, shapes=shapes).text
+    assert text.count(" = []") == 3, text  # s, exp(s), its sum; not scores[i] nor y[i]
+    assert "_first_mask(np.argmax, scores[i])" in text and "[y[i]] = " in text
+
+
+def test_recomputed_index_arithmetic():
+    # xs[i - 1] and xs[2 * i % 3]: the index is arithmetic of the target, computed again backwards
+    source = ("def f(xs, w):\n    s = 0.0\n    for i in range(1, xs.shape[0]):\n"
+              "        s = s + np.sum(np.tanh(xs[i - 1] * w) * xs[(2 * i) % 3])\n    return s\n")
+    rng = np.random.default_rng(6)
+    text = _check(source, [rng.normal(size=(4, 2)), rng.normal(size=2)], {"xs": "N,D", "w": "D"})
+    assert text.count(" = []") == 2 and "xs[2 * i % 3]" in text, text  # tanh's value and the product
+
+
+def test_carried_array_is_still_saved():
+    # y changes in the loop: y[i - 1] must be saved, not read again from the final y
+    source = ("def f(x, w):\n    y = np.zeros(4)\n    for i in range(1, 4):\n"
+              "        y[i] = y[i - 1] * w + x[i]\n    return np.sum(y * y)\n")
+    text = _check(source, [np.array([0.3, -0.5, 0.8, 1.1]), 0.7], {"x": "N", "w": ""})
+    assert "saved_y" in text

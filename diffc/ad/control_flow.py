@@ -174,13 +174,19 @@ class FlowReverse:
                 if id(a) in inner and id(a) not in seen:
                     seen.add(id(a))
                     needed.append(a)
+        recompute = self.recomputable(item, needed, inner)
+        if item.target is not None and any(item.target in e.ins for e in recompute) and item.target not in needed:
+            needed.append(item.target)
         subst, pushes, pops = {}, [], []
         for v in needed:
-            shadow = Var(v.hint, label=None if v.hint else ("", v))
+            again = any(v is e.out for e in recompute)  # the forward value may have no name: no label from it
+            shadow = Var(v.hint, label=None if v.hint or again else ("", v))
             subst[id(v)] = shadow
             if v is item.target:
                 target = shadow  # the backward loop's header gives it back
                 continue
+            if any(v is e.out for e in recompute):
+                continue  # computed again at the start of the backward body, from what it was computed from
             stack = Var(label=("saved_", v))  # named after the value it keeps
             self.stacks.append(Eqn("new_stack", (), stack))
             block, defining = self.where[id(v)]
@@ -192,7 +198,43 @@ class FlowReverse:
             block.insert(position, push)
         for block, pop in pops:
             self.backward_of.get(id(block), body).insert(0, pop)
+        again = []
+        for e in recompute:  # in forward order: each reads only values from outside, the target or the ones before
+            out = subst.setdefault(id(e.out), Var(e.out.hint))
+            again.append(Eqn(e.op, tuple(subst.get(id(a), a) if isinstance(a, Var) else a for a in e.ins), out,
+                             dict(e.params), e.lineno, e.col))
+        body[0:0] = again
         return target
+
+    def recomputable(self, item: Loop, needed: list, inner: set) -> list:
+        """The equations of the loop body that make a value the backward body reads and are cheaper to
+        compute again there than to save: ``xs[i]`` and scalar arithmetic of the loop's target, of
+        numbers, and of values from outside the loop (which no iteration changes: a value the loop
+        changes is carried, so inside it). In forward order; each reads only such values."""
+        if self.shapes is None:
+            return []
+        made = {id(e.out): e for e in item.body if isinstance(e, Eqn)}  # the body's top level only
+        memo: dict[int, bool] = {}
+
+        def cheap(a) -> bool:
+            if not isinstance(a, Var) or a is item.target or id(a) not in inner:
+                return True
+            if id(a) not in memo:
+                memo[id(a)] = False  # no cycles in SSA, but stay safe
+                e = made.get(id(a))
+                memo[id(a)] = e is not None and _cheap_op(e, self.shapes, self.sequences) and \
+                    all(cheap(x) for x in e.ins)
+            return memo[id(a)]
+
+        wanted = {id(v) for v in needed if v is not item.target and cheap(v)}
+        todo = list(wanted)
+        while todo:  # what a recomputed value is computed from, if made in the loop, is recomputed too
+            e = made[todo.pop()]
+            for a in e.ins:
+                if isinstance(a, Var) and id(a) in made and id(a) not in wanted:
+                    wanted.add(id(a))
+                    todo.append(id(a))
+        return [e for e in item.body if isinstance(e, Eqn) and id(e.out) in wanted]
 
 
 class RunningSum:
@@ -250,6 +292,20 @@ class RunningSum:
         if like is None and not (r.numpy and r.shapes is not None):  # a field's zeros: as zero() makes them
             return None
         return scatter
+
+
+# Ops on numbers cheap enough to compute again in the backward loop rather than save (on the same
+# inputs as forward: what did not fail there does not fail here).
+_SCALAR_ARITHMETIC = {"add", "sub", "mul", "neg", "mod", "floordiv"}
+
+
+def _cheap_op(e: Eqn, shapes, sequences) -> bool:
+    """``x[index]`` with every index a number (a view or an element, not a copy), or arithmetic of numbers."""
+    if e.params.get("_raise") or e.params.get("_carry"):
+        return False
+    if e.op == "getitem":
+        return id(e.ins[0]) not in sequences and all(shapes.get(a) == () for a in e.ins[1:])
+    return e.op in _SCALAR_ARITHMETIC and all(shapes.get(a) == () for a in (*e.ins, e.out))
 
 
 def _defined_in(block: list, atom, primal=None):
