@@ -196,3 +196,29 @@ def test_carried_array_is_still_saved():
               "        y[i] = y[i - 1] * w + x[i]\n    return np.sum(y * y)\n")
     text = _check(source, [np.array([0.3, -0.5, 0.8, 1.1]), 0.7], {"x": "N", "w": ""})
     assert "saved_y" in text
+
+
+def test_inner_loop_reads_an_array_the_outer_loop_changes():
+    # x[j] is computed again in the inner backward loop from x, which the outer loop saves per iteration
+    source = ("def f(x, w):\n    s = 0.0\n    for k in range(2):\n        for j in range(3):\n"
+              "            s = s + np.sin(x[j] * w)\n        x = x * 1.5 + s\n        x[k] = x[k] * w\n"
+              "    return s + np.sum(x)\n")
+    _check(source, [np.array([0.3, -0.5, 0.8]), 0.7], {"x": "N", "w": ""})
+
+
+def test_a_stack_whose_pops_nobody_reads_is_dropped():
+    # the tape as the reverse pass may leave it: t pushed forward, popped backward, the pop unread
+    from diffc.ir import Carry, Const, Eqn, Loop, Var, walk
+    from diffc.passes.cleanup import plan
+
+    x, n, i, t, stack, acc = Var("x", is_param=True), Var("n", is_param=True), Var("i"), Var("t"), Var(), Var()
+    start, end, final = Var("s"), Var("s"), Var("s")
+    forward = [Eqn("new_stack", (), stack),
+               Loop("range", i, (n,), [], None, [Carry(Const(0.0), start, end, final)],
+                    [Eqn("mul", (x, i), t), Eqn("push", (stack, t), Var()), Eqn("add", (start, x), end)])]
+    back_i, popped, gstart, gend, gfinal = Var("i"), Var("t"), Var(), Var(), Var()
+    backward = [Loop("reverse", back_i, (n,), [], None, [Carry(Const(0.0), gstart, gend, gfinal)],
+                     [Eqn("pop", (stack,), popped), Eqn("add", (gstart, back_i), gend)])]
+    items, _, _ = plan(forward, backward, [x, n], [final, gfinal, acc])
+    assert not [e for e in walk(items) if e.op in ("new_stack", "push", "pop")]
+    assert not [e for e in walk(items) if e.op == "mul"]  # what only the push read goes too

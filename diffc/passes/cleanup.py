@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import bisect
 
-from ..ir import Eqn, If, Loop, Var, deep_defs, each_item, item_defs, item_reads, substitute, walk
+from ..ir import Eqn, If, Loop, Var, all_blocks, deep_defs, each_item, item_defs, item_reads, substitute, walk
 from .liveness import groups, live_items
 from .sharing import IN_PLACE, keep_old_values, memory_roots
 
@@ -92,9 +92,24 @@ def propagate_copies(items: list, keep, replace=None) -> list:
     return result
 
 
+def drop_unread_stacks(items: list, roots: set) -> list:
+    """Without the loops' stacks whose popped values nothing reads (a value the backward pass came
+    to need only for what it no longer computes): their pushes and pops go, then what only the
+    pushes read. ``dce`` keeps the tape as an effect, so this is asked separately."""
+    while True:
+        items = dce(items, set(roots))
+        read = {id(a) for item in each_item(items) for a in item.reads() if isinstance(a, Var)} | roots
+        dead = {id(e.ins[0]) for e in walk(items) if e.op == "pop" and id(e.out) not in read}
+        if not dead:
+            return items
+        for block in list(all_blocks(items)):
+            block[:] = [e for e in block if not (isinstance(e, Eqn) and (
+                e.op == "new_stack" and id(e.out) in dead or e.op in ("push", "pop") and id(e.ins[0]) in dead))]
+
+
 def plan(forward: list, backward: list, params: list[Var], roots: list):
     """The items to emit, the ids of the variables written inline, and the name groups."""
-    items = dce(forward + backward, {id(r) for r in roots if isinstance(r, Var)})
+    items = drop_unread_stacks(forward + backward, {id(r) for r in roots if isinstance(r, Var)})
     normalize(items)
     group = groups(items)
     counts = use_counts(items, roots)
