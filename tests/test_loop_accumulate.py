@@ -222,3 +222,19 @@ def test_a_stack_whose_pops_nobody_reads_is_dropped():
     items, _, _ = plan(forward, backward, [x, n], [final, gfinal, acc])
     assert not [e for e in walk(items) if e.op in ("new_stack", "push", "pop")]
     assert not [e for e in walk(items) if e.op == "mul"]  # what only the push read goes too
+
+
+def test_rows_of_a_dict_part():
+    # p["W"][i] in a loop: the part's running sum is added into in place too
+    source = ("def f(p, x):\n    s = 0.0\n    for i in range(3):\n        if x[i] > 0:\n"
+              "            s = s + np.sum(np.tanh(p['W'][i] * x[i]))\n        s = s + p['b'][i] ** 2\n    return s\n")
+    rng = np.random.default_rng(7)
+    W, b, x = rng.normal(size=(3, 2)), rng.normal(size=3), np.array([0.5, -0.3, 0.8])
+    user = run_generated(HEADER + source)["f"]
+    shapes = {"p['W']": parse_shape("N,D"), "p['b']": parse_shape("N"), "x": parse_shape("N")}
+    for given in (None, shapes):
+        text = diffc.compile_source(HEADER + source, wrt="p", shapes=given).text
+        g = run_generated(text)["f_grad"]({"W": W, "b": b}, x)
+        np.testing.assert_allclose(g["W"], numeric_gradient(lambda W: user({"W": W, "b": b}, x), [W], 0), atol=1e-8)
+        np.testing.assert_allclose(g["b"], numeric_gradient(lambda b: user({"W": W, "b": b}, x), [b], 0), atol=1e-8)
+    assert "[i] += " in _backward_loop(text), text

@@ -282,10 +282,8 @@ class RunningSum:
         sum alone, if the running sum can take it in place instead: the sum starts from zeros of its own
         (an array, made by :meth:`zero` for the loop), so nothing else holds it, and no tool records ``part``."""
         r = self.reverse
-        if r.record is not None or not isinstance(part, Var) or id(part) not in r.made_here:
-            return None
-        scatter = next((e for e in reversed(block) if isinstance(e, Eqn) and e.out is part), None)
-        if scatter is None or scatter.op != "scatter_add":
+        scatter = r.scatter_of(block, part)
+        if scatter is None:
             return None
         if like is not None and not r.zero_is_array(like):
             return None
@@ -305,6 +303,8 @@ def _cheap_op(e: Eqn, shapes, sequences) -> bool:
         return False
     if e.op == "getitem":
         return id(e.ins[0]) not in sequences and all(shapes.get(a) == () for a in e.ins[1:])
+    if e.op == "field":  # params["W"]: a look-up in a container no iteration changes
+        return True
     return e.op in _SCALAR_ARITHMETIC and all(shapes.get(a) == () for a in (*e.ins, e.out))
 
 

@@ -136,6 +136,7 @@ class _Reverse(FlowReverse):
         self.masks: dict[int, tuple] = {}  # id(gradient var) -> (condition, taken when true)
         self.made_here: set[int] = set()  # backward temporaries not yet given a role
         self.owned: set[int] = set()  # loops' running sums of fresh zeros, which nothing else holds
+        self.field_grads: set[int] = set()  # gradients of params["W"] that only the field's own rule reads
         self.backward_of: dict[int, list] = {}  # id(forward block) -> its backward block
         self.where: dict[int, tuple] = {}  # id(var) -> (forward block, item) that defines it
         self.parent: dict[int, list] = {}  # id(forward item) -> the block it is in
@@ -181,7 +182,8 @@ class _Reverse(FlowReverse):
     def scatter_of(self, block: list, part):
         """The ``scatter_add`` at the top level of ``block`` that made ``part`` (the gradient of
         ``x[index]``: zeros set at index) for one sum alone, if no tool records it; else None."""
-        if self.record is not None or not isinstance(part, Var) or id(part) not in self.made_here:
+        if self.record is not None or not isinstance(part, Var) or \
+                id(part) not in self.made_here and id(part) not in self.field_grads:
             return None
         eqn = next((e for e in reversed(block) if isinstance(e, Eqn) and e.out is part), None)
         return eqn if eqn is not None and eqn.op == "scatter_add" else None
@@ -308,6 +310,8 @@ class _Reverse(FlowReverse):
         if eqn.op == "field":
             container = eqn.ins[0]
             if g is not None and isinstance(container, Var) and id(container) in self.active:
+                if isinstance(g, Var) and g.primal is eqn.out:  # its own gradient var: read here alone
+                    self.field_grads.add(id(g))
                 contributions.setdefault(id(container), []).append(self.add(container, FieldPart(eqn.params["key"], g)))
                 if self.record is not None:
                     self.record[(id(eqn), 0)] = g
