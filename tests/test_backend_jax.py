@@ -85,3 +85,12 @@ def test_a_helper_that_writes_in_place_is_refused_with_its_line():
     with pytest.raises(diffc.UnsupportedError) as info:
         compile_source(src, "f.py", backend="jax")
     assert info.value.lineno == 6 and "_first_mask" in str(info.value) and "shapes" in info.value.hint
+
+
+def test_a_loops_running_sum_is_added_at_its_index_functionally():
+    # grad_x[i] += g (in place, NumPy) is grad_x = grad_x.at[i].add(g) in JAX; labels may repeat
+    src = ("import numpy as np\n\n\ndef f(x, w):\n    s = 0.0\n    for i in range(3):\n"
+           "        s = s + np.sum(np.tanh(x[i] * w)) + x[i, 0] * x[[0, 0, 1], 1].sum()\n    return s\n")
+    shapes = {"x": diffc.compiler.parse_shape("N,D"), "w": diffc.compiler.parse_shape("D")}
+    text = _check(src, "f", shapes, [RNG.normal(size=(3, 2)), RNG.normal(size=2)])
+    assert "grad_x = grad_x.at[i].add(" in text and "+=" not in text, text

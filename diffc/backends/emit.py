@@ -216,6 +216,10 @@ class Writer:
             return [*copy, ast.Assign([store], ast.Constant(0.0), lineno=0)]
         basic = eqn.params.get("basic") or _is_basic(index, eqn.ins)
         if eqn.op == "index_add":  # acc[index] += g in place (the accumulator is the backward pass's own)
+            if self.backends[-1].functional_scatter:  # JAX: acc.at[index].add(g), a new array
+                at = ast.Subscript(ast.Attribute(args[0], "at", ast.Load()), index_ast(index, args), ast.Load())
+                added = ast.Call(ast.Attribute(at, "add", ast.Load()), [args[1]], [])
+                return [ast.Assign([ast.Name(target, ast.Store())], added, lineno=0)]
             same = isinstance(args[0], ast.Name) and args[0].id == target
             copy = [] if same else [ast.Assign([ast.Name(target, ast.Store())], _method(args[0], "copy"), lineno=0)]
             if basic:  # no element selected twice: += is exact
