@@ -238,3 +238,10 @@ def test_rows_of_a_dict_part():
         np.testing.assert_allclose(g["W"], numeric_gradient(lambda W: user({"W": W, "b": b}, x), [W], 0), atol=1e-8)
         np.testing.assert_allclose(g["b"], numeric_gradient(lambda b: user({"W": W, "b": b}, x), [b], 0), atol=1e-8)
     assert "[i] += " in _backward_loop(text), text
+
+
+def test_break_and_nested_branches_in_a_loop():
+    # x[i + 1] is read in a branch only some iterations take: neither saved nor computed again outside it
+    source = ("def f(x):\n    s = 0.0\n    for i in range(x.shape[0]):\n        if x[i] > 2.0:\n            break\n"
+              "        s = s + x[i + 1] * x[i]\n    return s\n")
+    _check(source, [np.array([0.5, 1.0, 3.0, 0.2])], {"x": "N"})
