@@ -91,6 +91,14 @@ def test_power_iteration_loses_shapes_in_the_loop(make_module):
     check(make_module, body, [R(3, 3), R(3)])
 
 
+@pytest.mark.parametrize("rows", [1, 2])
+def test_a_slice_that_may_be_empty_is_not_assumed_the_shape_of_another(rows, make_module):
+    # Fuzz 11:961: y[1:] - w with shapes (?, 3) and (?, 3) is (0, 3) - (1, 3) for two rows: w's gradient
+    # must be summed back (it was passed on with shape (0, 3): a crash in the generated code).
+    body = "def f(a):\n    w = a[1:]\n    y = w * 1.0\n    y[1:] -= w\n    return np.sum(y * y)\n"
+    check(make_module, body, [R(rows, 3)])
+
+
 # ----------------------------------------------------------------------------------------------
 # Issue 8 case 4, issue 10 item 4: powers, hypot and norm at 0 (JAX's values: x ** y has gradient
 # 0 in y where x == 0 and 0 in x where y == 0; hypot and norm have gradient 0 at 0, as abs does)

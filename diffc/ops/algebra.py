@@ -93,7 +93,9 @@ def swap_last(b, x):
 def unbroadcast(b, g, x, out_shape):
     """``g`` (of shape ``out_shape``) summed back to the shape of ``x``."""
     sx, S = b.shape(x), b.shapes
-    if sx is not None and sx == out_shape:
+    # Equal shapes need no sum, but two unknown dims (None) are not known to be equal: y[1:] - w of
+    # shapes (?, 3) and (?, 3) may be (0, 3) - (1, 3).
+    if sx is not None and sx == out_shape and not (isinstance(sx, tuple) and None in sx):
         return g
     sx, out_shape = known(sx), known(out_shape)
     if sx is not None and out_shape is not None and len(sx) <= len(out_shape):
