@@ -49,21 +49,25 @@ def split_parts(parts):
 
 
 class FlowReverse:
-    """The control-flow part of :class:`diffc.reverse._Reverse`."""
+    """The control-flow part of the reverse pass: branches and loops, for the :class:`diffc.ad.reverse._Reverse`
+    it is given (whose blocks, gradients and activity it reads and extends)."""
+
+    def __init__(self, rv):
+        self.rv = rv
 
     def branch(self, item: If, bwd: list, contributions: dict):
         seeds = ({}, {})
         for phi in item.phis:
-            g = self.grads.get(id(phi.out))
+            g = self.rv.grads.get(id(phi.out))
             for side, atom in ((0, phi.then), (1, phi.orelse)):
-                if g is not None and isinstance(atom, Var) and id(atom) in self.active:
-                    seeds[side].setdefault(id(atom), []).append(self.add(atom, g))
-        then_bwd, then_out = self.block(item.then, seeds[0])
-        else_bwd, else_out = self.block(item.orelse, seeds[1])
+                if g is not None and isinstance(atom, Var) and id(atom) in self.rv.active:
+                    seeds[side].setdefault(id(atom), []).append(self.rv.add(atom, g))
+        then_bwd, then_out = self.rv.block(item.then, seeds[0])
+        else_bwd, else_out = self.rv.block(item.orelse, seeds[1])
         phis, sent = [], []
         running = getattr(contributions, "running", lambda key: None)
         for key in dict.fromkeys([*then_out, *else_out]):
-            v = self.vars[key]
+            v = self.rv.vars[key]
             then_plain, then_fields = split_parts(then_out.get(key))
             else_plain, else_fields = split_parts(else_out.get(key))
             outer = running(key)  # in a loop body: each branch adds into the running sum itself
@@ -83,10 +87,10 @@ class FlowReverse:
             contributions.setdefault(id(v), []).append(part)
 
     def merge(self, phis, then_bwd, else_bwd, then_parts, else_parts, v):
-        a = _defined_in(then_bwd, self.total(then_bwd, then_parts, v))
-        c = _defined_in(else_bwd, self.total(else_bwd, else_parts, v))
+        a = _defined_in(then_bwd, self.rv.total(then_bwd, then_parts, v))
+        c = _defined_in(else_bwd, self.rv.total(else_bwd, else_parts, v))
         out = Var(primal=v)
-        self.made_here.add(id(out))
+        self.rv.made_here.add(id(out))
         phis.append(Phi(out, a, c))
         return out
 
@@ -104,43 +108,43 @@ class FlowReverse:
         outer.advance(field, out)
 
     def loop(self, item: Loop, bwd: list, contributions: dict):
-        carried = [c for c in item.carried if id(c.start) in self.active]
-        if not carried and not any(id(a) in self.active for a in item_reads(item) if isinstance(a, Var)):
+        carried = [c for c in item.carried if id(c.start) in self.rv.active]
+        if not carried and not any(id(a) in self.rv.active for a in item_reads(item) if isinstance(a, Var)):
             return
-        b = self.builder(bwd, item)
+        b = self.rv.builder(bwd, item)
         seeds, starts = {}, {}
         for c in carried:
-            g = self.grads.get(id(c.final)) or self.zero(bwd, c.final)
+            g = self.rv.grads.get(id(c.final)) or self.rv.zero(bwd, c.final)
             start = Var(primal=c.end if isinstance(c.end, Var) else None)
             starts[id(c)] = (g, start)
-            if isinstance(c.end, Var) and id(c.end) in self.active:
-                seeds.setdefault(id(c.end), []).append(self.add(c.end, start))
+            if isinstance(c.end, Var) and id(c.end) in self.rv.active:
+                seeds.setdefault(id(c.end), []).append(self.rv.add(c.end, start))
         sums: dict = {}
-        body, out = self.block(item.body, seeds, sums=sums, direct={id(c.start) for c in carried})
+        body, out = self.rv.block(item.body, seeds, sums=sums, direct={id(c.start) for c in carried})
         back_carried, sent = [], []
         for c in carried:
             g, start = starts[id(c)]
-            end = _defined_in(body, self.total(body, out.pop(id(c.start), None), c.start))
+            end = _defined_in(body, self.rv.total(body, out.pop(id(c.start), None), c.start))
             final = Var(primal=c.init if isinstance(c.init, Var) else None)
-            self.made_here.add(id(final))
+            self.rv.made_here.add(id(final))
             back_carried.append(Carry(g, start, end, final))
-            if isinstance(c.init, Var) and id(c.init) in self.active:
+            if isinstance(c.init, Var) and id(c.init) in self.rv.active:
                 sent.append((c.init, final))
         threaded = []
         for key, (start, end) in sums.items():  # values from outside the loop: their gradients add up
             key, field = key if isinstance(key, tuple) else (key, None)
-            v = self.vars[key]
+            v = self.rv.vars[key]
             final = Var(primal=v) if field is None else Var(label=("grad_", v, f"_{field}"))
-            self.made_here.add(id(final))
+            self.rv.made_here.add(id(final))
             outer = getattr(contributions, "running", lambda key: None)(id(v))
             if outer is not None:  # inside another loop's body: carry its running sum on, not zeros added after
                 back_carried.append(Carry(outer.latest(field), start, end, final))
                 threaded.append((outer, field, final))
                 continue
-            like = v if field is None else self.builder(bwd).emit("field", v, key=field)
-            init = self.zero(bwd, like)
+            like = v if field is None else self.rv.builder(bwd).emit("field", v, key=field)
+            init = self.rv.zero(bwd, like)
             if not isinstance(init, Const):
-                self.owned.add(id(final))
+                self.rv.owned.add(id(final))
             back_carried.append(Carry(init, start, end, final))
             sent.append((v, final if field is None else FieldPart(field, final)))
         target = self.tape(item, body)
@@ -149,16 +153,16 @@ class FlowReverse:
             end = Builder(item.body).emit("add", start, Const(1), out=Var("trips"))
             item.carried.append(Carry(Const(0), start, end, final))
             # An enclosing loop's tape saves the count of each of its iterations: say where it is made.
-            self.where[id(start)] = (item.body, None)
-            self.where[id(end)] = (item.body, item.body[-1])
-            self.where[id(final)] = (self.parent[id(item)], item)
+            self.rv.where[id(start)] = (item.body, None)
+            self.rv.where[id(end)] = (item.body, item.body[-1])
+            self.rv.where[id(final)] = (self.rv.parent[id(item)], item)
             args = (final,)
         else:
             args = item.args
         bwd.append(Loop("reverse", target, args, [], None, back_carried, body, item.lineno, item.col,
                         mirror=item))
         for v, final in sent:  # after the loop: a running sum adds them there
-            contributions.setdefault(id(v), []).append(self.add(v, final))
+            contributions.setdefault(id(v), []).append(self.rv.add(v, final))
         for outer, field, final in threaded:
             outer.advance(field, final)
         del b
@@ -188,8 +192,8 @@ class FlowReverse:
             if any(v is e.out for e in recompute):
                 continue  # computed again at the start of the backward body, from what it was computed from
             stack = Var(label=("saved_", v))  # named after the value it keeps
-            self.stacks.append(Eqn("new_stack", (), stack))
-            block, defining = self.where[id(v)]
+            self.rv.stacks.append(Eqn("new_stack", (), stack))
+            block, defining = self.rv.where[id(v)]
             pushes.append((block, defining, Eqn("push", (stack, v), Var())))
             pops.append((block, Eqn("pop", (stack,), shadow)))
         substitute(body, subst)
@@ -197,7 +201,7 @@ class FlowReverse:
             position = 0 if defining is None else next(i for i, it in enumerate(block) if it is defining) + 1
             block.insert(position, push)
         for block, pop in pops:
-            self.backward_of.get(id(block), body).insert(0, pop)
+            self.rv.backward_of.get(id(block), body).insert(0, pop)
         again = []
         for e in recompute:  # in forward order: each reads only values from outside, the target or the ones before
             out = subst.setdefault(id(e.out), Var(e.out.hint))
@@ -211,7 +215,7 @@ class FlowReverse:
         compute again there than to save: ``xs[i]`` and scalar arithmetic of the loop's target, of
         numbers, and of values from outside the loop (which no iteration changes: a value the loop
         changes is carried, so inside it). In forward order; each reads only such values."""
-        if self.shapes is None:
+        if self.rv.shapes is None:
             return []
         made = {id(e.out): e for e in item.body if isinstance(e, Eqn)}  # the body's top level only
         memo: dict[int, bool] = {}
@@ -222,7 +226,7 @@ class FlowReverse:
             if id(a) not in memo:
                 memo[id(a)] = False  # no cycles in SSA, but stay safe
                 e = made.get(id(a))
-                memo[id(a)] = e is not None and _cheap_op(e, self.shapes, self.sequences) and \
+                memo[id(a)] = e is not None and _cheap_op(e, self.rv.shapes, self.rv.sequences) and \
                     all(cheap(x) for x in e.ins)
             return memo[id(a)]
 

@@ -126,7 +126,7 @@ def _preserves_shape(eqn: Eqn, shapes) -> bool:
     return out is not None and all(not isinstance(a, Var) or shapes.get(a) == out for a in eqn.ins)
 
 
-class _Reverse(FlowReverse):
+class _Reverse:
     def __init__(self, fn, wrt, numpy, shapes, record):
         self.fn, self.numpy, self.shapes, self.record = fn, numpy, shapes, record
         self.active = active_vars(fn, wrt) & useful_vars(fn)
@@ -143,6 +143,7 @@ class _Reverse(FlowReverse):
         self.stacks: list[Eqn] = []  # the lists that loops push onto, made at the start
         self._index(fn.eqns)
         self.same_name = groups(fn.eqns)  # values an if or a loop writes under one name
+        self.flow = FlowReverse(self)  # branches and loops
 
     def _index(self, items):
         for item, block in each_in_block(items):
@@ -276,9 +277,9 @@ class _Reverse(FlowReverse):
             if isinstance(item, Eqn):
                 self.eqn(item, b, contributions)
             elif isinstance(item, If):
-                self.branch(item, bwd, contributions)
+                self.flow.branch(item, bwd, contributions)
             else:
-                self.loop(item, bwd, contributions)
+                self.flow.loop(item, bwd, contributions)
             seen = set()
             for a in item_reads(item):
                 if isinstance(a, Var) and id(a) in defined and first_use.get(id(a)) == index and id(a) not in seen:
