@@ -79,7 +79,7 @@ def two_layer_grad(params, X, y):
     del grad_t4
     grad_scores_1 = grad_t3 * t3 + grad_t2 * t2
     del t2, t3, grad_t2, grad_t3
-    grad_scores = grad_scores_1 + _first_mask(np.argmax, scores, axis=1) * np.sum(-grad_scores_1, axis=1, keepdims=True)
+    grad_scores = grad_scores_1 + _first_mask(np.argmax, scores, axis=1) * -np.sum(grad_scores_1, axis=1, keepdims=True)
     del scores, grad_scores_1
     grad_hidden = grad_scores @ params_W2.T
     grad_params_W2 = hidden.T @ grad_scores

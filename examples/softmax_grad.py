@@ -39,7 +39,7 @@ def softmax_loss_grad(W, X, y, reg):
     del t1, grad_probs, grad_t1
     grad_scores_1 = grad_exp_scores * exp_scores
     del exp_scores, grad_exp_scores
-    grad_scores = grad_scores_1 + _first_mask(np.argmax, scores, axis=1) * np.sum(-grad_scores_1, axis=1, keepdims=True)
+    grad_scores = grad_scores_1 + _first_mask(np.argmax, scores, axis=1) * -np.sum(grad_scores_1, axis=1, keepdims=True)
     del scores, grad_scores_1
     grad_W = grad_loss * t4 * 2 * W + X.T @ grad_scores
     return grad_W

@@ -22,7 +22,7 @@ def svm_loss_grad(W, X, y, reg):
     grad_margins[t3, y] = 0.0
     grad_t2 = np.where(t2 > 0, grad_margins, 0.0)
     del t2, grad_margins
-    grad_correct = np.sum(-grad_t2, axis=1, keepdims=True).reshape(correct.shape)
+    grad_correct = (-np.sum(grad_t2, axis=1, keepdims=True)).reshape(correct.shape)
     t4 = np.zeros_like(scores)
     t4[t1, y] = grad_correct
     del scores

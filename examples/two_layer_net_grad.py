@@ -44,7 +44,7 @@ def two_layer_loss_grad(W1, b1, W2, b2, X, y, reg):
     del t2, grad_probs, grad_t2
     grad_scores_1 = grad_exp_scores * exp_scores
     del exp_scores, grad_exp_scores
-    grad_scores = grad_scores_1 + _first_mask(np.argmax, scores, axis=1) * np.sum(-grad_scores_1, axis=1, keepdims=True)
+    grad_scores = grad_scores_1 + _first_mask(np.argmax, scores, axis=1) * -np.sum(grad_scores_1, axis=1, keepdims=True)
     del scores, grad_scores_1
     grad_b2 = np.sum(grad_scores, axis=0)
     grad_hidden = grad_scores @ W2.T

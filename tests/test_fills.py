@@ -157,4 +157,4 @@ def test_a_loop_local_array_is_not_deleted_after_the_loop(make_module):
     g = diffc.grad(module.f, wrt=0)
     A = np.random.default_rng(2).normal(size=(3, 3))
     for n in (0, 2):
-        check_gradients(g(A, n), lambda A: module.f(A, n), [A])
+        check_gradients(g(A, n), lambda A, n=n: module.f(A, n), [A])
