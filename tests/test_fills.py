@@ -158,3 +158,14 @@ def test_a_loop_local_array_is_not_deleted_after_the_loop(make_module):
     A = np.random.default_rng(2).normal(size=(3, 3))
     for n in (0, 2):
         check_gradients(g(A, n), lambda A, n=n: module.f(A, n), [A])
+
+
+@pytest.mark.parametrize("shapes", [[(4, 3), (3,)], [(4, 3), (4, 1)], [(2, 4, 3), (4, 3)], [(3,), ()]])
+def test_a_negated_gradient_is_summed_then_negated(shapes, make_module):
+    """``a - b`` with b broadcast: b's gradient is ``-np.sum(g, ...)``, not ``np.sum(-g, ...)`` (a copy of g)."""
+    module = make_module("import numpy as np\n\n\ndef f(a, b):\n    return np.sum(np.tanh(a - b) * a)\n")
+    g = diffc.grad(module.f)
+    args = [arr(s) for s in shapes]
+    check_gradients(tuple(g(*args)), module.f, args)
+    if shapes[1]:
+        assert "np.sum(-" not in g.source and "-np.sum(" in g.source, g.source
