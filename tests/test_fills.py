@@ -169,3 +169,12 @@ def test_a_negated_gradient_is_summed_then_negated(shapes, make_module):
     check_gradients(tuple(g(*args)), module.f, args)
     if shapes[1]:
         assert "np.sum(-" not in g.source and "-np.sum(" in g.source, g.source
+
+
+def test_a_loop_s_initial_value_is_not_deleted_before_the_loop(make_module):
+    """Fuzz seed 9 program 170: the loop carries y4 (read through its carried group, not by a line of its own)."""
+    module = make_module("import numpy as np\n\n\ndef f(a):\n    y4 = np.zeros_like(a)\n"
+                         "    for i5 in range(1, len(a)):\n        y4[i5] = a[i5] * a[i5 - 1]\n"
+                         "    p6 = y4\n    return np.sum(p6 * p6)\n")
+    a = np.random.default_rng(4).normal(size=(3, 2))
+    check_gradients(diffc.grad(module.f)(a), module.f, [a])

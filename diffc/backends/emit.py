@@ -291,7 +291,7 @@ def emit_function(fn: Function, name: str, items: list, inline: set[int], group:
                 keep.add(id(eqn.out))
             elif eqn.op in ("make_struct", "tuple", "list"):
                 keep.update(id(a) for a in eqn.ins)
-        layout.release(names, last, set(arrays), keep)
+        layout.release(names, last, set(arrays), keep, set(group))
     for node, v in writer.names:
         node.id = names[id(v)]
 

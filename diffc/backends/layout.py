@@ -142,11 +142,14 @@ class Layout:
             self.flatten(item.body, depth + 1)
             self.loops.append((first, len(self.reads) - 1))
 
-    def release(self, names: dict[int, str], last: dict[int, int], arrays: set[int], keep: set[int]) -> None:
+    def release(self, names: dict[int, str], last: dict[int, int], arrays: set[int], keep: set[int],
+                merged: set[int]) -> None:
         """Plan ``del name`` lines: after the top-level item holding an array's last read, for an array a
         top-level line made (never one a loop or an if made, never inside one), that is not kept (returned,
         a parameter, or sharing memory with one of those: ``keep`` holds ids already closed over aliases),
-        and whose name no other value still holds after that item."""
+        and whose name no other value still holds after that item. A value ``merged`` with others under
+        one name (an if's phi and its sides, a loop's carried value) is never deleted: its reads through
+        the group (a loop's initial value) are not lines of their own."""
         top = {first for item, first, _ in self.spans if isinstance(item, Eqn)}  # the lines of top-level equations
         defined = {id(v): index for index, v in self.events}
         holders: dict[str, list[int]] = {}
@@ -156,13 +159,14 @@ class Layout:
             out = []
             for index, v in self.events:
                 vid = id(v)
-                if vid not in arrays or vid in keep or vid not in last or index not in top or \
+                if vid not in arrays or vid in keep or vid in merged or vid not in last or index not in top or \
                         not first <= int(last[vid]) <= final or vid not in names:
                     continue
                 name = names[vid]
-                if any(other != vid and (other in keep or defined.get(other, final + 1) <= final < last.get(other, -1))
+                if any(other != vid and (other in keep or other in merged or other not in defined or
+                                         defined[other] <= final < last.get(other, final + 1))
                        for other in holders[name]):
-                    continue  # the name holds another value still needed after this item
+                    continue  # the name holds (or may hold) another value still needed after this item
                 if name not in out:
                     out.append(name)
             if out:
