@@ -75,10 +75,8 @@ def two_layer_grad(params, X, y):
     grad_t2 = grad_probs / t4
     grad_t4 = np.sum(-grad_probs * t2 / (t4 * t4), axis=1, keepdims=True)
     del t4, grad_probs
-    grad_t3 = np.full_like(t3, grad_t4)
-    del grad_t4
-    grad_scores_1 = grad_t3 * t3 + grad_t2 * t2
-    del t2, t3, grad_t2, grad_t3
+    grad_scores_1 = grad_t4 * t3 + grad_t2 * t2
+    del t2, t3, grad_t2, grad_t4
     grad_scores = grad_scores_1 + _first_mask(np.argmax, scores, axis=1) * -np.sum(grad_scores_1, axis=1, keepdims=True)
     del scores, grad_scores_1
     grad_hidden = grad_scores @ params_W2.T

@@ -35,7 +35,7 @@ def softmax_loss_grad(W, X, y, reg):
     grad_probs[t2, y] = grad_t3
     del probs
     grad_t1 = np.sum(-grad_probs * exp_scores / (t1 * t1), axis=1, keepdims=True)
-    grad_exp_scores = grad_probs / t1 + np.full_like(exp_scores, grad_t1)
+    grad_exp_scores = grad_probs / t1 + grad_t1
     del t1, grad_probs, grad_t1
     grad_scores_1 = grad_exp_scores * exp_scores
     del exp_scores, grad_exp_scores

@@ -35,10 +35,8 @@ def three_layer_loss_grad(W1, b1, W2, b2, W3, b3, X, y):
     del log_probs
     grad_t2 = -np.sum(grad_log_probs, axis=1, keepdims=True) / t2
     del t2
-    grad_t1 = np.full_like(t1, grad_t2)
-    del grad_t2
-    grad_scores_1 = grad_log_probs + grad_t1 * t1
-    del t1, grad_log_probs, grad_t1
+    grad_scores_1 = grad_log_probs + grad_t2 * t1
+    del t1, grad_log_probs, grad_t2
     grad_scores = grad_scores_1 + _first_mask(np.argmax, scores, axis=1) * -np.sum(grad_scores_1, axis=1, keepdims=True)
     del scores, grad_scores_1
     grad_b3 = np.sum(grad_scores, axis=0)

@@ -40,7 +40,7 @@ def two_layer_loss_grad(W1, b1, W2, b2, X, y, reg):
     grad_probs[t3, y] = grad_t4
     del probs
     grad_t2 = np.sum(-grad_probs * exp_scores / (t2 * t2), axis=1, keepdims=True)
-    grad_exp_scores = grad_probs / t2 + np.full_like(exp_scores, grad_t2)
+    grad_exp_scores = grad_probs / t2 + grad_t2
     del t2, grad_probs, grad_t2
     grad_scores_1 = grad_exp_scores * exp_scores
     del exp_scores, grad_exp_scores

@@ -28,6 +28,13 @@ CASES = [
     ("np.sum(a * a) * b", [(3,), ()]),
     ("np.sum(a * a)", [()]),  # a number: nothing to keep
     ("np.sum(-a * a) + np.sum(a * a * a)", [(2, 2)]),
+    # a reduction over some axes: its gradient is an array that broadcasts into the input's shape
+    ("np.sum(np.sum(a * b, axis=1, keepdims=True) * c)", [(3, 2), (3, 2), (3, 1)]),
+    ("np.sum(np.mean(a * a, axis=0) * b)", [(3, 2), (2,)]),
+    ("np.sum(np.sum(np.exp(a), axis=-1) * b)", [(2, 3, 4), (2, 3)]),
+    ("np.sum(np.sum(a * b, axis=0, keepdims=True) * c)", [(3, 2), (2,), (1, 2)]),
+    ("np.sum(np.exp(a) / np.sum(np.exp(a), axis=1, keepdims=True) * b)", [(3, 4), (3, 4)]),
+    ("np.sum(np.mean(a * b, axis=(0, 2)) * c)", [(2, 3, 4), (2, 3, 4), (3,)]),
 ]
 
 
@@ -66,6 +73,15 @@ def test_a_returned_constant_gradient_has_its_shape_and_dtype(make_module):
         dW = g(W, 2.0)
         assert dW.shape == W.shape and dW.dtype == np.float64
         np.testing.assert_allclose(dW, np.full(W.shape, 2.0 + 1.0 / W.size))
+
+
+def test_a_row_sum_s_gradient_meets_the_array_as_a_column(make_module):
+    module = make_module("import numpy as np\n\n\ndef f(s, r):\n    e = np.exp(s)\n"
+                         "    return np.sum(e / np.sum(e, axis=1, keepdims=True) * r)\n")
+    g = diffc.grad(module.f, wrt=0)
+    s, r = arr((4, 3)), arr((4, 3))
+    check_gradients(g(s, r), lambda s: module.f(s, r), [s])
+    assert "full_like" not in g.source
 
 
 def test_float32_keeps_its_dtype(make_module):

@@ -5,16 +5,18 @@ shape: the rules write ``np.full_like(t, c)``. A person keeps the number and let
 it multiplies (``dW = X.T @ dh + 2 * reg * W``), which saves building and reading a whole array of
 one value. This pass, run on the backward items after the reverse pass, does the same.
 
-A *fill* is a value known to be ``broadcast_to(c, L)``: ``c`` a number (shape ``()``), ``L`` the
-shape of the array it was made like. Over the backward block (and, separately, each nested block):
+A *fill* is a value known to be ``broadcast_to(c, L)``: ``c`` a number (shape ``()``) or a float
+array that broadcasts into ``L`` without growing it (the gradient of ``np.sum(e, axis=1,
+keepdims=True)``, of shape ``(N, 1)`` against ``e``'s ``(N, C)``), ``L`` the shape of the array it
+was made like. Over the backward block (and, separately, each nested block):
 
-- ``np.full_like(x, c)`` with ``c`` of shape ``()`` and no forced dtype is a fill of ``x``'s shape;
+- ``np.full_like(x, c)`` with such a ``c`` and no forced dtype is a fill of ``x``'s shape;
 - a copy of a fill, its negation, and ``+ - * /`` of fills of the same shape and numbers are fills
   whose number is the same operation on the numbers (the equation now computes a number; the array,
   if anything still reads it, is built right after it as ``np.full_like(x, number)``);
 - ``+ - * /`` of a fill and an array of exactly the shape ``L`` (proven by shape inference) reads the
   number instead: broadcasting the number against that array gives the same values and the same
-  shape, so the result is unchanged (its dtype too: the other operand is a float array or of
+  shape ``L``, so the result is unchanged (its dtype too: the other operand is a float array or of
   unknown kind, and the numbers are float gradients, never integer literals).
 
 Anything else (a returned gradient, an index, a matmul operand, a reduction, a use in another
@@ -64,6 +66,17 @@ def _is_number(S, atom, floats=False) -> bool:
     return S.get(atom) == () and not (floats and S.kind(atom) in _NOT_FLOAT)
 
 
+def _fits(S, value, shape) -> bool:
+    """True if ``value`` is a float array that broadcasts into ``shape`` (a tuple) without growing it:
+    each of its dims is 1 or provably the dim of ``shape`` it meets (``np.sum(e, axis=1, keepdims=True)``'s
+    gradient against ``e``)."""
+    own = S.get(value)
+    if not isinstance(value, Var) or not isinstance(own, tuple) or not isinstance(shape, tuple) or \
+            len(own) > len(shape) or S.kind(value) in _NOT_FLOAT:
+        return False
+    return all(d == 1 or S.same(d, e) for d, e in zip(own, shape[len(shape) - len(own):]))
+
+
 def _numbers(ins: tuple, fills: dict) -> tuple:
     """``ins`` with each fill replaced by its number."""
     return tuple(fills[id(a)][0] if isinstance(a, Var) and id(a) in fills else a for a in ins)
@@ -87,7 +100,8 @@ def _block(items: list, S) -> None:
         if eqn.op == FULL_LIKE and "dtype" not in eqn.params and len(eqn.ins) == 2:
             like, value = eqn.ins
             shape = S.get(like)
-            if shape not in (None, ()) and _is_number(S, value, floats=True) and S.kind(like) not in _NOT_FLOAT:
+            if shape not in (None, ()) and S.kind(like) not in _NOT_FLOAT and (
+                    _is_number(S, value, floats=True) or _fits(S, value, shape)):
                 fills[id(eqn.out)] = (value, like, shape)
             continue
         mine = [fills[id(a)] for a in eqn.ins if isinstance(a, Var) and id(a) in fills]
