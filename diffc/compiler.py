@@ -39,7 +39,9 @@ from .ir import walk
 from .ir_text import format_function
 from .ops.shapes import Opaque
 from .passes.cleanup import plan, plan_kept
-from .passes.shapes import infer
+from .passes.fills import keep_scalar_fills
+from .passes.shapes import array_ids, infer
+from .passes.unique import mark_unique_scatters
 from .passes.verify import check_gradient_shapes, check_scalar_output, self_check
 
 MODES = ("grad", "value_and_grad")
@@ -157,6 +159,14 @@ def reverse_pass(p: Prepared) -> None:
         raise p.source.error(cls, node, exc.message, exc.hint) from None
 
 
+def fills_pass(p: Prepared) -> None:
+    """Constant gradients kept as numbers until they meet an array (:mod:`diffc.passes.fills`); scatters
+    whose index selects no element twice marked, to be written ``t[index] = g`` (:mod:`diffc.passes.unique`)."""
+    if p.trace is None:
+        keep_scalar_fills(p.backward, p.shapes)
+        mark_unique_scatters(p.forward, p.backward, p.shapes)
+
+
 def cleanup_pass(p: Prepared) -> None:
     """What gets a line, what is written inline, which values share a name (:mod:`diffc.passes.cleanup`)."""
     roots = [p.fn.out, *p.grads, *p.fn.aux]
@@ -182,7 +192,8 @@ def emit_pass(p: Prepared) -> None:
         p.fn, p.grad_name, p.items, p.inline, p.group, p.backward, p.grads, bare=p.bare,
         with_value=(p.mode == "value_and_grad"), scope=p.scope,
         source_line=p.source.line if p.comments else None, trace=p.trace,
-        check_scalar=None if getattr(p.fn, "scalar_proven", False) else p.fdef.name, backends=backends)
+        check_scalar=None if getattr(p.fn, "scalar_proven", False) else p.fdef.name, backends=backends,
+        arrays=array_ids(p.items, p.shapes))
 
 
 def verify_pass(p: Prepared) -> None:
@@ -206,6 +217,7 @@ PASSES = (
     ("live", live_pass),
     ("shapes", shapes_pass),
     ("reverse", reverse_pass),
+    ("fills", fills_pass),
     ("cleanup", cleanup_pass),
     ("emit", emit_pass),
     ("verify", verify_pass),
@@ -255,7 +267,7 @@ def describe(p: Prepared, after: str) -> str:
     if after == "cleanup":
         return format_function(p.fn, p.items, backward_ids={id(i) for i in p.backward}, grads=p.grads,
                                inline=p.inline)
-    if after == "reverse":
+    if after in ("reverse", "fills"):
         return format_function(p.fn, p.forward, p.backward, grads=p.grads)
     if after == "shapes":
         return format_function(p.fn, shapes=p.shapes)

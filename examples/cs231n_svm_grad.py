@@ -41,14 +41,12 @@ def svm_loss_naive_grad(W, X, y, reg):
                     dW[:, t4] = dW_1[:, t4] - X[i]
     loss = loss / num_train
     dW = dW / num_train
-    t5 = W * W
-    loss = loss + reg * np.sum(t5)
+    loss = loss + reg * np.sum(W * W)
     dW = dW + 2 * reg * W
     # backward
     grad_loss = 1.0
     grad_loss_1 = grad_loss
-    grad_t5 = np.full_like(t5, grad_loss * reg)
-    grad_loss = grad_loss_1 / num_train
+    grad_loss_1 = grad_loss_1 / num_train
     grad_W = np.zeros_like(W)
     for i in reversed(range(num_train)):
         scores = saved_scores.pop()
@@ -59,14 +57,15 @@ def svm_loss_naive_grad(W, X, y, reg):
             if not took_if:
                 took_if = saved_took_if_1.pop()
                 if took_if:
-                    grad_loss_1 = grad_loss
+                    grad_loss_1_1 = grad_loss_1
+                    grad_loss_2 = grad_loss_1_1
                 else:
-                    grad_loss_1 = 0.0
-                grad_correct_class_score = grad_correct_class_score - grad_loss_1
-                grad_scores[j] += grad_loss_1
+                    grad_loss_2 = 0.0
+                grad_correct_class_score = grad_correct_class_score - grad_loss_2
+                grad_scores[j] += grad_loss_2
         grad_scores[y[i]] += grad_correct_class_score
         grad_W = grad_W + np.outer(X[i], grad_scores)
-    grad_W = grad_t5 * 2 * W + grad_W
+    grad_W = grad_loss * reg * 2 * W + grad_W
     return grad_W, dW
 
 
@@ -83,8 +82,7 @@ def svm_loss_vectorized_grad(W, X, y, reg):
     t5 = range(num_train)
     margins[t5, y] = 0
     loss = np.sum(margins) / num_train
-    t6 = W * W
-    loss = loss + reg * np.sum(t6)
+    loss = loss + reg * np.sum(W * W)
     binary = margins
     binary_1 = binary.copy()
     binary_1[margins > 0] = 1
@@ -96,15 +94,15 @@ def svm_loss_vectorized_grad(W, X, y, reg):
     # backward
     grad_loss = 1.0
     grad_loss_1 = grad_loss
-    grad_t6 = np.full_like(t6, grad_loss * reg)
     grad_margins = np.full_like(margins, grad_loss_1 / num_train)
     grad_margins[t5, y] = 0.0
     grad_t4 = _unbroadcast(np.where(t4 > 0, grad_margins, 0.0), t4)
     grad_t3 = _unbroadcast(grad_t4, t3)
     grad_correct_class_scores = _unbroadcast(-grad_t3, correct_class_scores)
     grad_t2 = np.reshape(grad_correct_class_scores, np.shape(t2))
-    t7 = np.zeros_like(scores)
-    np.add.at(t7, (t1, y), grad_t2)
-    grad_scores = _unbroadcast(grad_t3, scores) + t7
-    grad_W = grad_t6 * 2 * W + X.T @ grad_scores
+    t6 = np.zeros_like(scores)
+    np.add.at(t6, (t1, y), grad_t2)
+    grad_scores = _unbroadcast(grad_t3, scores) + t6
+    del scores, t6
+    grad_W = grad_loss * reg * 2 * W + X.T @ grad_scores
     return grad_W, dW

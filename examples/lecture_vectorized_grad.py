@@ -5,12 +5,10 @@ import numpy as np
 def wx_norm_grad(W, x):
     # forward
     q = np.dot(W, x)
-    t1 = q ** 2
-    f = np.sum(t1)
+    f = np.sum(q ** 2)
     # backward
     grad_f = 1.0
-    grad_t1 = np.full_like(t1, grad_f)
-    grad_q = grad_t1 * 2 * q
+    grad_q = grad_f * 2 * q
     grad_W = np.outer(grad_q, x)
     grad_x = W.T @ grad_q
     return grad_W, grad_x

@@ -22,23 +22,21 @@ def rnn_grad(Wh, Wx, h0, xs, T):
         saved_h_1.append(h)
         h = np.tanh(Wh @ h + Wx @ xs[t])
         saved_h.append(h)
-    t3 = h * h
-    out = np.sum(t3)
+    out = np.sum(h * h)
     # backward
     grad_out = 1.0
-    grad_t3 = np.full_like(t3, grad_out)
-    grad_h = grad_t3 * 2 * h
+    grad_h = grad_out * 2 * h
     grad_Wh = np.zeros_like(Wh)
     grad_xs = np.zeros_like(xs)
     grad_Wx = np.zeros_like(Wx)
     for t in reversed(range(T)):
         h = saved_h_1.pop()
         h_1 = saved_h.pop()
-        t4 = grad_h * (1 - h_1 * h_1)
-        grad_Wx = grad_Wx + np.outer(t4, xs[t])
-        grad_xs[t] += Wx.T @ t4
-        grad_Wh = grad_Wh + np.outer(t4, h)
-        grad_h = Wh.T @ t4
+        t3 = grad_h * (1 - h_1 * h_1)
+        grad_Wx = grad_Wx + np.outer(t3, xs[t])
+        grad_xs[t] += Wx.T @ t3
+        grad_Wh = grad_Wh + np.outer(t3, h)
+        grad_h = Wh.T @ t3
     grad_h0 = grad_h
     grad_T = 0.0
     return grad_Wh, grad_Wx, grad_h0, grad_xs, grad_T
@@ -54,6 +52,7 @@ def two_layer_grad(params, X, y):
     scores_1 = scores - np.max(scores, axis=1, keepdims=True)
     t2 = np.exp(scores_1)
     t3 = np.exp(scores_1)
+    del scores_1
     t4 = np.sum(t3, axis=1, keepdims=True)
     probs = t2 / t4
     t5 = np.arange(X.shape[0])
@@ -62,20 +61,25 @@ def two_layer_grad(params, X, y):
     out = -np.mean(t7)
     # backward
     grad_out = 1.0
-    grad_t7 = np.full_like(t7, -grad_out / t7.size)
-    grad_t6 = grad_t7 / t6
+    grad_t6 = -grad_out / t7.size / t6
     grad_probs = np.zeros_like(probs)
-    np.add.at(grad_probs, (t5, y), grad_t6)
+    grad_probs[t5, y] = grad_t6
+    del probs
     grad_t2 = grad_probs / t4
     grad_t4 = np.sum(-grad_probs * t2 / (t4 * t4), axis=1, keepdims=True)
-    grad_t3 = np.full_like(t3, grad_t4)
-    grad_scores_1 = grad_t3 * t3 + grad_t2 * t2
-    grad_scores = grad_scores_1 + _first_mask(np.argmax, scores, axis=1) * np.sum(-grad_scores_1, axis=1, keepdims=True)
+    del t4, grad_probs
+    grad_scores_1 = grad_t4 * t3 + grad_t2 * t2
+    del t2, t3, grad_t2, grad_t4
+    grad_scores = grad_scores_1 + _first_mask(np.argmax, scores, axis=1) * -np.sum(grad_scores_1, axis=1, keepdims=True)
+    del scores, grad_scores_1
     grad_hidden = grad_scores @ params_W2.T
     grad_params_W2 = hidden.T @ grad_scores
+    del hidden
     grad_t1 = np.where(t1 > 0, grad_hidden, 0.0)
+    del t1, grad_hidden
     grad_X = grad_t1 @ params_W1.T
     grad_params_W1 = X.T @ grad_t1
     grad_params = {'W1': grad_params_W1, 'b1': np.sum(grad_t1, axis=0), 'W2': grad_params_W2, 'b2': np.sum(grad_scores, axis=0)}
+    del grad_scores, grad_t1
     grad_y = np.zeros_like(y, dtype=float)
     return grad_params, grad_X, grad_y

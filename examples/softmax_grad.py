@@ -19,26 +19,27 @@ def softmax_loss_grad(W, X, y, reg):
     scores = X @ W
     scores_1 = scores - np.max(scores, axis=1, keepdims=True)
     exp_scores = np.exp(scores_1)
+    del scores_1
     t1 = np.sum(exp_scores, axis=1, keepdims=True)
     probs = exp_scores / t1
     t2 = np.arange(N)
     t3 = probs[t2, y]
-    t4 = np.log(t3)
-    loss = -np.sum(t4) / N
-    t5 = 0.5 * reg
-    t6 = W * W
-    loss = loss + t5 * np.sum(t6)
+    loss = -np.sum(np.log(t3)) / N
+    t4 = 0.5 * reg
+    loss = loss + t4 * np.sum(W * W)
     # backward
     grad_loss = 1.0
     grad_loss_1 = grad_loss
-    grad_t6 = np.full_like(t6, grad_loss * t5)
-    grad_t4 = np.full_like(t4, -grad_loss_1 / N)
-    grad_t3 = grad_t4 / t3
+    grad_t3 = -grad_loss_1 / N / t3
     grad_probs = np.zeros_like(probs)
-    np.add.at(grad_probs, (t2, y), grad_t3)
+    grad_probs[t2, y] = grad_t3
+    del probs
     grad_t1 = np.sum(-grad_probs * exp_scores / (t1 * t1), axis=1, keepdims=True)
-    grad_exp_scores = grad_probs / t1 + np.full_like(exp_scores, grad_t1)
+    grad_exp_scores = grad_probs / t1 + grad_t1
+    del t1, grad_probs, grad_t1
     grad_scores_1 = grad_exp_scores * exp_scores
-    grad_scores = grad_scores_1 + _first_mask(np.argmax, scores, axis=1) * np.sum(-grad_scores_1, axis=1, keepdims=True)
-    grad_W = grad_t6 * 2 * W + X.T @ grad_scores
+    del exp_scores, grad_exp_scores
+    grad_scores = grad_scores_1 + _first_mask(np.argmax, scores, axis=1) * -np.sum(grad_scores_1, axis=1, keepdims=True)
+    del scores, grad_scores_1
+    grad_W = grad_loss * t4 * 2 * W + X.T @ grad_scores
     return grad_W

@@ -13,18 +13,20 @@ def svm_loss_grad(W, X, y, reg):
     t3 = np.arange(N)
     margins[t3, y] = 0
     loss = np.sum(margins) / N
-    t4 = W * W
-    loss = loss + reg * np.sum(t4)
+    loss = loss + reg * np.sum(W * W)
     # backward
     grad_loss = 1.0
     grad_loss_1 = grad_loss
-    grad_t4 = np.full_like(t4, grad_loss * reg)
     grad_margins = np.full_like(margins, grad_loss_1 / N)
+    del margins
     grad_margins[t3, y] = 0.0
     grad_t2 = np.where(t2 > 0, grad_margins, 0.0)
-    grad_correct = np.sum(-grad_t2, axis=1, keepdims=True).reshape(correct.shape)
-    t5 = np.zeros_like(scores)
-    np.add.at(t5, (t1, y), grad_correct)
-    grad_scores = grad_t2 + t5
-    grad_W = grad_t4 * 2 * W + X.T @ grad_scores
+    del t2, grad_margins
+    grad_correct = (-np.sum(grad_t2, axis=1, keepdims=True)).reshape(correct.shape)
+    t4 = np.zeros_like(scores)
+    t4[t1, y] = grad_correct
+    del scores
+    grad_scores = grad_t2 + t4
+    del grad_t2, t4
+    grad_W = grad_loss * reg * 2 * W + X.T @ grad_scores
     return grad_W

@@ -23,6 +23,7 @@ def three_layer_loss_grad(W1, b1, W2, b2, W3, b3, X, y):
     t1 = np.exp(scores_1)
     t2 = np.sum(t1, axis=1, keepdims=True)
     log_probs = scores_1 - np.log(t2)
+    del scores_1
     t3 = np.arange(N)
     t4 = log_probs[t3, y]
     out = -np.sum(t4) / N
@@ -30,19 +31,26 @@ def three_layer_loss_grad(W1, b1, W2, b2, W3, b3, X, y):
     grad_out = 1.0
     grad_t4 = np.full_like(t4, -grad_out / N)
     grad_log_probs = np.zeros_like(log_probs)
-    np.add.at(grad_log_probs, (t3, y), grad_t4)
-    grad_t2 = np.sum(-grad_log_probs, axis=1, keepdims=True) / t2
-    grad_t1 = np.full_like(t1, grad_t2)
-    grad_scores_1 = grad_log_probs + grad_t1 * t1
-    grad_scores = grad_scores_1 + _first_mask(np.argmax, scores, axis=1) * np.sum(-grad_scores_1, axis=1, keepdims=True)
+    grad_log_probs[t3, y] = grad_t4
+    del log_probs
+    grad_t2 = -np.sum(grad_log_probs, axis=1, keepdims=True) / t2
+    del t2
+    grad_scores_1 = grad_log_probs + grad_t2 * t1
+    del t1, grad_log_probs, grad_t2
+    grad_scores = grad_scores_1 + _first_mask(np.argmax, scores, axis=1) * -np.sum(grad_scores_1, axis=1, keepdims=True)
+    del scores, grad_scores_1
     grad_b3 = np.sum(grad_scores, axis=0)
     grad_h2 = grad_scores @ W3.T
     grad_W3 = h2.T @ grad_scores
+    del grad_scores
     t5 = grad_h2 * (1 - h2) * h2
+    del h2, grad_h2
     grad_b2 = np.sum(t5, axis=0)
     grad_h1 = t5 @ W2.T
     grad_W2 = h1.T @ t5
+    del t5
     t6 = grad_h1 * (1 - h1) * h1
+    del h1, grad_h1
     grad_b1 = np.sum(t6, axis=0)
     grad_W1 = X.T @ t6
     return grad_W1, grad_b1, grad_W2, grad_b2, grad_W3, grad_b3

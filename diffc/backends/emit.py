@@ -23,7 +23,7 @@ from ..passes.naming import Namer
 from . import jax as jax_backend
 from . import math as math_backend
 from . import numpy as numpy_backend
-from .layout import Layout
+from .layout import Layout, memory_sets
 from .table import spelling
 from .tidy import Tidy
 
@@ -222,7 +222,7 @@ class Writer:
                 return [ast.Assign([ast.Name(target, ast.Store())], added, lineno=0)]
             same = isinstance(args[0], ast.Name) and args[0].id == target
             copy = [] if same else [ast.Assign([ast.Name(target, ast.Store())], _method(args[0], "copy"), lineno=0)]
-            if basic:  # no element selected twice: += is exact
+            if basic or eqn.params.get("unique"):  # no element selected twice: += is exact
                 return [*copy, ast.AugAssign(store, ast.Add(), args[1])]
             add_at = ast.Call(ast.Attribute(self.numpy("add"), "at", ast.Load()),
                               [name, index_value_ast(index, args), args[1]], [])
@@ -235,7 +235,7 @@ class Writer:
             added = ast.Call(ast.Attribute(at, "add", ast.Load()), [args[1]], [])
             return [ast.Assign([ast.Name(target, ast.Store())], added, lineno=0)]
         first = ast.Assign([ast.Name(target, ast.Store())], zeros, lineno=0)
-        if basic:
+        if basic or eqn.params.get("unique"):
             return [first, ast.Assign([store], args[1], lineno=0)]
         add_at = ast.Call(ast.Attribute(self.numpy("add"), "at", ast.Load()),
                           [name, index_value_ast(index, args), args[1]], [])
@@ -262,7 +262,7 @@ def signature(fn: Function) -> str:
 def emit_function(fn: Function, name: str, items: list, inline: set[int], group: dict[int, int], backward: list,
                   grads: list[Var], *, bare: bool, with_value: bool, scope: Scope, source_line=None,
                   trace: dict | None = None, check_scalar: str | None = None,
-                  backends=None) -> tuple[str, set[str], set[str]]:
+                  backends=None, arrays: set[int] = frozenset()) -> tuple[str, set[str], set[str]]:
     """The text of one generated function, the global names and the helpers it uses.
 
     ``items``, ``inline`` and ``group`` are the cleanup pass's plan (:mod:`diffc.passes.cleanup`): the
@@ -274,6 +274,8 @@ def emit_function(fn: Function, name: str, items: list, inline: set[int], group:
     that spell the ops (one of :data:`BACKENDS`; default NumPy's).
     ``trace``, if given, asks for a function that keeps every value under a
     name of its own and returns ``locals()``; ``trace`` receives the names.
+    ``arrays`` holds the ids of the variables known to be arrays: each is deleted (``del``) after the
+    top-level line that last reads it, unless it is returned or a parameter or shares memory with one.
     """
     writer = Writer([e for e in walk(items)], inline, scope, backends)
     layout = Layout(writer, inline, {id(i) for i in backward})
@@ -293,6 +295,16 @@ def emit_function(fn: Function, name: str, items: list, inline: set[int], group:
     last = layout.last_use(ret_reads)
     names = namer.assign(fn.params, layout.events, last, group, output, members)
     layout.name_dummies(names, last, fn.params)
+    if trace is None and arrays:
+        shared = memory_sets(items)
+        held = set().union(*(shared.get(id(v), {id(v)}) for v in [*fn.params, *ret_reads]))
+        keep = {vid for vid in names if shared.get(vid, {vid}) & held}
+        for eqn in walk(items):  # a part of a container parameter, or held by a container: del frees nothing
+            if eqn.op == "field":
+                keep.add(id(eqn.out))
+            elif eqn.op in ("make_struct", "tuple", "list"):
+                keep.update(id(a) for a in eqn.ins)
+        layout.release(names, last, set(arrays), keep, set(group))
     for node, v in writer.names:
         node.id = names[id(v)]
 

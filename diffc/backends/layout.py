@@ -82,6 +82,8 @@ class Layout:
         self.builtins: dict[int, tuple] = {}  # id(loop) -> how it spells range and reversed
         self.late_reads: list[tuple[int, list]] = []  # statements that bind their name, then read these
         self.booleans: set[str] = set()  # names written with a boolean value so far
+        self.spans: list[tuple[object, int, int]] = []  # (top-level item, its first line, its last line)
+        self.releases: dict[int, list[str]] = {}  # id(top-level item) -> the names deleted after it
 
     def _line(self, build, defines=()):
         start = len(self.writer.names)
@@ -92,46 +94,83 @@ class Layout:
         return value, index
 
     def flatten(self, items, depth):
-        w = self.writer
         if depth == 1:
             self.items = items
         for item in items:
-            if isinstance(item, Eqn):
-                if id(item.out) in self.inline:
-                    continue
-                if item.op in STATEMENT_OPS or item.op in ("push", "pop", "new_stack"):
-                    first = []
+            if depth == 1 and not (isinstance(item, Eqn) and id(item.out) in self.inline):
+                self.spans.append((item, len(self.reads), None))
+            self._flatten_item(item, depth)
+            if depth == 1 and self.spans and self.spans[-1][0] is item:
+                self.spans[-1] = (item, self.spans[-1][1], len(self.reads) - 1)
 
-                    def build(item=item, first=first):
-                        atoms = [w.atom(item.ins[0])] if item.ins else []
-                        first.append(len(w.names))
-                        return atoms + [w.atom(a) for a in item.ins[1:]]
-                    value, index = self._line(build, [item.out])
-                    if item.op in ("setitem", "zero_at", "index_add"):
-                        self.setitems.append((index, item))
-                    if item.op in STATEMENT_OPS:  # out = ...; out[index] = value: value is read after
-                        self.late_reads.append((index, [v for _, v in w.names[first[0]:]]))
-                else:
-                    value, _ = self._line(lambda item=item: w.value(item), [item.out])
-                self.values[id(item)] = value
-            elif isinstance(item, If):
-                self.values[id(item)], _ = self._line(lambda item=item: w.atom(item.cond))
-                self.flatten(item.then, depth + 1)
-                self._line(lambda: None)
-                self.flatten(item.orelse, depth + 1)
+    def _flatten_item(self, item, depth):
+        w = self.writer
+        if isinstance(item, Eqn):
+            if id(item.out) in self.inline:
+                return
+            if item.op in STATEMENT_OPS or item.op in ("push", "pop", "new_stack"):
+                first = []
+
+                def build(item=item, first=first):
+                    atoms = [w.atom(item.ins[0])] if item.ins else []
+                    first.append(len(w.names))
+                    return atoms + [w.atom(a) for a in item.ins[1:]]
+                value, index = self._line(build, [item.out])
+                if item.op in ("setitem", "zero_at", "index_add"):
+                    self.setitems.append((index, item))
+                if item.op in STATEMENT_OPS:  # out = ...; out[index] = value: value is read after
+                    self.late_reads.append((index, [v for _, v in w.names[first[0]:]]))
             else:
-                def header(item=item):
-                    if item.kind == "while":
-                        return [w.atom(item.test)]
-                    return [w.atom(a) for a in item.args]
-                self.values[id(item)], first = self._line(header, [item.target] if item.target else [])
-                if item.kind != "while":
-                    if item.target is None:  # a counted loop: its variable is a dummy (named after naming)
-                        self.dummies[id(item)] = first
-                    self.builtins[id(item)] = (w.builtin("range"),
-                                               w.builtin("reversed") if item.kind == "reverse" else None)
-                self.flatten(item.body, depth + 1)
-                self.loops.append((first, len(self.reads) - 1))
+                value, _ = self._line(lambda item=item: w.value(item), [item.out])
+            self.values[id(item)] = value
+        elif isinstance(item, If):
+            self.values[id(item)], _ = self._line(lambda item=item: w.atom(item.cond))
+            self.flatten(item.then, depth + 1)
+            self._line(lambda: None)
+            self.flatten(item.orelse, depth + 1)
+        else:
+            def header(item=item):
+                if item.kind == "while":
+                    return [w.atom(item.test)]
+                return [w.atom(a) for a in item.args]
+            self.values[id(item)], first = self._line(header, [item.target] if item.target else [])
+            if item.kind != "while":
+                if item.target is None:  # a counted loop: its variable is a dummy (named after naming)
+                    self.dummies[id(item)] = first
+                self.builtins[id(item)] = (w.builtin("range"),
+                                           w.builtin("reversed") if item.kind == "reverse" else None)
+            self.flatten(item.body, depth + 1)
+            self.loops.append((first, len(self.reads) - 1))
+
+    def release(self, names: dict[int, str], last: dict[int, int], arrays: set[int], keep: set[int],
+                merged: set[int]) -> None:
+        """Plan ``del name`` lines: after the top-level item holding an array's last read, for an array a
+        top-level line made (never one a loop or an if made, never inside one), that is not kept (returned,
+        a parameter, or sharing memory with one of those: ``keep`` holds ids already closed over aliases),
+        and whose name no other value still holds after that item. A value ``merged`` with others under
+        one name (an if's phi and its sides, a loop's carried value) is never deleted: its reads through
+        the group (a loop's initial value) are not lines of their own."""
+        top = {first for item, first, _ in self.spans if isinstance(item, Eqn)}  # the lines of top-level equations
+        defined = {id(v): index for index, v in self.events}
+        holders: dict[str, list[int]] = {}
+        for vid, name in names.items():
+            holders.setdefault(name, []).append(vid)
+        for item, first, final in self.spans[:-1]:  # after the last item the function returns anyway
+            out = []
+            for index, v in self.events:
+                vid = id(v)
+                if vid not in arrays or vid in keep or vid in merged or vid not in last or index not in top or \
+                        not first <= int(last[vid]) <= final or vid not in names:
+                    continue
+                name = names[vid]
+                if any(other != vid and (other in keep or other in merged or other not in defined or
+                                         defined[other] <= final < last.get(other, final + 1))
+                       for other in holders[name]):
+                    continue  # the name holds (or may hold) another value still needed after this item
+                if name not in out:
+                    out.append(name)
+            if out:
+                self.releases[id(item)] = out
 
     def name_dummies(self, names: dict[int, str], last: dict[int, int], params: list[Var]) -> None:
         """A counted loop's dummy variable is ``_``, unless that clobbers a value read from the loop on
@@ -229,17 +268,27 @@ class Layout:
                     test = ast.unparse(Tidy().visit(ast.UnaryOp(ast.Not(), self.values[id(item)])))
                     lines[head:mark + 1] = [f"{pad}if {test}:"]
             else:
-                header = [ast.unparse(a) for a in self.values[id(item)]]
-                target = names[id(item.target)] if item.target is not None else self.dummies.get(id(item))
-                range_, reversed_ = self.builtins.get(id(item), (None, None))
-                if item.kind == "while":
-                    lines.append(f"{pad}while {header[0]}:")
-                elif item.kind == "reverse" and item.mirror.kind == "while":
-                    lines.append(f"{pad}for {target} in {range_}({header[0]}):")
-                elif item.kind == "reverse":
-                    lines.append(f"{pad}for {target} in {reversed_}({range_}({', '.join(header)})):")
+                self._write_loop(item, depth, lines, names, source_line)
+            if depth == 1 and id(item) in self.releases:  # large values nothing reads any more
+                names_ = ", ".join(self.releases[id(item)])
+                if lines[-1].startswith(f"{pad}del "):
+                    lines[-1] += f", {names_}"  # freed after consecutive lines: one del line
                 else:
-                    lines.append(f"{pad}for {target} in {range_}({', '.join(header)}):")
-                self.write(item.body, depth + 1, lines, names, source_line)
+                    lines.append(f"{pad}del {names_}")
         if depth > 1 and len(lines) == start:
             lines.append(f"{pad}pass")
+
+    def _write_loop(self, item, depth, lines, names, source_line):
+        pad = "    " * depth
+        header = [ast.unparse(a) for a in self.values[id(item)]]
+        target = names[id(item.target)] if item.target is not None else self.dummies.get(id(item))
+        range_, reversed_ = self.builtins.get(id(item), (None, None))
+        if item.kind == "while":
+            lines.append(f"{pad}while {header[0]}:")
+        elif item.kind == "reverse" and item.mirror.kind == "while":
+            lines.append(f"{pad}for {target} in {range_}({header[0]}):")
+        elif item.kind == "reverse":
+            lines.append(f"{pad}for {target} in {reversed_}({range_}({', '.join(header)})):")
+        else:
+            lines.append(f"{pad}for {target} in {range_}({', '.join(header)}):")
+        self.write(item.body, depth + 1, lines, names, source_line)

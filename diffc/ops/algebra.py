@@ -110,11 +110,18 @@ def unbroadcast(b, g, x, out_shape):
             elif not (isinstance(S.find(d), Sym) and isinstance(S.find(o), Sym)):
                 exact = False
         if exact:
+            if not lead and not kept:
+                return g
+            # -g summed is the sum of g negated (exactly): negate the small result, not the large g.
+            negated = next((e.ins[0] for e in reversed(b.eqns[-4:]) if getattr(e, "out", None) is g and
+                            e.op == "neg"), None)
+            if negated is not None:
+                g = negated
             if lead:
                 g = b.emit("sum", g, axis=0 if lead == 1 else tuple(range(lead)))
             if kept:
                 g = b.emit("sum", g, axis=kept[0] if len(kept) == 1 else tuple(kept), keepdims=True)
-            return g
+            return g if negated is None else b.neg(g)
     if not b.numpy:
         return g
     return b.emit("_unbroadcast", g, x)

@@ -296,11 +296,11 @@ def _array_op(name, rule, arity, keywords=(), shape=_U, **facts):
 
 define("getitem", _getitem, shape=_getitem_shape, view=True, symbol="[ ]", takes_sequences="rest")
 define("setitem", _setitem, shape=_F, view=True, symbol="[ ]=")
-define("scatter_add")  # the backward ops of indexing: no rule of their own
-define("zero_at", view=True)
+define("scatter_add", shape=_F)  # the backward ops of indexing: no rule of their own
+define("zero_at", shape=_F, view=True)
 # acc + (g scattered at index): the running sum of a gradient, written in place into its fresh accumulator
 # (``acc[i] += g``, ``np.add.at`` for an index that may repeat); its result shares the accumulator's name.
-define("index_add", view=True)
+define("index_add", shape=_F, view=True)
 _array_op("reshape", _reshape_back, (2, 2), methods=("reshape",), shape_args=(1,), view=True, result_kind="keep")
 _array_op("ravel", _reshape_back, (1, 1), methods=("ravel", "flatten"), view=True, result_kind="keep")
 _array_op("squeeze", _reshape_back, (1, 2), ("axis",), methods=("squeeze",), shape_args=(1,), view=True,

@@ -8,7 +8,7 @@ unknown parameter shape seen there is ``()``: inference then runs once more with
 
 from __future__ import annotations
 
-from ..ir import Const, Eqn, Function, If, walk
+from ..ir import Const, Eqn, Function, If, each_item, walk
 from ..ops import catalogue as C
 from ..ops.shapes import Opaque, Shapes, known
 
@@ -36,6 +36,22 @@ def infer(fn: Function, param_shapes: dict[str, tuple | None], param_kinds: dict
     return S
 
 
+def array_ids(items: list, shapes: Shapes | None, rank: int = 2) -> set[int]:
+    """The ids of the variables ``items`` define that are arrays of known rank ``rank`` or more (inferred on
+    a copy of ``shapes``, backward items included); empty without shapes or where a rule cannot tell."""
+    import copy
+
+    if shapes is None:
+        return set()
+    S = copy.deepcopy(shapes)
+    try:
+        infer_block(S, items)
+    except Exception:  # a shape rule that cannot read a backward op: release nothing
+        return set()
+    return {id(v) for item in each_item(items) for v in item.defs()
+            if isinstance(S.get(v), tuple) and len(S.get(v)) >= rank}
+
+
 def _fields(items):
     return [e for e in walk(items) if e.op == "field"]
 
@@ -52,6 +68,11 @@ def _scalar_uses(items):
             yield from item.args
             yield from _scalar_uses(item.cond)
             yield from _scalar_uses(item.body)
+
+
+# The run-time helpers the backward items call (diffc/backends/runtime*.py) are not ops of the catalogue:
+# the shapes of those whose result has the shape of one argument.
+_HELPERS = {"_first_mask": 0, "_first_mask_axes": 0, "_prod_others": 0, "_prod_others_axes": 0, "_unbroadcast": 1}
 
 
 def infer_block(S: Shapes, items) -> None:
@@ -87,7 +108,10 @@ def infer_block(S: Shapes, items) -> None:
                 S.set(c.final, S.get(c.start))
             continue
         eqn = item
-        S.set(eqn.out, C.shape_rule(eqn.op)(S, eqn, [S.get(a) for a in eqn.ins]))
+        if eqn.op in _HELPERS:
+            S.set(eqn.out, S.get(eqn.ins[_HELPERS[eqn.op]]))
+        else:
+            S.set(eqn.out, C.shape_rule(eqn.op)(S, eqn, [S.get(a) for a in eqn.ins]))
         first = eqn.ins[0] if eqn.ins else None
         if eqn.op == "shape" and known(S.get(first)) is not None:
             S.shape_values[id(eqn.out)] = S.get(first)
