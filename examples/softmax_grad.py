@@ -2,43 +2,25 @@
 import numpy as np
 
 
-def _first_mask(pick, x, axis=None):
-    """True where pick (np.argmax or np.argmin) points: the first of equal extremes."""
-    x = np.asarray(x)
-    mask = np.zeros(x.shape, dtype=bool)
-    if axis is None:
-        mask.flat[pick(x)] = True
-    else:
-        np.put_along_axis(mask, np.expand_dims(pick(x, axis=axis), axis), True, axis=axis)
-    return mask
-
-
 def softmax_loss_grad(W, X, y, reg):
     # forward
     N = X.shape[0]
     scores = X @ W
-    scores_1 = scores - np.max(scores, axis=1, keepdims=True)
-    exp_scores = np.exp(scores_1)
-    t1 = np.sum(exp_scores, axis=1, keepdims=True)
-    probs = exp_scores / t1
-    t2 = np.arange(N)
-    t3 = probs[t2, y]
-    t4 = np.log(t3)
-    loss = -np.sum(t4) / N
-    t5 = 0.5 * reg
-    t6 = W * W
-    loss = loss + t5 * np.sum(t6)
+    scores = scores - np.max(scores, axis=1, keepdims=True)
+    exp_scores = np.exp(scores)
+    probs = exp_scores / np.sum(exp_scores, axis=1, keepdims=True)
+    t1 = np.arange(N)
+    loss = -np.sum(np.log(probs[t1, y])) / N
+    t2 = 0.5 * reg
+    t3 = W * W
+    loss = loss + t2 * np.sum(t3)
     # backward
     grad_loss = 1.0
     grad_loss_1 = grad_loss
-    grad_t6 = np.full_like(t6, grad_loss * t5)
-    grad_t4 = np.full_like(t4, -grad_loss_1 / N)
-    grad_t3 = grad_t4 / t3
-    grad_probs = np.zeros_like(probs)
-    np.add.at(grad_probs, (t2, y), grad_t3)
-    grad_t1 = np.sum(-grad_probs * exp_scores / (t1 * t1), axis=1, keepdims=True)
-    grad_exp_scores = grad_probs / t1 + np.full_like(exp_scores, grad_t1)
-    grad_scores_1 = grad_exp_scores * exp_scores
-    grad_scores = grad_scores_1 + _first_mask(np.argmax, scores, axis=1) * np.sum(-grad_scores_1, axis=1, keepdims=True)
-    grad_W = grad_t6 * 2 * W + X.T @ grad_scores
+    grad_t3 = np.full_like(t3, grad_loss * t2)
+    t4 = -grad_loss_1 / N
+    t5 = np.zeros_like(probs)
+    t5[t1, y] = t4
+    grad_scores = t5 - probs * t4
+    grad_W = grad_t3 * 2 * W + X.T @ grad_scores
     return grad_W

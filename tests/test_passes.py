@@ -32,7 +32,7 @@ ADD_MUL = """
 
 
 def test_the_pass_list_is_the_pipeline_in_order():
-    assert PASS_NAMES == ("fence", "lower", "fuse", "unroll", "live", "shapes", "reverse", "cleanup", "emit",
+    assert PASS_NAMES == ("fence", "lower", "fuse", "unroll", "live", "shapes", "gates", "reverse", "cleanup", "emit",
                           "verify")
 
 
