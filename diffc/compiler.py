@@ -150,7 +150,7 @@ def gates_pass(p: Prepared) -> None:
     """The softmax family as fused gates, and the max shift's zero gradient dropped
     (:mod:`diffc.ad.fuse_softmax`); after shapes, which say what is a number."""
     if p.fuse:
-        fuse_softmax(p.fn, p.shapes)
+        fuse_softmax(p.fn, p.shapes, builtin_range=p.scope.lookup("range") is None)
 
 
 def reverse_pass(p: Prepared) -> None:

@@ -252,3 +252,41 @@ def test_no_fuse_keeps_the_chain():
     assert "_first_mask(np.argmax, s, axis=1)" in text and "np.add.at" in text
     fused = diffc.compile_source(CE, "ce.py", functions="picked", wrt="s", shapes=shapes).text
     assert "_first_mask" not in fused and "np.add.at" not in fused
+
+
+def test_explain_shows_the_gates(make_module):
+    """The tracer's table names the gates; the shift passes p - onehot to s and nothing to the max."""
+    module = make_module("import numpy as np\n\n\ndef f(s, y):\n    z = s - np.max(s)\n"
+                         "    p = np.exp(z) / np.sum(np.exp(z))\n    return -np.log(p[y])\n")
+    s = np.array([1.0, 2.0, 0.5])
+    explanation = diffc.explain(module.f, s, 1)
+    patterns = [row["pattern"] for row in explanation.rows]
+    assert "log-softmax gate, picked" in patterns and "shift: no gradient to the shift" in patterns
+    p = np.exp(s) / np.sum(np.exp(s))
+    shift = next(row for row in explanation.rows if row["pattern"].startswith("shift"))
+    np.testing.assert_allclose(shift["inputs"][0]["downstream"], p - np.eye(3)[1])
+    assert len(shift["inputs"]) == 1 or shift["inputs"][1]["downstream"] is None  # the max: no gradient
+    assert not any(row["pattern"] == "max gate: routes" for row in explanation.rows)
+
+
+def test_cs231n_vectorized_rows_by_builtin_range(make_module):
+    """p[range(N), y] with range the builtin and N = X.shape[0] picks one element per row: the textbook
+    form; a range that is not the builtin keeps the general scatter (np.add.at, then the row sums)."""
+    from test_real_code import IDIOMS
+
+    shapes = {"W": parse_shape("D,C"), "X": parse_shape("N,D"), "y": parse_shape("N:int"), "reg": ()}
+    W, X, y = RNG.normal(size=(5, 3)), RNG.normal(size=(4, 5)), np.array([2, 0, 2, 1])
+    f = make_module(IDIOMS).softmax_loss_vectorized
+    numeric = numeric_gradient(lambda *a: f(*a)[0], [W, X, y, 0.1], 0)
+    for header, textbook in (("from builtins import range\n", True), ("from builtins import range as range\n", True),
+                             ("", True)):
+        src = IDIOMS.replace("from builtins import range\n", header)
+        text = diffc.compile_source(src, "i.py", functions="softmax_loss_vectorized", wrt="W", has_aux=True,
+                                    shapes=shapes).text
+        assert ("np.add.at" not in text) == textbook and "_first_mask" not in text, text
+        grad, _ = run_generated(text)["softmax_loss_vectorized_grad"](W, X, y, 0.1)
+        assert rel_error(grad, numeric) < 1e-6
+    mine = IDIOMS.replace("from builtins import range\n", "from mylib import range\n")
+    text = diffc.compile_source(mine, "i.py", functions="softmax_loss_vectorized", wrt="W", has_aux=True,
+                                shapes=shapes).text
+    assert "np.add.at" in text and "_first_mask" not in text

@@ -23,8 +23,9 @@ A gate keeps the user's last operation, which the emitter writes as it was (see
 
 from __future__ import annotations
 
-from ..ir import Const, Eqn, Function, Var, each_in_block, walk
+from ..ir import Const, Eqn, Function, Var, each_in_block, each_item, walk
 from ..ops.catalogue import cuts
+from ..ops.shapes import Sym, known
 from ..ops.special import GATE_OPS
 
 EXP, LOG, SUM = "exp", "log", "sum"
@@ -37,6 +38,8 @@ ZERO_SUM = ("softmax_gate", "log_softmax_gate", "picked_log_softmax_gate", "log_
 class _Graph:
     """Definitions, and for each value the items that read it in a way that carries a gradient (a
     gate carries one to its first input only, a shift gate to s only)."""
+
+    builtin_range = False
 
     def __init__(self, fn: Function):
         self.defs: dict[int, tuple] = {}  # id(var) -> (eqn, id(block))
@@ -86,9 +89,14 @@ class _Graph:
         return self.defs[id(eqn.out)][1]
 
 
+def _public(eqn) -> bool:
+    """True if the call passes a keyword (out=, where=, dtype= ...)."""
+    return any(not k.startswith("_") for k in eqn.params)
+
+
 def _plain(eqn) -> bool:
-    """One argument, no keyword (no out=, where=, dtype=)."""
-    return len(eqn.ins) == 1 and not any(not k.startswith("_") for k in eqn.params)
+    """One argument, no keyword."""
+    return len(eqn.ins) == 1 and not _public(eqn)
 
 
 def _reduction(eqn):
@@ -114,10 +122,14 @@ def _set_orig(eqn, op, ins, lo, **params):
     eqn.op, eqn.params, eqn.ins = op, params, tuple(ins)
 
 
-def fuse_softmax(fn: Function, shapes) -> Function:
-    """Fuse the softmax family in every block (see the module docstring)."""
+def fuse_softmax(fn: Function, shapes, builtin_range: bool = False) -> Function:
+    """Fuse the softmax family in every block (see the module docstring). ``builtin_range``: the name
+    ``range`` is the builtin in the user's module."""
+    builtin_range = builtin_range and not any(v.hint == "range" for item in each_item(fn.eqns)
+                                              for v in item.defs()) and all(p.hint != "range" for p in fn.params)
     for phase in (_softmax, _logs, _log_softmax_sub, _shifts):
         graph = _Graph(fn)
+        graph.builtin_range = builtin_range
         for eqn in list(walk(fn.eqns)):
             if eqn.op not in GATE_OPS:
                 phase(graph, eqn, shapes)
@@ -163,8 +175,7 @@ def _logs(graph, eqn, shapes):
         if p_eqn is None or not (graph.only(x, eqn) and graph.only(p, q_eqn)):
             return
         index = q_eqn.params["index"]
-        rows = len(q_eqn.ins) > 1 and graph.eqn(q_eqn.ins[1], ARANGE)
-        rows = bool(rows) and len(rows.ins) == 1 and not rows.params
+        rows = len(q_eqn.ins) > 1 and _every_row(graph, q_eqn.ins[1], p, shapes)
         _made(graph, eqn, "picked_log_softmax_gate", (p_eqn.ins[0], x, *q_eqn.ins), 1,
               axis=p_eqn.params["axis"], _index=index, _rows=rows)
         return
@@ -173,6 +184,23 @@ def _logs(graph, eqn, shapes):
     exp = reduced and graph.eqn(s_eqn.ins[0], EXP, block)
     if exp and _plain(exp) and graph.only(x, eqn) and graph.only(exp.out, s_eqn):
         _made(graph, eqn, "logsumexp_gate", (exp.ins[0], x, exp.out), 1, axis=reduced[0], keepdims=reduced[1])
+
+
+def _every_row(graph, rows, p, shapes) -> bool:
+    """True if ``rows`` is ``np.arange(n)`` or the builtin ``range(n)``, n provably p's first dim:
+    every row of p, each once."""
+    dims = known(shapes.get(p)) if shapes is not None else None
+    n = dims[0] if dims else None
+    if not isinstance(n, (Sym, int)) or n == 1:
+        return False
+    arange = graph.eqn(rows, ARANGE)
+    if arange is not None:
+        return len(arange.ins) == 1 and not _public(arange) and known(shapes.get(rows)) == (n,)
+    call = graph.eqn(rows, "opaque")
+    if call is None or not graph.builtin_range or call.params.get("_callee") != "range" or \
+            call.params.get("_method") is not None or call.params.get("_args") != ((None, ("in", 0)),):
+        return False
+    return len(call.ins) == 1 and shapes.dim_values.get(id(call.ins[0])) == n
 
 
 def _log_softmax_sub(graph, eqn, shapes):

@@ -184,9 +184,9 @@ def _one_per_slice(b, q, p, idx, index, params) -> bool:
     if rank != 2 or axis not in (1, -1) or not params.get("_rows") or len(idx) != 2 or \
             index != ("tuple", (("atom", 1), ("atom", 2))) or b.shapes is None:
         return False
-    n = S.known(b.shape(p))[0]
-    return all(_same_dim(n, (S.known(b.shape(v)) or (None,))[0]) and b.rank(v) == 1 for v in (*idx, q)) and \
-        b.shapes.kind(idx[1]) == "i"
+    # idx[0] enumerates every row of p once (proven where the gate was made), idx[1] one column each.
+    return _same_dim(S.known(b.shape(p))[0], (S.known(b.shape(idx[1])) or (None,))[0]) and \
+        b.rank(idx[1]) == 1 and b.shapes.kind(idx[1]) == "i"
 
 
 def _picked_log_softmax_gate(b, g, ans, ins, i, params):
