@@ -50,14 +50,14 @@ def points(shape, axis):
     tied = s.copy()
     if len(shape) == 1:
         tied[1] = tied[3] = tied.max() + 0.5
-    elif axis == 1:
+    elif axis in (1, -1):
         tied[:, 0] = tied[:, 2] = tied.max() + 0.5
     else:
         tied[0, :] = tied[2, :] = tied.max() + 0.5
     return [s, tied]
 
 
-CASES = [((5,), None), ((4, 5), 1), ((4, 5), 0)]
+CASES = [((5,), None), ((5,), 0), ((4, 5), 1), ((4, 5), 0), ((4, 5), -1)]
 
 
 def check(src, args, wrt="s", shapes=None, **options):
@@ -290,3 +290,16 @@ def test_cs231n_vectorized_rows_by_builtin_range(make_module):
     text = diffc.compile_source(mine, "i.py", functions="softmax_loss_vectorized", wrt="W", has_aux=True,
                                 shapes=shapes).text
     assert "np.add.at" in text and "_first_mask" not in text
+
+
+def test_axes_agree_after_normalising():
+    """The shift along axis 1 and the softmax along axis -1 of a matrix: the same axis (known from the
+    rank); of unknown rank they are not provably the same, and the shift keeps its gradient."""
+    src = ("import numpy as np\n\n\ndef f(s, r):\n    z = s - np.max(s, axis=1, keepdims=True)\n"
+           "    p = np.exp(z) / np.sum(np.exp(z), axis=-1, keepdims=True)\n    return np.sum(p * r)\n")
+    s, r = points((4, 5), 1)[1], RNG.normal(size=(4, 5))
+    shapes = {"s": parse_shape("N,C"), "r": parse_shape("N,C")}
+    assert "_first_mask" not in check(src, [s, r], shapes=shapes)
+    assert "_first_mask" in diffc.compile_source(src, "f.py", wrt="s").text
+    wrong = src.replace("axis=-1", "axis=0")  # shift per row, softmax per column: m keeps its gradient
+    assert "_first_mask" in check(wrong, [points((4, 5), 1)[0], r], shapes=shapes)
