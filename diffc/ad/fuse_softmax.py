@@ -249,7 +249,7 @@ def _shifts(graph, eqn, shapes):
         isinstance(r, Eqn) and r.op in ZERO_SUM and r.ins[0] is z and
         (along == "all" or (r.params["axis"] is not None and _same_axis(r.params["axis"], along, rank)))
         for r in readers)
-    if zero_sum or (along == "all" and _cross_entropy(graph, z, readers, shapes)):
+    if zero_sum or _cross_entropy(graph, z, readers, shapes, along):
         _set_orig(eqn, "shift_gate", eqn.ins, 0)
 
 
@@ -258,27 +258,49 @@ def _rank(shapes, atom):
     return len(shape) if isinstance(shape, tuple) else None
 
 
-def _cross_entropy(graph, z, readers, shapes) -> bool:
-    """True if z's gradient-carrying uses are a log-sum-exp over all of z and one element z[j],
-    meeting on scalars through +, - and negation with opposite signs: lse(z) - z[j] (their
-    gradients into z, g p and -g at j, then sum to zero)."""
+def _cross_entropy(graph, z, readers, shapes, along) -> bool:
+    """True if z's gradient-carrying uses are a log-sum-exp L and a pick x = z[...] with one element
+    in each slice L sums over, meeting elementwise (through +, - and negation, shapes unchanged)
+    with opposite signs: ``lse(z) - z[j]`` on numbers, or ``lse(z, axis=1) - z[np.arange(N), y]``
+    on rows. Their gradients into z, g p and -g at the pick, then sum to zero in each slice."""
     if shapes is None or len(readers) != 2 or not all(isinstance(r, Eqn) for r in readers):
         return False
     lse = next((r for r in readers if r.op == "logsumexp_gate"), None)
     pick = next((r for r in readers if r.op == "getitem"), None)
     if lse is None or pick is None or lse.ins[0] is not z or pick.ins[0] is not z:
         return False
-    if shapes.get(lse.out) != () or shapes.get(pick.out) != () or \
-            not (lse.params["axis"] is None or _rank(shapes, z) == 1):
+    shape, rank = shapes.get(lse.out), _rank(shapes, z)
+    if shape != shapes.get(pick.out):
         return False
-    signs_pick, signs_lse = _signs(graph, pick.out, shapes), _signs(graph, lse.out, shapes)
+    if shape == ():  # a number: the log-sum-exp of all of z, one element of it
+        if along != "all" or not (lse.params["axis"] is None or rank == 1):
+            return False
+    elif not _rows_case(graph, z, lse, pick, shapes, along):
+        return False
+    signs_pick, signs_lse = _signs(graph, pick.out, shapes, shape), _signs(graph, lse.out, shapes, shape)
     meet = next((v for v in signs_pick if v in signs_lse), None)
     return meet is not None and signs_pick[meet] == -signs_lse[meet]
 
 
-def _signs(graph, v, shapes, limit=64) -> dict:
-    """The values ``v`` reaches through scalar +, - and negation, each its only use that carries a
-    gradient, with the sign v has in each (in order)."""
+def _rows_case(graph, z, lse, pick, shapes, along) -> bool:
+    """z an (N, C) matrix shifted along its rows, L = lse(z, axis=1) of shape (N,), and the pick
+    z[rows, cols] with rows every row once and cols a vector of N integers."""
+    if _rank(shapes, z) != 2 or lse.params["axis"] not in (1, -1) or lse.params["keepdims"]:
+        return False
+    if along != "all" and not _same_axis(along, 1, 2):
+        return False
+    if pick.params["index"] != ("tuple", (("atom", 1), ("atom", 2))) or len(pick.ins) != 3:
+        return False
+    n = known(shapes.get(z))[0]
+    cols = pick.ins[2]
+    return _every_row(graph, pick.ins[1], z, shapes) and known(shapes.get(cols)) == (n,) and \
+        shapes.kind(cols) == "i" and shapes.get(lse.out) == (n,)
+
+
+def _signs(graph, v, shapes, shape, limit=64) -> dict:
+    """The values ``v`` reaches through +, - and negation that keep its ``shape`` (so each passes
+    the gradient back elementwise, times 1 or -1), each its only use that carries a gradient, with
+    the sign v has in each (in order)."""
     out: dict[int, int] = {}
     sign = 1
     while len(out) < limit:
@@ -286,7 +308,7 @@ def _signs(graph, v, shapes, limit=64) -> dict:
         if len(readers) != 1 or not isinstance(readers[0], Eqn):
             break
         r = readers[0]
-        if r.op not in ("add", "sub", "neg") or shapes.get(r.out) != () or \
+        if r.op not in ("add", "sub", "neg") or shapes.get(r.out) != shape or \
                 (r.op != "neg" and r.ins[0] is r.ins[1]):
             break
         if r.op == "neg" or (r.op == "sub" and r.ins[1] is v):
