@@ -10,8 +10,9 @@ Recognised in the user's own code, after shape inference (so that scalars are kn
 - log-sum-exp: ``log(sum(exp(z), ...))``, gradient ``g * exp(z) / sum``;
 - the max shift ``z = s - m``, m a scalar or ``max(s, axis=k, keepdims=True)``: softmax(s - m) =
   softmax(s), so where every use of z that carries a gradient is one of the gates above along an
-  axis m is constant on (or the cross-entropy ``log(sum(exp(z))) - z[j]`` on scalars, through
-  ``+``, ``-`` and negation only), the gradients z receives sum to zero along m's axes and m's is
+  axis m is constant on (or the cross-entropy: ``log(sum(exp(z))) - z[j]`` on numbers, or
+  ``log(sum(exp(z), axis=1)) - z[np.arange(N), y]`` row by row, through ``+``, ``-`` and negation
+  only), the gradients z receives sum to zero along m's axes and m's is
   exactly zero: the shift passes the gradient to s and none to m. A log-sum-exp alone is not shift
   invariant (lse(s - m) = lse(s) - m), so there m keeps its gradient.
 
