@@ -102,7 +102,7 @@ define(_S + "log_softmax", _log_softmax, arity=(1, 2), keywords=("axis",),
 # ----------------------------------------------------------------------------
 GATE_OPS = ("softmax_gate", "log_softmax_gate", "picked_log_softmax_gate", "log_softmax_sub_gate",
             "logsumexp_gate", "shift_gate")
-_SUM, _EXPAND = "sum", "expand_dims"
+_SUM, _EXPAND, _MEAN, _FULL_LIKE = "sum", "expand_dims", "mean", "full_like"
 
 
 def gate_original(eqn):
@@ -163,8 +163,8 @@ def _fill_value(b, g):
     for eqn in reversed(b.eqns[-64:]):
         if eqn.out is g:
             origin = eqn.origin
-            if eqn.op == "full_like" and len(eqn.ins) == 2 and origin is not None and \
-                    origin.op in (_SUM, "mean") and b.shape(origin.out) == ():
+            if eqn.op == _FULL_LIKE and len(eqn.ins) == 2 and origin is not None and \
+                    origin.op in (_SUM, _MEAN) and b.shape(origin.out) == ():
                 return eqn.ins[1]
             return None
     return None
