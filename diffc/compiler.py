@@ -16,6 +16,7 @@ import os
 from dataclasses import dataclass, field
 
 from .ad.fuse import fuse_sigmoids
+from .ad.fuse_softmax import fuse_softmax
 from .ad.reverse import ReverseError, backward, live_forward
 from .arguments import parse_shape, resolve_wrt  # noqa: F401  (parse_shape: imported from here by the CLI and tests)
 from .backends.emit import BACKENDS, emit_function
@@ -147,6 +148,13 @@ def shapes_pass(p: Prepared) -> None:
     check_scalar_output(p.fdef, p.fn, p.shapes, p.source)
 
 
+def gates_pass(p: Prepared) -> None:
+    """The softmax family as fused gates, and the max shift's zero gradient dropped
+    (:mod:`diffc.ad.fuse_softmax`); after shapes, which say what is a number."""
+    if p.fuse:
+        fuse_softmax(p.fn, p.shapes, builtin_range=p.scope.lookup("range") is None)
+
+
 def reverse_pass(p: Prepared) -> None:
     """Activity analysis and the backward items (:mod:`diffc.ad.reverse`)."""
     try:
@@ -216,6 +224,7 @@ PASSES = (
     ("unroll", unroll_pass),
     ("live", live_pass),
     ("shapes", shapes_pass),
+    ("gates", gates_pass),
     ("reverse", reverse_pass),
     ("fills", fills_pass),
     ("cleanup", cleanup_pass),

@@ -2,17 +2,6 @@
 import numpy as np
 
 
-def _first_mask(pick, x, axis=None):
-    """True where pick (np.argmax or np.argmin) points: the first of equal extremes."""
-    x = np.asarray(x)
-    mask = np.zeros(x.shape, dtype=bool)
-    if axis is None:
-        mask.flat[pick(x)] = True
-    else:
-        np.put_along_axis(mask, np.expand_dims(pick(x, axis=axis), axis), True, axis=axis)
-    return mask
-
-
 def rnn_grad(Wh, Wx, h0, xs, T):
     # forward
     saved_h = []
@@ -49,29 +38,19 @@ def two_layer_grad(params, X, y):
     hidden = np.maximum(0, t1)
     params_W2 = params['W2']
     scores = hidden @ params_W2 + params['b2']
-    scores_1 = scores - np.max(scores, axis=1, keepdims=True)
-    t2 = np.exp(scores_1)
-    t3 = np.exp(scores_1)
-    del scores_1
-    t4 = np.sum(t3, axis=1, keepdims=True)
-    probs = t2 / t4
-    t5 = np.arange(X.shape[0])
-    t6 = probs[t5, y]
-    t7 = np.log(t6)
-    out = -np.mean(t7)
+    scores = scores - np.max(scores, axis=1, keepdims=True)
+    probs = np.exp(scores) / np.sum(np.exp(scores), axis=1, keepdims=True)
+    del scores
+    t2 = np.arange(X.shape[0])
+    t3 = np.log(probs[t2, y])
+    out = -np.mean(t3)
     # backward
     grad_out = 1.0
-    grad_t6 = -grad_out / t7.size / t6
-    grad_probs = np.zeros_like(probs)
-    grad_probs[t5, y] = grad_t6
-    del probs
-    grad_t2 = grad_probs / t4
-    grad_t4 = np.sum(-grad_probs * t2 / (t4 * t4), axis=1, keepdims=True)
-    del t4, grad_probs
-    grad_scores_1 = grad_t4 * t3 + grad_t2 * t2
-    del t2, t3, grad_t2, grad_t4
-    grad_scores = grad_scores_1 + _first_mask(np.argmax, scores, axis=1) * -np.sum(grad_scores_1, axis=1, keepdims=True)
-    del scores, grad_scores_1
+    t4 = -grad_out / t3.size
+    t5 = np.zeros_like(probs)
+    t5[t2, y] = t4
+    grad_scores = t5 - probs * t4
+    del probs, t5
     grad_hidden = grad_scores @ params_W2.T
     grad_params_W2 = hidden.T @ grad_scores
     del hidden

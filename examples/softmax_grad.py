@@ -2,44 +2,26 @@
 import numpy as np
 
 
-def _first_mask(pick, x, axis=None):
-    """True where pick (np.argmax or np.argmin) points: the first of equal extremes."""
-    x = np.asarray(x)
-    mask = np.zeros(x.shape, dtype=bool)
-    if axis is None:
-        mask.flat[pick(x)] = True
-    else:
-        np.put_along_axis(mask, np.expand_dims(pick(x, axis=axis), axis), True, axis=axis)
-    return mask
-
-
 def softmax_loss_grad(W, X, y, reg):
     # forward
     N = X.shape[0]
     scores = X @ W
-    scores_1 = scores - np.max(scores, axis=1, keepdims=True)
-    exp_scores = np.exp(scores_1)
-    del scores_1
-    t1 = np.sum(exp_scores, axis=1, keepdims=True)
-    probs = exp_scores / t1
-    t2 = np.arange(N)
-    t3 = probs[t2, y]
-    loss = -np.sum(np.log(t3)) / N
-    t4 = 0.5 * reg
-    loss = loss + t4 * np.sum(W * W)
+    scores = scores - np.max(scores, axis=1, keepdims=True)
+    exp_scores = np.exp(scores)
+    del scores
+    probs = exp_scores / np.sum(exp_scores, axis=1, keepdims=True)
+    del exp_scores
+    t1 = np.arange(N)
+    loss = -np.sum(np.log(probs[t1, y])) / N
+    t2 = 0.5 * reg
+    loss = loss + t2 * np.sum(W * W)
     # backward
     grad_loss = 1.0
     grad_loss_1 = grad_loss
-    grad_t3 = -grad_loss_1 / N / t3
-    grad_probs = np.zeros_like(probs)
-    grad_probs[t2, y] = grad_t3
-    del probs
-    grad_t1 = np.sum(-grad_probs * exp_scores / (t1 * t1), axis=1, keepdims=True)
-    grad_exp_scores = grad_probs / t1 + grad_t1
-    del t1, grad_probs, grad_t1
-    grad_scores_1 = grad_exp_scores * exp_scores
-    del exp_scores, grad_exp_scores
-    grad_scores = grad_scores_1 + _first_mask(np.argmax, scores, axis=1) * -np.sum(grad_scores_1, axis=1, keepdims=True)
-    del scores, grad_scores_1
-    grad_W = grad_loss * t4 * 2 * W + X.T @ grad_scores
+    t3 = -grad_loss_1 / N
+    t4 = np.zeros_like(probs)
+    t4[t1, y] = t3
+    grad_scores = t4 - probs * t3
+    del probs, t4
+    grad_W = grad_loss * t2 * 2 * W + X.T @ grad_scores
     return grad_W

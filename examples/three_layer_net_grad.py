@@ -2,28 +2,17 @@
 import numpy as np
 
 
-def _first_mask(pick, x, axis=None):
-    """True where pick (np.argmax or np.argmin) points: the first of equal extremes."""
-    x = np.asarray(x)
-    mask = np.zeros(x.shape, dtype=bool)
-    if axis is None:
-        mask.flat[pick(x)] = True
-    else:
-        np.put_along_axis(mask, np.expand_dims(pick(x, axis=axis), axis), True, axis=axis)
-    return mask
-
-
 def three_layer_loss_grad(W1, b1, W2, b2, W3, b3, X, y):
     # forward
     N = X.shape[0]
     h1 = 1.0 / (1.0 + np.exp(-(X @ W1 + b1)))
     h2 = 1.0 / (1.0 + np.exp(-(h1 @ W2 + b2)))
     scores = h2 @ W3 + b3
-    scores_1 = scores - np.max(scores, axis=1, keepdims=True)
-    t1 = np.exp(scores_1)
+    scores = scores - np.max(scores, axis=1, keepdims=True)
+    t1 = np.exp(scores)
     t2 = np.sum(t1, axis=1, keepdims=True)
-    log_probs = scores_1 - np.log(t2)
-    del scores_1
+    log_probs = scores - np.log(t2)
+    del scores
     t3 = np.arange(N)
     t4 = log_probs[t3, y]
     out = -np.sum(t4) / N
@@ -33,12 +22,8 @@ def three_layer_loss_grad(W1, b1, W2, b2, W3, b3, X, y):
     grad_log_probs = np.zeros_like(log_probs)
     grad_log_probs[t3, y] = grad_t4
     del log_probs
-    grad_t2 = -np.sum(grad_log_probs, axis=1, keepdims=True) / t2
-    del t2
-    grad_scores_1 = grad_log_probs + grad_t2 * t1
-    del t1, grad_log_probs, grad_t2
-    grad_scores = grad_scores_1 + _first_mask(np.argmax, scores, axis=1) * -np.sum(grad_scores_1, axis=1, keepdims=True)
-    del scores, grad_scores_1
+    grad_scores = grad_log_probs - t1 / t2 * np.sum(grad_log_probs, axis=1, keepdims=True)
+    del t1, t2, grad_log_probs
     grad_b3 = np.sum(grad_scores, axis=0)
     grad_h2 = grad_scores @ W3.T
     grad_W3 = h2.T @ grad_scores

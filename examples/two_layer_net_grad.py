@@ -2,56 +2,38 @@
 import numpy as np
 
 
-def _first_mask(pick, x, axis=None):
-    """True where pick (np.argmax or np.argmin) points: the first of equal extremes."""
-    x = np.asarray(x)
-    mask = np.zeros(x.shape, dtype=bool)
-    if axis is None:
-        mask.flat[pick(x)] = True
-    else:
-        np.put_along_axis(mask, np.expand_dims(pick(x, axis=axis), axis), True, axis=axis)
-    return mask
-
-
 def two_layer_loss_grad(W1, b1, W2, b2, X, y, reg):
     # forward
     N = X.shape[0]
     t1 = X @ W1 + b1
     hidden = np.maximum(0, t1)
     scores = hidden @ W2 + b2
-    scores_1 = scores - np.max(scores, axis=1, keepdims=True)
-    exp_scores = np.exp(scores_1)
-    del scores_1
-    t2 = np.sum(exp_scores, axis=1, keepdims=True)
-    probs = exp_scores / t2
-    t3 = np.arange(N)
-    t4 = probs[t3, y]
-    data_loss = -np.sum(np.log(t4)) / N
-    t5 = 0.5 * reg
-    reg_loss = t5 * (np.sum(W1 * W1) + np.sum(W2 * W2))
+    scores = scores - np.max(scores, axis=1, keepdims=True)
+    exp_scores = np.exp(scores)
+    del scores
+    probs = exp_scores / np.sum(exp_scores, axis=1, keepdims=True)
+    del exp_scores
+    t2 = np.arange(N)
+    data_loss = -np.sum(np.log(probs[t2, y])) / N
+    t3 = 0.5 * reg
+    reg_loss = t3 * (np.sum(W1 * W1) + np.sum(W2 * W2))
     out = data_loss + reg_loss
     # backward
     grad_out = 1.0
     grad_data_loss = grad_out
     grad_reg_loss = grad_out
-    t6 = grad_reg_loss * t5
-    grad_t4 = -grad_data_loss / N / t4
-    grad_probs = np.zeros_like(probs)
-    grad_probs[t3, y] = grad_t4
-    del probs
-    grad_t2 = np.sum(-grad_probs * exp_scores / (t2 * t2), axis=1, keepdims=True)
-    grad_exp_scores = grad_probs / t2 + grad_t2
-    del t2, grad_probs, grad_t2
-    grad_scores_1 = grad_exp_scores * exp_scores
-    del exp_scores, grad_exp_scores
-    grad_scores = grad_scores_1 + _first_mask(np.argmax, scores, axis=1) * -np.sum(grad_scores_1, axis=1, keepdims=True)
-    del scores, grad_scores_1
+    t4 = grad_reg_loss * t3
+    t5 = -grad_data_loss / N
+    t6 = np.zeros_like(probs)
+    t6[t2, y] = t5
+    grad_scores = t6 - probs * t5
+    del probs, t6
     grad_b2 = np.sum(grad_scores, axis=0)
     grad_hidden = grad_scores @ W2.T
-    grad_W2 = t6 * 2 * W2 + hidden.T @ grad_scores
+    grad_W2 = t4 * 2 * W2 + hidden.T @ grad_scores
     del hidden, grad_scores
     grad_t1 = np.where(t1 > 0, grad_hidden, 0.0)
     del t1, grad_hidden
     grad_b1 = np.sum(grad_t1, axis=0)
-    grad_W1 = t6 * 2 * W1 + X.T @ grad_t1
+    grad_W1 = t4 * 2 * W1 + X.T @ grad_t1
     return grad_W1, grad_b1, grad_W2, grad_b2

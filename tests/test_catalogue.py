@@ -38,6 +38,13 @@ CASES = {
     "neg": [("-a * b", [(3,), (2, 3)], None)], "pos": [("+a * b", [(2, 2), (2,)], None)],
     "copy": [("np.copy(a) * b + a.copy()", [(3,), (3,)], None)],
     "sigmoid": [("1.0 / (1.0 + np.exp(-a))", [(2, 3)], None)],
+    # The softmax family's fused gates (diffc/ad/fuse_softmax.py; more in tests/test_softmax_gates.py).
+    "softmax_gate": [("np.exp(a) / np.sum(np.exp(a), axis=1, keepdims=True)", [(2, 3)], None)],
+    "log_softmax_gate": [("np.log(np.exp(a) / np.sum(np.exp(a)))", [(4,)], None)],
+    "picked_log_softmax_gate": [("np.log((np.exp(a) / np.sum(np.exp(a), axis=1, keepdims=True))[[0, 1, 1], [2, 0, 2]])",
+                                 [(2, 3)], None)],
+    "log_softmax_sub_gate": [("a - np.log(np.sum(np.exp(a), axis=0, keepdims=True))", [(3, 2)], None)],
+    "logsumexp_gate": [("np.log(np.sum(np.exp(a), axis=1))", [(2, 3)], None)],
     "abs": [("abs(a) * b", [(3,), (3,)], None)],
     "where": [("np.where(a > 0, b * a, c)", [(3, 2), (2,), (3, 1)], None)],
     "clip": [("np.clip(a, -0.5, 0.5)", [(2, 3)], None), ("np.clip(a, -np.abs(b) - 0.1, np.abs(c) + 0.1)",
@@ -158,6 +165,7 @@ ELSEWHERE = {
     **{t: "tests/test_rule_coverage.py::test_low_precision_float_casts_pass_the_gradient"
        for t in ("float32", "float16", "single", "half")},
     "float_": "an alias NumPy 2 removed; the same rule as numpy.float64",
+    "shift_gate": "tests/test_softmax_gates.py: the max shift of a softmax, at tied maxima too",
 }
 
 

@@ -32,8 +32,8 @@ ADD_MUL = """
 
 
 def test_the_pass_list_is_the_pipeline_in_order():
-    assert PASS_NAMES == ("fence", "lower", "fuse", "unroll", "live", "shapes", "reverse", "fills", "cleanup",
-                          "emit", "verify")
+    assert PASS_NAMES == ("fence", "lower", "fuse", "unroll", "live", "shapes", "gates", "reverse", "fills",
+                          "cleanup", "emit", "verify")
 
 
 def test_fence_prints_the_function_it_accepted():

@@ -19,6 +19,7 @@ from ..ad.fuse import sigmoid_expression
 from ..frontend.scope import Scope
 from ..ir import Const, Eqn, Function, Ref, Var, each_item, walk
 from ..ops.catalogue import BINOPS, COMPAREOPS, UNARYOPS
+from ..ops.special import gate_original
 from ..passes.naming import Namer
 from . import jax as jax_backend
 from . import math as math_backend
@@ -129,6 +130,8 @@ class Writer:
         raise TypeError(a)  # pragma: no cover
 
     def value(self, eqn: Eqn) -> ast.expr:
+        if "_orig" in eqn.params:  # a fused gate: its forward is the user's own last operation
+            return self.value(gate_original(eqn))
         op, args = eqn.op, [self.atom(a) for a in eqn.ins]
         params = eqn.params
         keywords = [ast.keyword(k, ast.Name(v.__name__, ast.Load()) if isinstance(v, type) else ast.Constant(v))
