@@ -106,7 +106,8 @@ def _average_jvp(b, dots, ans, ins, params):
 
 _LINEAR = linear(0)
 _MAX, _MIN = (_weighted(lambda b, x, axis, p=pick: _mask(b, x, axis, p)) for pick in ("max", "min"))
-_PTP = _weighted(lambda b, x, axis: b.sub(_mask(b, x, axis, "max"), _mask(b, x, axis, "min")))
+_PTP = lambda b, dots, ans, ins, params: None if dots[0] is None else b.sub(  # noqa: E731  (max - min)
+    _MAX(b, dots, ans, ins, params), _MIN(b, dots, ans, ins, params))
 
 
 def _ptp(b, g, ans, ins, i, params):
