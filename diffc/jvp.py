@@ -123,7 +123,23 @@ def _jvp_function_class():
     class JvpFunction(GradFunction):
         """The forward-mode derivative of a Python function, compiled by diffc: called with ``fn``'s
         arguments and one tangent per parameter in ``wrt``, it returns ``(value, tangent)``. The
-        code is specialised to the arguments' shapes and cached, as :class:`diffc.api.GradFunction`'s."""
+        code is specialised to the arguments' shapes and cached, as :class:`diffc.api.GradFunction`'s
+        (through the full path: the tangents come after the function's own parameters, which the
+        generated dispatcher of GradFunction does not take)."""
+
+        __slots__ = ()
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            # GradFunction gives each gradient a class of its own, for its dispatcher: here, one of this class.
+            self.__class__ = type("JvpFunction", (JvpFunction,), {"__slots__": (), "__module__": __name__})
+
+        def _remember(self, values, run):  # no dispatcher: every call takes the full path
+            pass
+
+        def _forget(self):
+            self._cache.clear()
+            self._generic = None
 
         def _compile(self, shapes, structs=frozenset()):
             generated, inlined = super()._compile(shapes, structs)
@@ -145,7 +161,8 @@ def _jvp_function_class():
                     raise TypeError(f"{self.__name__} is missing the argument '{name}'")
             if kwargs:
                 raise TypeError(f"{self.__name__} got unexpected keyword argument(s): {', '.join(kwargs)}")
-            return self._call((*primals, *tangents), {})
+            args = (*primals, *tangents)
+            return self._find(args, {})(*args)
 
         def __repr__(self) -> str:
             return f"<diffc forward-mode derivative {self.__qualname__}>"
