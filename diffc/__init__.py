@@ -26,6 +26,7 @@ from .errors import (
     UnknownCallError,
     UnsupportedError,
 )
+from .jvp import jvp
 from .tools.gradcheck import CheckReport, check_grad
 
 __version__ = "0.1.0"
@@ -73,6 +74,7 @@ __all__ = [
     "explain",
     "compile_source",
     "grad",
+    "jvp",
     "value_and_grad",
     "__version__",
 ]

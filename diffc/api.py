@@ -231,7 +231,7 @@ class GradFunction:
         patterns.update({k: pattern(v) for k, v in kwargs.items()})
         structs = frozenset(n for n, p in patterns.items() if p and p[0] == "struct")
         generated, inlined = self._compile(shapes_of(patterns), structs)
-        sequences = [n for n in self._wrt_names if n in structs]
+        sequences = [n for n in self._wrt_names if n in structs and self._mode != "jvp"]  # jvp: tangents as given
         run = generated
         if sequences:
             run = _restructuring(run, self, sequences)

@@ -64,6 +64,10 @@ def _compile_parser() -> argparse.ArgumentParser:
                              "With shapes the gradient is written exactly (np.sum(g, axis=0) rather than a "
                              "run-time helper); it is then right for every call whose arrays have those ranks "
                              "and size-1 dims")
+    parser.add_argument("--mode", choices=("reverse", "forward"), default="reverse",
+                        help="reverse (default): NAME_grad, the gradient; forward: NAME_jvp(args..., dot_x, ...) "
+                             "returning (value, tangent of the output), a dot_<name> line beside each forward line "
+                             "(written to FILE_jvp.py by default)")
     parser.add_argument("--value-and-grad", action="store_true",
                         help="generate NAME_value_and_grad returning (value, gradients) instead of NAME_grad")
     parser.add_argument("--has-aux", action="store_true",
@@ -118,7 +122,8 @@ def compile_command(argv: list[str]) -> int:
         shapes = parse_shapes(args.shape)
         target = None
         if not args.stdout and args.dump_after is None:
-            target = args.output if args.output is not None else os.path.splitext(args.file)[0] + "_grad.py"
+            suffix = "_jvp.py" if args.mode == "forward" else "_grad.py"
+            target = args.output if args.output is not None else os.path.splitext(args.file)[0] + suffix
             if os.path.exists(args.file):  # a missing input is reported as such, below
                 check_output(target, "-o", [args.file], args.force)
     except (UsageError, OutputError) as exc:
@@ -129,6 +134,12 @@ def compile_command(argv: list[str]) -> int:
     text = read_source(args.file)
     wrt = None if not args.wrt else args.wrt[0] if len(args.wrt) == 1 else args.wrt
     mode = "value_and_grad" if args.value_and_grad else "grad"
+    if args.mode == "forward":
+        if args.value_and_grad or args.has_aux or args.dump_after is not None:
+            other = "--value-and-grad" if args.value_and_grad else "--has-aux" if args.has_aux else "--dump-after"
+            parser.error(f"argument --mode forward: not allowed with {other} "
+                         "(the forward-mode function returns the value and its tangent)")
+        mode = "jvp"
     if args.dump_after is not None:
         sys.stdout.write(dump_source(text, args.file, args.dump_after, functions=args.function, wrt=wrt, mode=mode,
                                      shapes=shapes, fuse=not args.no_fuse, has_aux=args.has_aux))

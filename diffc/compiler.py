@@ -45,7 +45,7 @@ from .passes.shapes import array_ids, infer
 from .passes.unique import mark_unique_scatters
 from .passes.verify import check_gradient_shapes, check_scalar_output, self_check
 
-MODES = ("grad", "value_and_grad")
+MODES = ("grad", "value_and_grad", "jvp")  # jvp: forward mode (diffc/jvp.py)
 
 
 @dataclass
@@ -297,6 +297,11 @@ def compile_function(fdef: ast.FunctionDef, scope: Scope, source: Source, *, wrt
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {tuple(BACKENDS)}, not {backend!r}")
+    if mode == "jvp":  # forward mode: its own passes after liveness (diffc/jvp.py)
+        from .jvp import compile_forward
+
+        return compile_forward(fdef, scope, source, wrt=wrt, comments=comments, name=name, shapes=shapes,
+                               fuse=fuse, has_aux=has_aux, backend=backend)
     p = Prepared(fdef, scope, source, wrt_spec=wrt, param_shapes=shapes, fuse=fuse, has_aux=has_aux, mode=mode,
                  comments=comments, grad_name=name or f"{fdef.name}_{mode}", backend=backend)
     run_passes(p)

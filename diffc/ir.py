@@ -24,21 +24,23 @@ class Var:
 
     ``hint`` is the user's name for it (None for a compiler temporary).
     ``primal`` is set on gradient variables: the variable whose gradient
-    this is. Identity is object identity.
+    this is (with ``tangent``, forward mode: the variable whose tangent this is, named
+    ``dot_<name>``). Identity is object identity.
     """
 
-    __slots__ = ("hint", "primal", "is_param", "label")
+    __slots__ = ("hint", "primal", "is_param", "label", "tangent")
 
     def __init__(self, hint: str | None = None, *, primal: Var | None = None, is_param: bool = False,
-                 label: str | None = None):
+                 label: str | None = None, tangent: bool = False):
         self.hint = hint
         self.primal = primal
         self.is_param = is_param
         self.label = label  # a name to use if it gets a line, without forcing one (a branch's flag)
+        self.tangent = tangent
 
     def __repr__(self) -> str:
         if self.primal is not None:
-            return f"grad({self.primal!r})"
+            return f"{'dot' if self.tangent else 'grad'}({self.primal!r})"
         return f"%{self.hint or 't'}{id(self) % 10000}"
 
 

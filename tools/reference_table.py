@@ -1,5 +1,5 @@
 """Write docs/reference.md: every call diffc knows, from the operation catalogue (diffc.ops.catalogue),
-with what its gradient is and its convention at kinks.
+with what its gradient is, whether forward mode has its tangent, and its convention at kinks.
 
     python tools/reference_table.py > docs/reference.md
 
@@ -23,6 +23,14 @@ def _gradient(op) -> str:
     if op.grad == FLAT:
         return "zero (piecewise constant, or not a number)"
     if op.vjp is not None:
+        return "rule"
+    return "none: refused when active"
+
+
+def _forward(op) -> str:
+    if op.grad == FLAT:
+        return "zero"
+    if op.jvp is not None:
         return "rule"
     return "none: refused when active"
 
@@ -55,10 +63,11 @@ def render() -> str:
              "Generated from diffc's operation catalogue by `python tools/reference_table.py`; a test checks",
              "it is current. Any other call is kept as forward code and refused, with its line, only when",
              "a gradient must cross it.", "",
-             "| call | op | positional arguments | literal keywords | gradient | at kinks |",
-             "|---|---|---|---|---|---|"]
+             "| call | op | positional arguments | literal keywords | gradient | forward mode | at kinks |",
+             "|---|---|---|---|---|---|---|"]
     for call, op, arity, keywords in rows():
-        lines.append(f"| `{call}` | `{op.name}` | {arity} | {keywords} | {_gradient(op)} | {op.kinks} |")
+        lines.append(f"| `{call}` | `{op.name}` | {arity} | {keywords} | {_gradient(op)} | {_forward(op)} | "
+                     f"{op.kinks} |")
     return "\n".join(lines) + "\n"
 
 

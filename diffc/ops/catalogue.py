@@ -19,6 +19,7 @@ import math
 from . import elementwise, front, indexing, linalg, python, reductions, special  # noqa: F401  (define records)
 from . import shapes as S
 from .op import FLAT, REGISTRY, RULE, Op
+from .tangents import diagonal
 
 OPS: dict[str, Op] = REGISTRY
 BINOPS, UNARYOPS, COMPAREOPS = python.BINOPS, python.UNARYOPS, python.COMPAREOPS
@@ -28,6 +29,12 @@ CONSTANTS = {
     "math": {name: getattr(math, name) for name in ("pi", "e", "tau", "inf", "nan")},
     "numpy": {"pi": math.pi, "e": math.e, "inf": math.inf, "nan": math.nan},
 }
+
+# Forward rules derived generically: an elementwise op (or a function of numbers) has a diagonal
+# Jacobian, so its tangent is its reverse rule applied to each input's tangent (diffc.ops.tangents).
+for _op in REGISTRY.values():
+    if _op.jvp is None and _op.vjp is not None and (_op.elementwise or _op.scalar_only):
+        _op.jvp = diagonal(_op.vjp)
 
 _BY_SOURCE = {source: op for op in OPS.values() for source in op.sources}
 _BY_METHOD = {m: op for op in OPS.values() for m in op.methods}

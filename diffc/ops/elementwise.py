@@ -17,7 +17,7 @@ from ..ir import Const
 from . import shapes as S
 from .algebra import formula, nonzero, nonzero_array, sign, where_zero
 from .op import FLAT, define, per_input, variadic
-from .python import ADD, DIV, MOD, MUL, POW, SUB
+from .python import ADD, COPY_JVP, DIV, MOD, MUL, POW, SUB, div_jvp, mul_jvp, select_jvp
 
 _F, _E = S.same_as_first, S.elementwise
 SIGNED, POSITIVE, UNIT, ABOVE_ONE = (-1.5, 1.5), (0.3, 2.0), (-0.8, 0.8), (1.2, 3.0)
@@ -153,7 +153,7 @@ unary("log2", LOG2, POSITIVE)
 unary("log10", LOG10, POSITIVE)
 unary("reciprocal", lambda g, ans, x, f: -g * (ans * ans), POSITIVE)
 unary("negative", lambda g, ans, x, f: -g)
-unary("copy", lambda g, ans, x, f: g, methods=("copy",))
+unary("copy", lambda g, ans, x, f: g, methods=("copy",), jvp=COPY_JVP)
 unary("cbrt", lambda g, ans, x, f: g / (3 * ans * ans), POSITIVE)
 unary("deg2rad", lambda g, ans, x, f: g * (f.pi / 180))
 unary("radians", lambda g, ans, x, f: g * (f.pi / 180))
@@ -170,9 +170,9 @@ for _name in ("isnan", "isfinite", "logical_not"):
 # ----------------------------------------------------------------------------
 binary("add", ADD, pattern="add gate: distributes")
 binary("subtract", SUB, pattern="add gate: distributes")
-binary("multiply", MUL, pattern="mul gate: switches")
-binary("divide", DIV, (0.5, 2.0))
-binary("true_divide", DIV, (0.5, 2.0))
+binary("multiply", MUL, jvp=mul_jvp, pattern="mul gate: switches")
+binary("divide", DIV, (0.5, 2.0), jvp=div_jvp)
+binary("true_divide", DIV, (0.5, 2.0), jvp=div_jvp)
 binary("power", POW, (0.5, 2.0))
 binary("arctan2", _atan2)
 # x / hypot(x, y), and 0 where both are 0 (as abs at 0 and np.linalg.norm at 0).
@@ -208,6 +208,8 @@ for _name in ("logical_and", "logical_or"):
     flat(_name, arity=(2, 2), shape=_E, result_kind="b")
 define("numpy.where", per_input(lambda b, g, ans, c, x, y: None, lambda b, g, ans, c, x, y: where_zero(b, c, g),
                                 lambda b, g, ans, c, x, y: where_zero(b, c, g, take_if_true=False)),
+       jvp=lambda b, dots, ans, ins, params: select_jvp(
+           b, dots, ins, lambda c, x, y: b.call("where", c, x, y)),
        arity=(3, 3), shape=_E, broadcasts=True, elementwise=True,
        kinks="only the branch taken; inf/NaN in the other does not leak")
 

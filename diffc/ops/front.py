@@ -18,6 +18,7 @@ from ..ir import Const, Eqn, If, Loop, Var
 from . import shapes as S
 from .algebra import NoRule, arg, shapes_differ, unbroadcast
 from .op import FLAT, call_arg, define, per_input
+from .tangents import joint, linear
 
 _F = S.same_as_first
 FLOAT_TYPES = ("float64", "float32", "float16", "double", "single", "half", "longdouble", "float_")
@@ -76,6 +77,22 @@ def _fill(position):
     return rule
 
 
+def _astype_jvp(b, dots, ans, ins, params):
+    """A cast to a float type casts the tangent too; to an integer type, no tangent; a kind known only at
+    run time, the reverse rule's helper (it passes the tangent or cuts it); else the reverse rule's refusal."""
+    if dots[0] is None:
+        return None
+    part = _astype(b, dots[0], ans, ins, 0, params)
+    return linear(0)(b, dots, ans, ins, params) if part is dots[0] else part
+
+
+def _arange_jvp(b, dots, ans, ins, params):
+    for i, dot in enumerate(dots):
+        if dot is not None:
+            _arange(b, dot, ans, ins, i, params)  # refuses a start or step that depends on the parameters
+    return None  # np.arange(n): integers, flat in n
+
+
 def _arange(b, g, ans, ins, i, params):
     if len(ins) > 1 and i != 1:
         raise NoRule("np.arange's values depend on its start and step: diffc has no rule for that",
@@ -109,10 +126,11 @@ def _linspace_shape(shapes, eqn, in_shapes):
 # Sequences and containers
 # ----------------------------------------------------------------------------
 # takes_sequences: which inputs may be a list or tuple of active values (its gradient is a stacked array).
-define("list", _unstack, shape=_list_shape, takes_sequences="all")
-define("tuple", _unstack, takes_sequences="all")
-define("numpy.array", _array, arity=(1, None), shape=_array_shape, takes_sequences="all")
-define("numpy.asarray", _array, arity=(1, 1), shape=_F, view=True, takes_sequences="all")
+_JOINT = joint()
+define("list", _unstack, jvp=_JOINT, shape=_list_shape, takes_sequences="all")
+define("tuple", _unstack, jvp=_JOINT, takes_sequences="all")
+define("numpy.array", _array, jvp=_JOINT, arity=(1, None), shape=_array_shape, takes_sequences="all")
+define("numpy.asarray", _array, jvp=_JOINT, arity=(1, 1), shape=_F, view=True, takes_sequences="all")
 define("field", shape=lambda shapes, eqn, in_shapes: shapes.field_shape(eqn), view=True)  # the item itself
 define("make_struct")
 define("opaque")  # a call diffc has no record for: forward code, refused when active
@@ -121,10 +139,10 @@ define("opaque")  # a call diffc has no record for: forward code, refused when a
 # Casts: to a float type the identity for the gradient, to an integer type a cut
 # ----------------------------------------------------------------------------
 for _name in FLOAT_TYPES:
-    define(f"numpy.{_name}", per_input(lambda b, g, ans, x: g), arity=(1, 1), shape=_F)
+    define(f"numpy.{_name}", per_input(lambda b, g, ans, x: g), jvp=linear(0), arity=(1, 1), shape=_F)
 for _name in INT_TYPES:
     define(f"numpy.{_name}", arity=(1, 1), shape=_F, grad=FLAT)
-define("astype", _astype, methods=("astype",), shape=_F)
+define("astype", _astype, jvp=_astype_jvp, methods=("astype",), shape=_F)
 # x.dtype as a value (np.zeros(D, dtype=x.dtype), y.astype(x.dtype)): no derivative flows through a type.
 # Its kind (diffc.passes.shapes) is the kind of x, so that a cast to it is known to keep or cut the gradient.
 define("dtype", attribute="dtype", grad=FLAT)
@@ -133,11 +151,12 @@ define("dtype", attribute="dtype", grad=FLAT)
 # Fills and constructors
 # ----------------------------------------------------------------------------
 _DTYPE = ("dtype",)
-define("numpy.full", _fill(1), arity=(2, 2), keywords=_DTYPE, shape_args=(0, 1, 2))
-define("numpy.full_like", _fill(1), arity=(2, 2), keywords=_DTYPE, shape=_F)
-define("numpy.linspace", _linspace, arity=(2, 4), keywords=("num", "endpoint"), shape=_linspace_shape,
+define("numpy.full", _fill(1), jvp=linear(1), arity=(2, 2), keywords=_DTYPE, shape_args=(0, 1, 2))
+define("numpy.full_like", _fill(1), jvp=linear(1), arity=(2, 2), keywords=_DTYPE, shape=_F)
+define("numpy.linspace", _linspace, jvp=joint((0, 1)), arity=(2, 4), keywords=("num", "endpoint"),
+       shape=_linspace_shape,
        kinks="start and stop (arrays broadcast, new axis first); num and endpoint are constants")
-define("numpy.arange", _arange, arity=(1, 3), keywords=_DTYPE, result_kind="i", shape_args=(0, 1, 2))
+define("numpy.arange", _arange, jvp=_arange_jvp, arity=(1, 3), keywords=_DTYPE, result_kind="i", shape_args=(0, 1, 2))
 for _name, _arity, _shape, _shape_args in [("zeros", (1, 1), None, (0, 1, 2)), ("ones", (1, 1), None, (0, 1, 2)),
                                            ("eye", (1, 2), None, (0, 1, 2)), ("zeros_like", (1, 1), _F, ()),
                                            ("ones_like", (1, 1), _F, ())]:

@@ -15,6 +15,7 @@ from ..ir import Const
 from . import shapes as S
 from .algebra import ZERO, NeedsShapes, NoRule, arg, literal, reshape_like, unbroadcast, where_zero
 from .op import FLAT, Call, call_arg, define
+from .tangents import joint, linear
 
 _U, _F = None, S.same_as_first
 
@@ -288,14 +289,49 @@ def _partition(b, g, ans, ins, i, params):
 
 
 # ----------------------------------------------------------------------------
+# Forward rules that are not the op applied to the tangent
+# ----------------------------------------------------------------------------
+def _pad_jvp(b, dots, ans, ins, params):
+    """np.pad in constant mode pads the tangent with zeros."""
+    mode = arg(ins, params, 2, "mode", "constant")
+    if mode != "constant":
+        raise NoRule(f"the derivative of np.pad in mode {mode!r} is not supported", "use mode='constant'")
+    if dots[0] is None:
+        return None
+    return b.emit("pad", dots[0], *ins[1:], **{k: v for k, v in params.items() if k != "constant_values"})
+
+
+def _sort_jvp(order):
+    """Each element of the result came from one element of x: the tangent comes from there too."""
+
+    def jvp(b, dots, ans, ins, params):
+        if dots[0] is None:
+            return None
+        axis = arg(ins, params, 2 if order == "argpartition" else 1, "axis", -1)
+        kth = ins[1:2] if order == "argpartition" else ()
+        extra = {"kind": "stable"} if order == "argsort" else {}
+        if axis is None:
+            where = b.emit(order, b.call("ravel", ins[0]), *kth, **extra)
+            return b.emit("getitem", b.call("ravel", dots[0]), where, index=("atom", 1))
+        where = b.emit(order, ins[0], *kth, axis=literal(axis, "axis"), **extra)
+        return b.emit("take_along_axis", dots[0], where, axis=axis)
+
+    return jvp
+
+
+_LINEAR = linear(0)
+
+
+# ----------------------------------------------------------------------------
 # The records
 # ----------------------------------------------------------------------------
-def _array_op(name, rule, arity, keywords=(), shape=_U, **facts):
-    define(f"numpy.{name}", rule, arity=arity, keywords=keywords, shape=shape, **facts)
+def _array_op(name, rule, arity, keywords=(), shape=_U, jvp=_LINEAR, **facts):
+    define(f"numpy.{name}", rule, arity=arity, keywords=keywords, shape=shape,
+           jvp=jvp if rule is not None else None, **facts)
 
 
-define("getitem", _getitem, shape=_getitem_shape, view=True, symbol="[ ]", takes_sequences="rest")
-define("setitem", _setitem, shape=_F, view=True, symbol="[ ]=")
+define("getitem", _getitem, jvp=_LINEAR, shape=_getitem_shape, view=True, symbol="[ ]", takes_sequences="rest")
+define("setitem", _setitem, jvp=joint((0, 1)), shape=_F, view=True, symbol="[ ]=")
 define("scatter_add", shape=_F)  # the backward ops of indexing: no rule of their own
 define("zero_at", shape=_F, view=True)
 # acc + (g scattered at index): the running sum of a gradient, written in place into its fresh accumulator
@@ -312,9 +348,9 @@ _array_op("transpose", _transpose, (1, 2), ("axes",), shape=S.transpose, shape_a
 for _name in ("atleast_1d", "atleast_2d", "atleast_3d"):
     _array_op(_name, _reshape_back, (1, 1))
 for _name in ("concatenate", "stack"):
-    _array_op(_name, _sequence_rule(_name), (1, 2), ("axis",), sequence=True, result_kind="keep")
+    _array_op(_name, _sequence_rule(_name), (1, 2), ("axis",), jvp=joint(), sequence=True, result_kind="keep")
 for _name in ("hstack", "vstack"):
-    _array_op(_name, _sequence_rule(_name), (1, 1), sequence=True)
+    _array_op(_name, _sequence_rule(_name), (1, 1), jvp=joint(), sequence=True)
 _array_op("flip", _flip, (1, 2), ("axis",), shape=_F)
 _array_op("roll", _roll, (2, 3), ("axis",), shape=_F)
 _array_op("moveaxis", _moveaxis, (3, 3))
@@ -328,12 +364,14 @@ _array_op("repeat", _repeat, (2, 3), ("axis",), methods=("repeat",))
 _array_op("tile", _tile, (2, 2))
 _array_op("take", _take, (2, 3), ("axis",), methods=("take",))
 _array_op("take_along_axis", _take_along_axis, (2, 3), ("axis",))
-_array_op("pad", _pad, (2, 3), ("mode", "constant_values"), kinks="constant mode only")
-_array_op("append", _append, (2, 3), ("axis",))
-_array_op("sort", _sort, (1, 2), ("axis", "kind"), shape=S.cumulative,
+_array_op("pad", _pad, (2, 3), ("mode", "constant_values"), jvp=_pad_jvp, kinks="constant mode only")
+_array_op("append", _append, (2, 3), ("axis",), jvp=joint((0, 1)))
+_array_op("sort", _sort, (1, 2), ("axis", "kind"), shape=S.cumulative, jvp=_sort_jvp("argsort"),
     kinks="each element's gradient goes back where it came from (ties: stable order)")
-_array_op("partition", _partition, (2, 3), ("axis",), shape=_F, kinks="as np.sort, by np.argpartition")
+_array_op("partition", _partition, (2, 3), ("axis",), shape=_F, jvp=_sort_jvp("argpartition"),
+          kinks="as np.sort, by np.argpartition")
 # Only the rules of np.sort and np.partition call these (no source name: a user's call stays opaque).
+define("numpy.broadcast_to")  # only the forward rules write it: a tangent to an output's shape
 define("numpy.argsort")
 define("numpy.argpartition")
 # What an array's shape says: numbers, no gradient.

@@ -24,6 +24,7 @@ from ..ir import Const
 from . import shapes as S
 from .algebra import NeedsShapes, NoRule, arg, nonzero, reshape_like, swap_last, unbroadcast
 from .op import define, per_input
+from .tangents import linear, multilinear
 
 
 def matmul_vjp(b, g, ans, x, y, i, dot=False):
@@ -235,43 +236,126 @@ def _qr(b, g, ans, ins, i, params):
 
 
 # ----------------------------------------------------------------------------
+# Forward rules of the matrix functions (the others are linear in each operand)
+# ----------------------------------------------------------------------------
+def _mT(b, v, like):
+    """The transpose of ``v`` (a matrix, or a stack of them, of the rank of ``like``)."""
+    return b.T(v) if b.rank(like) == 2 else b.call("swapaxes", v, Const(-1), Const(-2))
+
+
+def _trace_last(b, m, like):
+    """The trace of a matrix, or of each matrix of a stack."""
+    return b.call("trace", m) if b.rank(like) == 2 else b.emit("trace", m, axis1=-2, axis2=-1)
+
+
+def _one(rule):
+    def jvp(b, dots, ans, ins, params):
+        return None if dots[0] is None else rule(b, dots[0], ans, ins[0])
+
+    return jvp
+
+
+def _inv_jvp(b, dA, ans, A):
+    """d(A^-1) = -A^-1 dA A^-1."""
+    return b.neg(b.emit("matmul", b.emit("matmul", ans, dA), ans))
+
+
+def _det_jvp(b, dA, ans, A):
+    """d det(A) = det(A) tr(A^-1 dA)."""
+    return b.mul(ans, _trace_last(b, b.call("solve", A, dA), A))
+
+
+def _slogdet_jvp(b, dA, ans, A):
+    """(sign, logdet): the sign is flat, d logdet = tr(A^-1 dA)."""
+    part = _trace_last(b, b.call("solve", A, dA), A)
+    return b.emit("tuple", Const(0.0) if b.rank(A) == 2 else b.call("zeros_like", part), part)
+
+
+def _norm_jvp(b, dx, ans, x):
+    """d |x| = <x, dx> / |x|, and 0 at x == 0 (as the reverse rule)."""
+    return b.div(b.call("sum", b.mul(x, dx)), nonzero(b, ans))
+
+
+def _pinv_jvp(b, dA, P, A):
+    """d(A+) = -P dA P + P P^T dA^T (I - A P) + (I - P A) dA^T P^T P, P = A+ (where the rank of A
+    does not change nearby)."""
+    mm = lambda x, y: b.emit("matmul", x, y)  # noqa: E731
+    dAT, PT = _mT(b, dA, A), _mT(b, P, A)
+    PPT_dAT = mm(mm(P, PT), dAT)
+    dAT_PTP = mm(dAT, mm(PT, P))
+    first = b.neg(mm(mm(P, dA), P))
+    second = b.sub(PPT_dAT, mm(mm(PPT_dAT, A), P))
+    third = b.sub(dAT_PTP, mm(mm(P, A), dAT_PTP))
+    return b.add(b.add(first, second), third)
+
+
+def _cholesky_jvp(b, dA, L, A):
+    """dL = L Phi(L^-1 dA L^-T), Phi: the lower triangle with half the diagonal. NumPy reads only A's
+    lower triangle, so dA is taken as the symmetric matrix of its lower triangle."""
+    sym = b.add(b.call("tril", dA), _mT(b, b.emit("tril", dA, k=-1), A))
+    inner = b.call("solve", L, _mT(b, b.call("solve", L, sym), A))
+    n = b.emit("getitem", b.shape_of(A), Const(-1), index=("atom", 1))
+    phi = b.sub(b.call("tril", inner), b.div(b.mul(inner, b.call("eye", n)), Const(2)))
+    return b.emit("matmul", L, phi)
+
+
+def _solve_jvp(b, dots, ans, ins, params):
+    """X = A^-1 B: dX = A^-1 (dB - dA X)."""
+    dA, dB = dots
+    if dA is None and dB is None:
+        return None
+    A = ins[0]
+    if dA is None:
+        return b.call("solve", A, dB)
+    moved = b.emit("matmul", dA, ans)
+    return b.call("solve", A, b.neg(moved) if dB is None else b.sub(dB, moved))
+
+
+def _einsum_jvp(b, dots, ans, ins, params):
+    if isinstance(getattr(ins[0], "value", None), str) or dots[0] is None:
+        return multilinear(range(1, len(ins)))(b, dots, ans, ins, params)
+    raise NoRule("np.einsum needs its subscripts as a literal string", "write the subscripts out")
+
+
+# ----------------------------------------------------------------------------
 # The records
 # ----------------------------------------------------------------------------
+_PRODUCT = multilinear((0, 1))
 _MATMUL = per_input(lambda b, g, ans, x, y: matmul_vjp(b, g, ans, x, y, 0),
                     lambda b, g, ans, x, y: matmul_vjp(b, g, ans, x, y, 1))
 _DOT = per_input(lambda b, g, ans, x, y: matmul_vjp(b, g, ans, x, y, 0, dot=True),
                  lambda b, g, ans, x, y: matmul_vjp(b, g, ans, x, y, 1, dot=True))
 _TWO = dict(arity=(2, 2))
-define("matmul", _MATMUL, shape=S.matmul, result_kind="keep", symbol="@")
-define("numpy.matmul", _MATMUL, **_TWO, shape=S.matmul, symbol="@")
-define("numpy.dot", _DOT, methods=("dot",), **_TWO, shape=S.matmul, result_kind="keep",
+define("matmul", _MATMUL, jvp=_PRODUCT, shape=S.matmul, result_kind="keep", symbol="@")
+define("numpy.matmul", _MATMUL, jvp=_PRODUCT, **_TWO, shape=S.matmul, symbol="@")
+define("numpy.dot", _DOT, jvp=_PRODUCT, methods=("dot",), **_TWO, shape=S.matmul, result_kind="keep",
        symbol="@")
 define("numpy.outer", per_input(lambda b, g, ans, x, y: _outer(b, g, ans, x, y, 0),
                                 lambda b, g, ans, x, y: _outer(b, g, ans, x, y, 1)),
-       **_TWO, shape=S.outer, result_kind="keep")
+       jvp=_PRODUCT, **_TWO, shape=S.outer, result_kind="keep")
 define("numpy.inner", per_input(lambda b, g, ans, x, y: _inner(b, g, ans, x, y, 0),
-                                lambda b, g, ans, x, y: _inner(b, g, ans, x, y, 1)), **_TWO)
-define("numpy.trace", per_input(_trace), arity=(1, 1), shape=S.trace)
+                                lambda b, g, ans, x, y: _inner(b, g, ans, x, y, 1)), jvp=_PRODUCT, **_TWO)
+define("numpy.trace", per_input(_trace), jvp=linear(0), arity=(1, 1), shape=S.trace)
 # x / norm(x), and 0 at x == 0 (the subgradient that keeps the gradient odd, as abs at 0), so that
 # np.linalg.norm(x) ** 2 has its true gradient 2 * x there. The norm is a scalar: a plain if.
 define("numpy.linalg.norm", per_input(lambda b, g, ans, x: b.div(b.mul(g, x), nonzero(b, ans))),
-       arity=(1, 1), shape=S.scalar, kinks="0 at 0")
-define("numpy.einsum", _einsum, arity=(2, None),
+       jvp=_one(_norm_jvp), arity=(1, 1), shape=S.scalar, kinks="0 at 0")
+define("numpy.einsum", _einsum, jvp=_einsum_jvp, arity=(2, None),
        kinks="literal subscripts; refused: '...', a letter repeated in one operand")
-define("numpy.tensordot", _tensordot, arity=(2, 3), keywords=("axes",))
+define("numpy.tensordot", _tensordot, jvp=_PRODUCT, arity=(2, 3), keywords=("axes",))
 define("numpy.kron", lambda b, g, ans, ins, i, params: b.emit("_kron_grad", g, ins[0], ins[1], Const(i)),
-       **_TWO)
+       jvp=_PRODUCT, **_TWO)
 define("numpy.cross", lambda b, g, ans, ins, i, params: b.emit("_cross_grad", g, ins[0], ins[1], Const(i)),
-       **_TWO, kinks="vectors of 2 or 3 on the last axis")
-define("numpy.linalg.inv", _inv, arity=(1, 1), shape=S.same_as_first)
-define("numpy.linalg.solve", _solve, **_TWO)
-define("numpy.linalg.det", _det, arity=(1, 1))
+       jvp=_PRODUCT, **_TWO, kinks="vectors of 2 or 3 on the last axis")
+define("numpy.linalg.inv", _inv, jvp=_one(_inv_jvp), arity=(1, 1), shape=S.same_as_first)
+define("numpy.linalg.solve", _solve, jvp=_solve_jvp, **_TWO)
+define("numpy.linalg.det", _det, jvp=_one(_det_jvp), arity=(1, 1))
 define("numpy.linalg.pinv", lambda b, g, ans, ins, i, params: b.emit("_pinv_grad", g, ins[0], ans),
-       arity=(1, 1), kinks="where the rank is locally constant")
+       jvp=_one(_pinv_jvp), arity=(1, 1), kinks="where the rank is locally constant")
 define("numpy.linalg.cholesky", lambda b, g, ans, ins, i, params: b.emit("_cholesky_grad", g, ans),
-       arity=(1, 1), shape=S.same_as_first,
+       jvp=_one(_cholesky_jvp), arity=(1, 1), shape=S.same_as_first,
        kinks="lower triangle only (NumPy reads only that)")
-define("numpy.linalg.slogdet", _slogdet, arity=(1, 1),
+define("numpy.linalg.slogdet", _slogdet, jvp=_one(_slogdet_jvp), arity=(1, 1),
        kinks="read by index: [1] (logdet); [0] is flat")
 _EIGEN = ("symmetric input; reads the lower triangle (UPLO='U': the upper), as NumPy does; where eigenvalues "
           "repeat, each one's gradient uses the eigenvector NumPy picked (a subgradient: the largest gets v v^T), "

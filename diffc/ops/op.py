@@ -12,6 +12,9 @@ One rule signature for every op: ``vjp(b, g, ans, ins, i, params)`` returns the 
 into input ``i`` (upstream ``g`` times the local derivative), built as IR through the Builder
 ``b`` so it can be differentiated again, or None for an identically zero one. ``per_input``
 adapts the common case of one short formula per input (``lambda b, g, ans, x, y: ...``).
+The forward rule beside it, ``jvp(b, dots, ans, ins, params)``, returns the output's tangent from
+the inputs' tangents (None for an input with none); :mod:`diffc.ops.tangents` has the generic
+ones, and the catalogue derives the rule of every elementwise record from its reverse rule.
 
 This module imports nothing from the rest of diffc: the family modules import it, and
 :mod:`diffc.ops.catalogue` imports the families.
@@ -43,7 +46,7 @@ class Op:
     shape: Callable | None = None  # shape(Shapes, eqn, in_shapes) -> out shape; None: unknown
     grad: str = RULE  # RULE, FLAT or NONE (see above)
     vjp: Callable | None = None  # vjp(b, g, ans, ins, i, params) -> gradient of input i, or None
-    jvp: Callable | None = None  # the forward (tangent) rule: issue 13 fills this slot
+    jvp: Callable | None = None  # jvp(b, dots, ans, ins, params) -> the output's tangent, or None (zero)
     broadcasts: bool = False  # inputs broadcast against each other: gradients are summed back
     elementwise: bool = False  # each output element depends only on the inputs' elements there
     view: bool = False  # the result may share memory with the first input

@@ -18,6 +18,7 @@ from ..ir import Const, Ref, is_number
 from . import shapes as S
 from .algebra import ONE, ZERO, NoRule, formula, reshape_like, sign
 from .op import FLAT, define, per_input, variadic
+from .tangents import diagonal, linear, zero_like
 
 BINOPS = {
     ast.MatMult: "matmul", ast.BitAnd: "bitand", ast.BitOr: "bitor", ast.Add: "add", ast.Sub: "sub",
@@ -97,13 +98,44 @@ def _no_boolean_operands(b, g, ans, ins, i, params):
                  "use a conditional expression (a if c else b), or np.where")
 
 
+def select_jvp(b, dots, ins, choose):
+    """The tangent of the branch taken: ``dot_x if c else dot_y`` (np.where(c, dot_x, dot_y))."""
+    _, dx, dy = dots
+    if dx is None and dy is None:
+        return None
+    return choose(ins[0], dx if dx is not None else zero_like(b, ins[1]),
+                  dy if dy is not None else zero_like(b, ins[2]))
+
+
+def mul_jvp(b, dots, ans, ins, params):
+    """The product rule as a person writes it: dot_x * y + x * dot_y."""
+    (x, y), (dx, dy) = ins, dots
+    if x is y:
+        return diagonal(MUL)(b, dots, ans, ins, params)
+    parts = [p for p in (dx is not None and b.mul(dx, y), dy is not None and b.mul(x, dy)) if p is not False]
+    return parts[0] if len(parts) == 1 else b.add(*parts)
+
+
+def div_jvp(b, dots, ans, ins, params):
+    """d(x / y) = (dot_x - out * dot_y) / y."""
+    (x, y), (dx, dy) = ins, dots
+    if x is y:
+        return diagonal(DIV)(b, dots, ans, ins, params)
+    if dy is None:
+        return b.div(dx, y)
+    moved = b.mul(ans, dy)
+    return b.div(b.neg(moved) if dx is None else b.sub(dx, moved), y)
+
+
+COPY_JVP = linear(0)  # np.copy(x), x.astype(float) ...: a copy of the tangent (never an alias of it)
+
 # ----------------------------------------------------------------------------
 # Operators: add distributes, mul switches, neg flips
 # ----------------------------------------------------------------------------
 define("add", ADD, **_ARITH, result_kind="keep", pattern="add gate: distributes", symbol="+")
 define("sub", SUB, **_ARITH, result_kind="keep", pattern="add gate: distributes", symbol="-")
-define("mul", MUL, **_ARITH, result_kind="keep", pattern="mul gate: switches", symbol="*")
-define("div", DIV, **_ARITH, symbol="/", domain=(0.5, 2.0))
+define("mul", MUL, jvp=mul_jvp, **_ARITH, result_kind="keep", pattern="mul gate: switches", symbol="*")
+define("div", DIV, jvp=div_jvp, **_ARITH, symbol="/", domain=(0.5, 2.0))
 define("pow", POW, **_ARITH, symbol="**", domain=(0.5, 2.0))
 define("mod", MOD, **_ARITH, result_kind="keep", symbol="%", domain=(0.5, 2.0))
 define("floordiv", shape=_E, grad=FLAT, result_kind="keep", symbol="//")
@@ -119,9 +151,10 @@ define("in", shape=S.scalar, grad=FLAT, result_kind="b", symbol="in")
 define("notin", shape=S.scalar, grad=FLAT, result_kind="b", symbol="not in")
 # A conditional expression routes the gradient into the branch it took.
 define("select", per_input(lambda b, g, ans, c, x, y: None, lambda b, g, ans, c, x, y: b.select(c, g, ZERO),
-                           lambda b, g, ans, c, x, y: b.select(c, ZERO, g)), **_ARITH, symbol="if")
-define("and", _no_boolean_operands, shape=_E)
-define("or", _no_boolean_operands)
+                           lambda b, g, ans, c, x, y: b.select(c, ZERO, g)), **_ARITH, symbol="if",
+       jvp=lambda b, dots, ans, ins, params: select_jvp(b, dots, ins, b.select))
+define("and", _no_boolean_operands, jvp=diagonal(_no_boolean_operands), shape=_E)
+define("or", _no_boolean_operands, jvp=diagonal(_no_boolean_operands))
 define("not", grad=FLAT)
 define("copy", IDENTITY, shape=_F, elementwise=True, view=True, pattern="copy", symbol="=", takes_sequences="all")
 # The fused sigmoid gate (see diffc.ad.fuse): local gradient (1 - s) * s.
@@ -139,7 +172,7 @@ define("min", _router("lt", "le"), arity=(2, None), shape=S.scalar, scalar_only=
        pattern="min gate: routes", kinks="the first of equal arguments takes it all")
 # float(x) and x.item() take a number or any array of one element (shape (1,), (1, 1) ...): a number
 # out, its gradient back in x's shape. Not scalar_only: x need not be a number.
-define("float", per_input(_to_number), arity=(1, 1), shape=S.scalar)
+define("float", per_input(_to_number), jvp=linear(0), arity=(1, 1), shape=S.scalar)  # float(dot_x), dot_x.item()
 define("round", arity=(1, 1), shape=_F, grad=FLAT, scalar_only=True)
 define("int", arity=(1, 1), shape=S.scalar, grad=FLAT, scalar_only=True)
 define("bool", arity=(1, 1), grad=FLAT)

@@ -13,6 +13,7 @@ from ..ir import Const
 from . import shapes as S
 from .algebra import NeedsShapes, NoRule, arg, literal, reshape_like, spread
 from .op import FLAT, Call, call_arg, define
+from .tangents import linear
 
 _REDUCE = dict(arity=(1, 2), keywords=("axis", "keepdims"), shape=S.reduction)
 
@@ -63,6 +64,52 @@ def _router(pick):
     return rule
 
 
+def _mask(b, x, axis, pick):
+    """1 at the first extreme of ``x`` along ``axis`` (in C order over several axes), else 0."""
+    if isinstance(axis, tuple):
+        return b.emit("_first_mask_axes", x, Const(axis), Const(pick))
+    return b.emit("_first_mask", x, axis=axis, pick=pick) if axis is not None else b.emit("_first_mask", x, pick=pick)
+
+
+def reduce_sum(b, x, axis, keepdims):
+    """np.sum(x, axis=axis, keepdims=keepdims), its defaults left out."""
+    extra = {"axis": axis} if axis is not None else {}
+    return b.emit("sum", x, **extra, **({"keepdims": True} if keepdims else {}))
+
+
+def _weighted(local):
+    """The tangent of a reduction whose local derivative is ``local(b, x, axis)``: the sum of it times
+    the tangent over the reduced axes."""
+
+    def jvp(b, dots, ans, ins, params):
+        if dots[0] is None:
+            return None
+        axis, keepdims = _axis(params, ins, b)
+        return reduce_sum(b, b.mul(local(b, ins[0], axis), dots[0]), axis, keepdims)
+
+    return jvp
+
+
+def _prod_others_of(b, x, axis):
+    if isinstance(axis, tuple):
+        return b.emit("_prod_others_axes", x, Const(axis))
+    return b.emit("_prod_others", x, axis=axis) if axis is not None else b.emit("_prod_others", x)
+
+
+def _average_jvp(b, dots, ans, ins, params):
+    """np.average is linear in a (weights as they are); its tangent in the weights is not written yet."""
+    if len(dots) > 2 and dots[2] is not None:
+        raise NoRule("the forward-mode tangent of np.average in its weights is not written yet",
+                     "use the reverse mode (diffc.grad), or write sum(a * w) / sum(w) out")
+    return _LINEAR(b, dots, ans, ins, params)
+
+
+_LINEAR = linear(0)
+_MAX, _MIN = (_weighted(lambda b, x, axis, p=pick: _mask(b, x, axis, p)) for pick in ("max", "min"))
+_PTP = lambda b, dots, ans, ins, params: None if dots[0] is None else b.sub(  # noqa: E731  (max - min)
+    _MAX(b, dots, ans, ins, params), _MIN(b, dots, ans, ins, params))
+
+
 def _ptp(b, g, ans, ins, i, params):
     """np.ptp = max - min: the gradient goes to the first maximum, and minus it to the first minimum."""
     if i:
@@ -81,8 +128,8 @@ def _prod(b, g, ans, ins, i, params):
 
 
 _FIRST = "the first extreme (C order over several axes)"
-define("numpy.sum", _sum, methods=("sum",), **_REDUCE, shape_args=(1,), result_kind="keep")
-define("numpy.mean", mean_rule, methods=("mean",), **_REDUCE, shape_args=(1,))
+define("numpy.sum", _sum, jvp=_LINEAR, methods=("sum",), **_REDUCE, shape_args=(1,), result_kind="keep")
+define("numpy.mean", mean_rule, jvp=_LINEAR, methods=("mean",), **_REDUCE, shape_args=(1,))
 def _average(b, g, ans, ins, i, params):
     """np.average: the mean, or with weights sum(a * w) / sum(w) over the axis (a helper places 1-D
     weights along the axis, as NumPy does, and sums their gradient back)."""
@@ -98,19 +145,20 @@ def _average(b, g, ans, ins, i, params):
     return b.emit("_average_grad", g, ins[0], weights, Const(axis), Const(bool(keepdims)), Const(i // 2))
 
 
-define("numpy.average", _average, arity=(1, 3), keywords=("axis", "keepdims", "returned"),
+define("numpy.average", _average, jvp=_average_jvp, arity=(1, 3), keywords=("axis", "keepdims", "returned"),
        array_keywords=("weights",), positional=("a", "axis", "weights"), shape=S.reduction,
        kinks="weights: NumPy divides by their sum (a zero sum is NumPy's ZeroDivisionError); "
              "refused: returned=True when active")
-define("numpy.max", _router("max"), methods=("max",), **_REDUCE, shape_args=(1,), result_kind="keep",
+define("numpy.max", _router("max"), jvp=_MAX, methods=("max",), **_REDUCE, shape_args=(1,), result_kind="keep",
        pattern="max gate: routes", kinks=_FIRST)
-define("numpy.min", _router("min"), methods=("min",), **_REDUCE, shape_args=(1,), result_kind="keep",
+define("numpy.min", _router("min"), jvp=_MIN, methods=("min",), **_REDUCE, shape_args=(1,), result_kind="keep",
        pattern="min gate: routes", kinks=_FIRST)
-define("numpy.amax", _router("max"), **_REDUCE, shape_args=(1,), kinks="the first extreme")
-define("numpy.amin", _router("min"), **_REDUCE, shape_args=(1,), kinks="the first extreme")
-define("numpy.ptp", _ptp, **_REDUCE, shape_args=(1,),
+define("numpy.amax", _router("max"), jvp=_MAX, **_REDUCE, shape_args=(1,), kinks="the first extreme")
+define("numpy.amin", _router("min"), jvp=_MIN, **_REDUCE, shape_args=(1,), kinks="the first extreme")
+define("numpy.ptp", _ptp, jvp=_PTP, **_REDUCE, shape_args=(1,),
        kinks="g to the first maximum, -g to the first minimum (so 0 where all are equal)")
-define("numpy.prod", _prod, methods=("prod",), **_REDUCE, shape_args=(1,), result_kind="keep",
+define("numpy.prod", _prod, jvp=_weighted(_prod_others_of), methods=("prod",), **_REDUCE, shape_args=(1,),
+       result_kind="keep",
        kinks="exact where elements are 0")
 for _name in ("argmax", "argmin"):
     define(f"numpy.{_name}", methods=(_name,), arity=(1, 2), keywords=("axis",),
@@ -152,10 +200,10 @@ def _gradient(b, g, ans, ins, i, params):
     return b.emit("_gradient_grad", g) if axis is None else b.emit("_gradient_grad", g, axis=literal(axis, "axis"))
 
 
-define("numpy.cumsum", _cumsum, methods=("cumsum",), arity=(1, 2), keywords=("axis",),
+define("numpy.cumsum", _cumsum, jvp=_LINEAR, methods=("cumsum",), arity=(1, 2), keywords=("axis",),
        shape=S.cumulative, result_kind="keep")
 define("numpy.cumprod", _cumprod, methods=("cumprod",), arity=(1, 2),
        keywords=("axis",), shape=S.cumulative, kinks="exact where elements are 0")
-define("numpy.diff", _diff, arity=(1, 3), keywords=("n", "axis"))
-define("numpy.gradient", _gradient, arity=(1, 1), keywords=("axis",),
+define("numpy.diff", _diff, jvp=_LINEAR, arity=(1, 3), keywords=("n", "axis"))
+define("numpy.gradient", _gradient, jvp=_LINEAR, arity=(1, 1), keywords=("axis",),
        shape=S.same_as_first, kinks="rank 1, or with axis=")

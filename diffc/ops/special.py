@@ -17,6 +17,7 @@ from ..ir import Const
 from . import shapes as S
 from .algebra import ZERO, V, arg, formula, spread
 from .op import define
+from .tangents import symmetric
 
 _S = "scipy.special."
 POSITIVE = (0.3, 2.0)
@@ -85,11 +86,33 @@ def _log_softmax(b, g, ans, ins, i, params):
     return b.sub(g, b.mul(b.call("exp", ans), total))
 
 
+def _logsumexp_jvp(b, dots, ans, ins, params):
+    """d lse = sum(exp(x - lse) dx) over the reduced axes."""
+    if dots[0] is None:
+        return None
+    axis, keepdims = _axis(ins, params, b), params.get("keepdims", False)
+    weights = b.call("exp", b.sub(ins[0], spread(b, ans, axis, keepdims)))
+    return _sum(b, b.mul(weights, dots[0]), axis, keepdims)
+
+
+def _log_softmax_jvp(b, dots, ans, ins, params):
+    """d log_softmax(x) = dx - sum(softmax(x) dx) over the axis."""
+    if dots[0] is None:
+        return None
+    axis = _axis(ins, params, b)
+    return b.sub(dots[0], _sum(b, b.mul(b.call("exp", ans), dots[0]), axis, axis is not None))
+
+
+def _sum(b, x, axis, keepdims):
+    extra = {"axis": axis} if axis is not None else {}
+    return b.emit("sum", x, **extra, **({"keepdims": True} if keepdims else {}))
+
+
 define(_S + "polygamma")  # only digamma's rule calls it: no rule of its own (refused if differentiated again)
-define(_S + "logsumexp", _logsumexp, arity=(1, 2), keywords=("axis", "keepdims"),
+define(_S + "logsumexp", _logsumexp, jvp=_logsumexp_jvp, arity=(1, 2), keywords=("axis", "keepdims"),
        shape=S.reduction)
-define(_S + "softmax", _softmax, arity=(1, 2), keywords=("axis",), shape=S.same_as_first)
-define(_S + "log_softmax", _log_softmax, arity=(1, 2), keywords=("axis",),
+define(_S + "softmax", _softmax, jvp=symmetric(_softmax), arity=(1, 2), keywords=("axis",), shape=S.same_as_first)
+define(_S + "log_softmax", _log_softmax, jvp=_log_softmax_jvp, arity=(1, 2), keywords=("axis",),
        shape=S.same_as_first)
 
 

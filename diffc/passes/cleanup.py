@@ -54,13 +54,13 @@ def normalize(items: list) -> None:
             for c in item.carried:
                 local = isinstance(c.end, Var) and any(c.end is d for i in item.body for d in item_defs(i))
                 if not local or c.end is c.start or id(c.end) in ends:
-                    copy = Var(c.start.hint, primal=c.start.primal)
+                    copy = Var(c.start.hint, primal=c.start.primal, tangent=c.start.tangent)
                     item.body.append(Eqn("copy", (c.end,), copy))
                     c.end = copy
                 ends.add(id(c.end))
                 if id(c.init) in made_for_loop:
                     continue  # the frontend's own copy, made for this loop
-                copy = Var(c.start.hint, primal=c.start.primal)
+                copy = Var(c.start.hint, primal=c.start.primal, tangent=c.start.tangent)
                 items.insert(index, Eqn("copy", (c.init,), copy))
                 c.init = copy
 

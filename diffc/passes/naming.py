@@ -129,7 +129,8 @@ class Namer:
                 base = named.hint if named is not None else "out"
                 own = base if named is not None else None
             elif graded is not None:
-                base, own = f"grad_{names[id(graded.primal)]}", None
+                prefix = "dot_" if graded.tangent else "grad_"  # forward mode's tangents: dot_<name>
+                base, own = f"{prefix}{names[id(graded.primal)]}", None
             else:
                 base = None
             if base is not None:
