@@ -12,9 +12,12 @@ several functions are collected and raised together.
 from __future__ import annotations
 
 import ast
+import dataclasses
 import os
+import re
 from dataclasses import dataclass, field
 
+from .ad.forward import ForwardError, forward
 from .ad.fuse import fuse_sigmoids
 from .ad.fuse_softmax import fuse_softmax
 from .ad.reverse import ReverseError, backward, live_forward
@@ -36,7 +39,7 @@ from .frontend import lower as frontend
 from .frontend.desugar import without_scalar_checks
 from .frontend.scope import Scope, check_decorators, shadowed_numbers
 from .frontend.source import Source
-from .ir import walk
+from .ir import Var, walk
 from .ir_text import format_function
 from .ops.shapes import Opaque
 from .passes.cleanup import plan, plan_kept
@@ -283,6 +286,98 @@ def describe(p: Prepared, after: str) -> str:
     return format_function(p.fn)
 
 
+# -- forward mode: its own passes after liveness (diffc/ad/forward.py) --------------------------------
+def _tangent_names(fn, wrt, reserved) -> list[str]:
+    """``dot_<name>`` for each parameter in ``wrt``, clear of every other name of the module."""
+    taken = set(reserved) | {p.hint for p in fn.params}
+    names = []
+    for p in wrt:
+        name, k = f"dot_{p.hint}", 0
+        while name in taken:
+            k += 1
+            name = f"dot_{p.hint}_{k}"
+        taken.add(name)
+        names.append(name)
+    return names
+
+
+def _is_array(spec) -> bool:
+    """True if a parameter's shape (optionally paired with a dtype kind) is an array's."""
+    if isinstance(spec, tuple) and len(spec) == 2 and isinstance(spec[1], str):
+        spec = spec[0]
+    return isinstance(spec, tuple) and len(spec) > 0
+
+
+def compile_forward(fdef: ast.FunctionDef, scope: Scope, source: Source, *, wrt=None, comments: bool = False,
+                    name: str | None = None, shapes: dict | None = None, fuse: bool = True, has_aux: bool = False,
+                    backend: str = "numpy"):
+    """Compile the forward-mode derivative of one function (the arguments as
+    :func:`diffc.compiler.compile_function`'s); returns (compiled function, globals used, helpers).
+
+    The compiler's passes up to liveness (fence, lower, fuse, live) run as for the reverse mode;
+    then shapes (an array output is fine here), the forward transform instead of the reverse one,
+    cleanup, emission and the same checks of the generated code."""
+    from .backends.emit import BACKENDS, emit_function
+    from .backends.runtime import closure
+    from .backends.table import refusal
+    from .passes.cleanup import plan
+    from .passes.verify import self_check
+
+    if has_aux:
+        raise source.error(UnsupportedError, fdef, "has_aux is for the reverse mode",
+                           "in forward mode every returned value gets its tangent: return a tuple")
+    p = Prepared(fdef, scope, source, wrt_spec=wrt, param_shapes=shapes, fuse=fuse, mode="jvp", comments=comments,
+                 grad_name=name or f"{fdef.name}_jvp")
+    run_passes(p, stop="live")
+    fn, wrt_vars = p.fn, p.wrt
+    shapes = dict(shapes or {})
+    # Arrays passed to a function that calls no NumPy (x * y): the rules must still write NumPy.
+    numpy = scope.uses_module("numpy") or any(_is_array(s) for s in shapes.values())
+    kinds = {k: v[1] for k, v in shapes.items() if isinstance(v, tuple) and len(v) == 2 and isinstance(v[1], str)}
+    shapes.update({k: shapes[k][0] for k in kinds})
+    param_shapes = {v.hint: shapes.get(v.hint, Opaque(v.hint) if numpy else ()) for v in fn.params}
+    param_shapes.update({k: v for k, v in shapes.items() if "[" in k})
+    inferred = infer(fn, param_shapes, kinds)
+    tangents = [Var(n, is_param=True) for n in _tangent_names(fn, wrt_vars, scope.reserved)]
+    for param, t in zip(wrt_vars, tangents):  # a tangent has its parameter's shape
+        inferred.set(t, inferred.get(param))
+    try:
+        items, out = forward(fn, p.forward, wrt_vars, tangents, numpy=numpy, shapes=inferred)
+    except ForwardError as exc:
+        node = ast.Module(body=[])
+        node.lineno, node.col_offset = (exc.eqn.lineno or fdef.lineno) - source.line_offset, exc.eqn.col or 0
+        cls = exc.error_class or (ShapesNeededError if exc.needs_shapes else UnsupportedError)
+        raise source.error(cls, node, exc.message, exc.hint) from None
+    signature = dataclasses.replace(fn, params=[*fn.params, *tangents], defaults={}, kwonly=[])
+    planned, inline, group = plan(items, [], signature.params, [fn.out, out])
+    backends = BACKENDS[backend]
+    for eqn in walk(planned):  # what the backend cannot write (an in-place update under JAX), at its line
+        why = refusal(backends, eqn.op)
+        if why is not None:
+            node = ast.Module(body=[])
+            node.lineno, node.col_offset = (eqn.lineno or fdef.lineno) - source.line_offset, eqn.col or 0
+            raise source.error(UnsupportedError, node, why,
+                               backends[-1].helpers_how if eqn.op.startswith("_") else backends[-1].how)
+    text, used, helpers = emit_function(signature, p.grad_name, planned, inline, group, [], [out], bare=True,
+                                        with_value=True, scope=scope, backends=backends,
+                                        source_line=source.line if comments else None)
+    text = text.replace(":\n    # forward\n", ":\n", 1)  # forward code only: no section heading
+    if comments:  # the emitter's provenance comments, above each group of tangent lines
+        text = re.sub(r"^(\s*)# grad of: ", r"\1# tangent of: ", text, flags=re.M)
+    self_check(text, fdef, source, scope, used, closure(helpers))
+    for number in shadowed_numbers(text, scope, used):
+        raise source.error(UnsupportedError, fdef, f"'{number}' is both a module-level number that '{fdef.name}' "
+                           "or a function it calls reads and a variable in the code inlined into its derivative",
+                           f"rename the variable '{number}'")
+    compiled = CompiledFunction(fdef.name, p.grad_name, text, tuple(v.hint for v in wrt_vars), True)
+    return compiled, used, helpers
+
+
+# ----------------------------------------------------------------------------
+# The decorator API: diffc.jvp
+# ----------------------------------------------------------------------------
+
+
 @deep
 def compile_function(fdef: ast.FunctionDef, scope: Scope, source: Source, *, wrt=None, mode: str = "grad",
                      comments: bool = False, name: str | None = None, shapes: dict | None = None,
@@ -297,9 +392,7 @@ def compile_function(fdef: ast.FunctionDef, scope: Scope, source: Source, *, wrt
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {tuple(BACKENDS)}, not {backend!r}")
-    if mode == "jvp":  # forward mode: its own passes after liveness (diffc/jvp.py)
-        from .jvp import compile_forward
-
+    if mode == "jvp":  # forward mode: its own passes after liveness (compile_forward above)
         return compile_forward(fdef, scope, source, wrt=wrt, comments=comments, name=name, shapes=shapes,
                                fuse=fuse, has_aux=has_aux, backend=backend)
     p = Prepared(fdef, scope, source, wrt_spec=wrt, param_shapes=shapes, fuse=fuse, has_aux=has_aux, mode=mode,
