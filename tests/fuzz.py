@@ -243,6 +243,11 @@ def compare(user, params, args, value, grads) -> Outcome:
         for idx in np.ndindex(np.shape(g)):
             analytic = g[idx]
             h = 1e-6 / max(1.0, abs(analytic)) if math.isfinite(analytic) else 1e-6
+            # Never a step below the argument's own resolution: a gradient of 1e12 (sin of a number
+            # near 1e12, which is chaotic in float64) would ask for h = 1e-18, x + h == x, and a
+            # numeric gradient of exactly 0 at every step. At the floor the steps disagree instead,
+            # and the point is skipped as not smooth at float resolution.
+            h = max(h, 1e-10 * max(1.0, abs(float(np.asarray(args[i], dtype=float)[idx]))))
             try:
                 numeric = [(_evaluate(user, args, i, idx, s) - _evaluate(user, args, i, idx, -s)) / (2 * s)
                            for s in (h, 8 * h, h / 8)]
