@@ -141,7 +141,7 @@ def live_pass(p: Prepared) -> None:
 
 def shapes_pass(p: Prepared) -> None:
     """Shapes and dtype kinds, from the parameters' (:mod:`diffc.ops.shapes`); a non-scalar output refused."""
-    numpy = p.scope.uses_module("numpy")
+    numpy = _array_code(p.scope, p.fn)
     shapes = dict(p.param_shapes or {})
     kinds = {k: v[1] for k, v in shapes.items() if isinstance(v, tuple) and len(v) == 2 and isinstance(v[1], str)}
     shapes.update({k: shapes[k][0] for k in kinds})
@@ -301,6 +301,13 @@ def _tangent_names(fn, wrt, reserved) -> list[str]:
     return names
 
 
+def _array_code(scope: Scope, fn) -> bool:
+    """True if ``fn``'s parameters may be arrays: the module uses NumPy, or the function reads an array's
+    attribute or method (``X.shape``, ``(X * X).sum()``) on something. Otherwise a parameter is a number."""
+    return scope.uses_module("numpy") or any(e.params.get("_style", ("",))[0] in ("attr", "method")
+                                             for e in walk(fn.eqns))
+
+
 def _is_array(spec) -> bool:
     """True if a parameter's shape (optionally paired with a dtype kind) is an array's."""
     if isinstance(spec, tuple) and len(spec) == 2 and isinstance(spec[1], str):
@@ -332,7 +339,7 @@ def compile_forward(fdef: ast.FunctionDef, scope: Scope, source: Source, *, wrt=
     fn, wrt_vars = p.fn, p.wrt
     shapes = dict(shapes or {})
     # Arrays passed to a function that calls no NumPy (x * y): the rules must still write NumPy.
-    numpy = scope.uses_module("numpy") or any(_is_array(s) for s in shapes.values())
+    numpy = _array_code(scope, fn) or any(_is_array(s) for s in shapes.values())
     kinds = {k: v[1] for k, v in shapes.items() if isinstance(v, tuple) and len(v) == 2 and isinstance(v[1], str)}
     shapes.update({k: shapes[k][0] for k in kinds})
     param_shapes = {v.hint: shapes.get(v.hint, Opaque(v.hint) if numpy else ()) for v in fn.params}

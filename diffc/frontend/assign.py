@@ -158,7 +158,7 @@ def unpack_value(lo, target, value_node):
             lo.fail(UnsupportedError, value_node, f"cannot unpack {len(value.value)} values into "
                     f"{len(names)} names", "use as many names as values")
         items = [Const(v) for v in value.value]
-    elif isinstance(value, Var) and (lo.uses_numpy or id(value) in lo.containers):
+    elif isinstance(value, Var) and (lo.uses_numpy or id(value) in lo.containers or _is_shape(value_node)):
         # Python unpacks a shape tuple or an array's rows: item k is value[k].
         items = [lo.emit("getitem", (value, Const(k)), value_node, index=("atom", 1), _unpack=len(names))
                  for k in range(len(names))]  # the count is checked where the shapes are known
@@ -167,6 +167,11 @@ def unpack_value(lo, target, value_node):
                 "unpack a tuple, as in 'a, b = b, a * b', or assign each part on its own line")
     for name, item in zip(names, items):
         lo.bind(name, item, value_node)
+
+
+def _is_shape(node: ast.expr) -> bool:
+    """``X.shape``: a tuple whatever X is, even in a module that never names NumPy (``(X * X).sum()``)."""
+    return isinstance(node, ast.Attribute) and node.attr == "shape"
 
 
 def check_mutation(lo, target: ast.expr, stmt: ast.stmt, key_write: bool = False):

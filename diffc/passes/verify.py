@@ -34,6 +34,20 @@ def check_scalar_output(fdef: ast.FunctionDef, fn, shapes, source: Source) -> No
         raise source.error(UnsupportedError, where, f"'{fdef.name}' returns an array of shape ({dims}); a gradient "
                            "needs a scalar output", "return a scalar such as np.sum(...) or np.mean(...) of it")
     fn.scalar_proven = shape == ()
+    for eqn in walk(fn.eqns):  # math.exp(x) of an array x: Python's TypeError, at compile time
+        number_only = (eqn.op.startswith("scalar_") or eqn.op in ("int", "float")) and \
+            eqn.params.get("_style", ("",))[0] != "method"  # x.item(): any array of one element
+        shape = shapes.get(eqn.ins[0]) if eqn.ins and number_only else ()
+        if isinstance(shape, tuple) and shape and isinstance(eqn.ins[0], Var):
+            node = ast.Module(body=[])
+            node.lineno, node.col_offset = (eqn.lineno or fdef.lineno) - source.line_offset, eqn.col or 0
+            dims = ", ".join(_dim_text(d, shapes) for d in shape) + ("," if len(shape) == 1 else "")
+            what = f"{eqn.op}()" if eqn.op in ("int", "float") else f"math.{eqn.op[len('scalar_'):]}"
+            raise source.error(UnsupportedError, node, f"{what} takes a number, but its argument is an array of "
+                               f"shape ({dims}) here (Python raises TypeError for it, even for one element)",
+                               "take the number out with x.item() or x[0]" + (
+                                   ", or cast the array with x.astype(...)" if what.endswith("()")
+                                   else f", or use np.{what[5:]} for arrays"))
     for eqn in walk(fn.eqns):  # N, D = X.shape with X of another rank: Python's ValueError, at compile time
         held = shapes.shape_values.get(id(eqn.ins[0])) if eqn.op == "getitem" and "_unpack" in eqn.params else None
         if isinstance(held, tuple) and len(held) != eqn.params["_unpack"]:

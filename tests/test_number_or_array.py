@@ -1,0 +1,61 @@
+"""Whether a parameter is a number or an array, decided right in both directions: a module that never
+names NumPy may still pass arrays (``N, D = X.shape``, ``(X * X).sum()``), and a math function, ``float``
+or ``int`` given an array is refused at compile time with the line, as Python would raise TypeError."""
+
+import numpy as np
+import pytest
+from conftest import check_gradients
+
+import diffc
+
+NO_NUMPY_NAMES = '''
+import numpy
+
+def mean_square(X):
+    N, D = X.shape
+    return (X * X).sum() / N
+
+def trace_like(X):
+    return (X.T * X.T).sum() * X.shape[0]
+'''
+
+
+def test_array_attributes_make_a_parameter_an_array_without_numpy_named(make_module):
+    mod = make_module(NO_NUMPY_NAMES)
+    X = np.random.default_rng(0).normal(size=(3, 4))
+    check_gradients((diffc.grad(mod.mean_square)(X),), mod.mean_square, (X,))
+    check_gradients((diffc.grad(mod.trace_like)(X),), mod.trace_like, (X,))
+
+
+def test_unpacking_a_shape_of_the_wrong_rank_is_refused(make_module):
+    mod = make_module(NO_NUMPY_NAMES)
+    with pytest.raises(diffc.UnsupportedError, match="cannot unpack a shape of 1 dimension"):
+        diffc.grad(mod.mean_square)(np.ones(3))
+
+
+SCALAR_ONLY = '''
+import math
+import numpy as np
+
+def f(x):
+    return math.exp(x) * 2.0
+
+def g(x):
+    return float(x) * 2.0 + np.sum(x)
+
+def h(x):
+    return math.atan2(x, 2.0)
+'''
+
+
+@pytest.mark.parametrize("name, what", [("f", r"math\.exp takes a number"), ("g", r"float\(\) takes a number"),
+                                        ("h", r"math\.atan2 takes a number")])
+def test_a_math_function_of_an_array_is_refused_at_compile_time(make_module, name, what):
+    fn = getattr(make_module(SCALAR_ONLY), name)
+    with pytest.raises(TypeError):  # what Python does
+        fn(np.array([0.5]))
+    with pytest.raises(diffc.UnsupportedError, match=what) as info:
+        diffc.grad(fn)(np.array([0.5]))
+    assert ".py:" in str(info.value) and "x.item()" in str(info.value)
+    for x in (0.5, np.array(0.5)):  # numbers and 0-d arrays are numbers
+        check_gradients((diffc.grad(fn)(x),), fn, (x,))
