@@ -163,9 +163,9 @@ def like(value, grad):
         _LEAVES.add(t)
         return grad  # an array (the common case: tested first, as this runs at each call of a method's gradient)
     if isinstance(value, (list, tuple)):
-        if isinstance(grad, dict):
-            parts = [grad[i] for i in range(len(value)) if i in grad]
-        elif isinstance(grad, (list, tuple)) or getattr(grad, "ndim", 0):
+        if isinstance(grad, dict):  # {0: g0, 2: g2}: each part at its own index, zeros between
+            return type(value)(like(v, grad[i]) if i in grad else zero_like(v) for i, v in enumerate(value))
+        if isinstance(grad, (list, tuple)) or getattr(grad, "ndim", 0):
             parts = list(grad)
         else:
             parts = []

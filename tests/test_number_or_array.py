@@ -59,3 +59,14 @@ def test_a_math_function_of_an_array_is_refused_at_compile_time(make_module, nam
     assert ".py:" in str(info.value) and "x.item()" in str(info.value)
     for x in (0.5, np.array(0.5)):  # numbers and 0-d arrays are numbers
         check_gradients((diffc.grad(fn)(x),), fn, (x,))
+
+
+def test_a_gradient_given_by_index_lands_at_its_index():
+    """``like`` puts a gradient {0: g0, 2: g2} of a list argument at indices 0 and 2 (zeros at 1)."""
+    from diffc.arguments import like
+
+    value = [np.ones(2), np.ones(3), np.ones(4)]
+    out = like(value, {0: np.full(2, 5.0), 2: np.full(4, 7.0)})
+    assert isinstance(out, list) and [np.shape(o) for o in out] == [(2,), (3,), (4,)]
+    np.testing.assert_array_equal(out[1], np.zeros(3))
+    np.testing.assert_array_equal(out[2], np.full(4, 7.0))
