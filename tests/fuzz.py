@@ -257,7 +257,11 @@ def compare(user, params, args, value, grads) -> Outcome:
             tol = 1e-4 * scale + 1e-13 * max(1.0, abs(value)) / h
             if math.isfinite(analytic) and abs(analytic - numeric[0]) <= tol:
                 continue
-            if not all(math.isfinite(n) for n in numeric) or max(numeric) - min(numeric) > 10 * tol:
+            # The steps must agree at the scale of the numeric values themselves: judged at the scale of a
+            # huge analytic gradient (4e15, sin of a number near 1e9), any three differences would agree.
+            spread = 1e-4 * max(1.0, *(abs(n) for n in numeric if math.isfinite(n))) + \
+                1e-13 * max(1.0, abs(value)) / h
+            if not all(math.isfinite(n) for n in numeric) or max(numeric) - min(numeric) > 10 * spread:
                 return Outcome("SKIPPED", "nonsmooth: finite differences disagree", "nonsmooth")
             # A jump at the point itself (``if a:`` at a == 0.0): the one-sided differences disagree.
             forward = (_evaluate(user, args, i, idx, h) - float(value)) / h

@@ -58,13 +58,15 @@ def test_a_jump_at_the_point_is_not_judged():
     assert fuzz.classify(source, ["a"], [0.5, 1.0, 1, 1]).kind == "OK"
 
 
-def test_a_chaotic_point_is_not_judged_but_a_huge_wrong_gradient_is(monkeypatch):
+@pytest.mark.parametrize("scale", ["27.0", "35.0"])
+def test_a_chaotic_point_is_not_judged_but_a_huge_wrong_gradient_is(monkeypatch, scale):
     """Seed 9, program 972: ``sin`` of a number near 1e12 has a gradient of 1e12 that is right but
     that no float64 difference can see (the step it asks for, 1e-18, leaves ``a`` unchanged and the
     numeric gradient is exactly 0). The step never goes below the argument's resolution, so the
     differences disagree and the point is skipped; a wrong gradient of 1e12 on a smooth function is
-    still WRONG."""
-    chaotic = "import numpy as np\n\n\ndef f(a, r, n, flag):\n    return np.sum(np.sin(np.exp(27.0 + a)))\n"
+    still WRONG. Seed 20261129, program 1157: with a gradient of 4e15 (exp(35)) the steps' spread
+    must be judged at the numeric values' own scale, not the analytic one's."""
+    chaotic = f"import numpy as np\n\n\ndef f(a, r, n, flag):\n    return np.sum(np.sin(np.exp({scale} + a)))\n"
     args = [np.array([0.84, 1.17]), np.array([1.0, 2.0]), 1, 1]
     assert fuzz.classify(chaotic, ["a"], args).kind == "SKIPPED"
     smooth = "import numpy as np\n\n\ndef f(a, r, n, flag):\n    return np.sum(a * r)\n"
