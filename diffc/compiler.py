@@ -44,7 +44,7 @@ from .ir_text import format_function
 from .ops.shapes import Opaque
 from .passes.cleanup import plan, plan_kept
 from .passes.fills import keep_scalar_fills
-from .passes.shapes import array_ids, infer
+from .passes.shapes import array_ids, infer, scalar_output
 from .passes.unique import mark_unique_scatters
 from .passes.verify import check_gradient_shapes, check_scalar_output, self_check
 
@@ -149,6 +149,8 @@ def shapes_pass(p: Prepared) -> None:
     param_shapes.update({k: v for k, v in shapes.items() if "[" in k})  # parts of container parameters
     p.shapes = infer(p.fn, param_shapes, kinds)
     check_scalar_output(p.fdef, p.fn, p.shapes, p.source)
+    if p.mode in ("grad", "value_and_grad"):  # the output is a number from here on (checked, if not proven)
+        p.shapes = scalar_output(p.fn, param_shapes, kinds, p.shapes)
 
 
 def gates_pass(p: Prepared) -> None:

@@ -58,6 +58,7 @@ class Shapes:
         self.shape_values: dict[int, tuple] = {}  # id(var) -> the shape it holds (x.shape)
         self.dim_values: dict[int, object] = {}  # id(var) -> the dim it holds (x.shape[0])
         self.fields: dict[str, object] = {}  # 'params["W1"]' -> the shape of that part of a container
+        self.numbers: set[int] = set()  # id(var): a number, whatever its rule says (see passes.shapes.scalar_output)
 
     def field_shape(self, eqn):
         container = eqn.ins[0]

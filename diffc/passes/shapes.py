@@ -3,7 +3,9 @@
 Each equation's shape comes from its op's shape rule in the catalogue (:mod:`diffc.ops.catalogue`);
 branches join (a shape both sides agree on, else unknown) and loops iterate until the carried
 shapes settle (or become unknown). What a math function or ``range`` reads is a number, so an
-unknown parameter shape seen there is ``()``: inference then runs once more with that.
+unknown parameter shape seen there is ``()``: inference then runs once more with that. The output
+of a gradient is a number (the generated code checks it before its backward pass), and so is each
+operand of an elementwise or broadcasting operation whose result is a number (:func:`scalar_output`).
 """
 
 from __future__ import annotations
@@ -13,12 +15,15 @@ from ..ops import catalogue as C
 from ..ops.shapes import Opaque, Shapes, known
 
 
-def infer(fn: Function, param_shapes: dict[str, tuple | None], param_kinds: dict[str, str] | None = None) -> Shapes:
-    """Shapes (and, where known, dtype kinds) of every variable of ``fn`` given its parameters'."""
+def infer(fn: Function, param_shapes: dict[str, tuple | None], param_kinds: dict[str, str] | None = None,
+          numbers: frozenset = frozenset()) -> Shapes:
+    """Shapes (and, where known, dtype kinds) of every variable of ``fn`` given its parameters' (``numbers``:
+    the ids of variables known to be numbers whatever their rules say)."""
     S = Shapes()
+    S.numbers = set(numbers)
     S.fields = {k: v for k, v in param_shapes.items() if "[" in k}
     for p in fn.params:
-        S.set(p, param_shapes.get(p.hint))
+        S.set(p, () if id(p) in S.numbers else param_shapes.get(p.hint))
         if (param_kinds or {}).get(p.hint):
             S.kinds[id(p)] = param_kinds[p.hint]
     infer_block(S, fn.eqns)
@@ -32,8 +37,40 @@ def infer(fn: Function, param_shapes: dict[str, tuple | None], param_kinds: dict
         for eqn in _fields(fn.eqns):
             if S.get(eqn.out) in scalar:
                 again[f"{eqn.ins[0].hint}[{eqn.params['key']!r}]"] = ()
-        return infer(fn, again, param_kinds)
+        return infer(fn, again, param_kinds, numbers)
     return S
+
+
+def scalar_output(fn: Function, param_shapes: dict, param_kinds: dict | None, S: Shapes) -> Shapes:
+    """Shapes again, knowing that ``fn.out`` is a number: a gradient's generated code checks that before
+    its backward pass runs, so its backward lines may rely on it. A broadcasting or elementwise operation
+    (``a + b``, ``np.exp(a)``) whose result is a number has numbers for operands (broadcasting never
+    lowers a rank), so in ``nll + 0.5 * lam * np.dot(w, w)`` every term is a number and the backward pass
+    needs no ``_unbroadcast``. Only top-level equations are followed (not into branches or loops)."""
+    numbers: set[int] = set()
+    while True:
+        found = _numbers_behind(fn, S) - numbers
+        if not found:
+            return S
+        numbers |= found
+        S = infer(fn, param_shapes, param_kinds, frozenset(numbers))
+
+
+def _numbers_behind(fn: Function, S: Shapes) -> set[int]:
+    defs = {id(item.out): item for item in fn.eqns if isinstance(item, Eqn)}
+    found, todo, seen = set(), [fn.out], set()
+    while todo:
+        v = todo.pop()
+        if isinstance(v, Const) or id(v) in seen or known(S.get(v)) not in ((), None):
+            continue
+        seen.add(id(v))
+        if known(S.get(v)) is None:
+            found.add(id(v))
+        eqn = defs.get(id(v))
+        op = C.get(eqn.op) if eqn is not None else None
+        if op is not None and (op.broadcasts or op.elementwise) and op.name != "select":
+            todo.extend(eqn.ins)
+    return found
 
 
 def array_ids(items: list, shapes: Shapes | None, rank: int = 2) -> set[int]:
@@ -108,7 +145,9 @@ def infer_block(S: Shapes, items) -> None:
                 S.set(c.final, S.get(c.start))
             continue
         eqn = item
-        if eqn.op in _HELPERS:
+        if id(eqn.out) in S.numbers:
+            S.set(eqn.out, ())
+        elif eqn.op in _HELPERS:
             S.set(eqn.out, S.get(eqn.ins[_HELPERS[eqn.op]]))
         else:
             S.set(eqn.out, C.shape_rule(eqn.op)(S, eqn, [S.get(a) for a in eqn.ins]))
