@@ -26,8 +26,10 @@ from .errors import (
     UnknownCallError,
     UnsupportedError,
 )
+from .jacobian import jacobian
 from .jvp import jvp
 from .tools.gradcheck import CheckReport, check_grad
+from .vjp import vjp
 
 __version__ = "0.1.0"
 
@@ -74,7 +76,9 @@ __all__ = [
     "explain",
     "compile_source",
     "grad",
+    "jacobian",
     "jvp",
     "value_and_grad",
+    "vjp",
     "__version__",
 ]

@@ -33,6 +33,8 @@ example:
   $ diffc f.py --stdout     # prints it instead
   $ diffc f.py -f f --wrt x # only df/dx, returned bare
   $ diffc net.py --shape X=N,D --shape W=D,C --shape y=N:int   # NumPy, exact shapes
+  $ diffc layers.py --vjp      # writes layers_vjp.py: NAME_vjp(args..., grad_out) for array outputs
+  $ diffc layers.py --jacobian # writes layers_jacobian.py: NAME_jacobian(args...), through NAME_jvp
 
 The generated file imports what f.py imported and nothing of diffc.
 """
@@ -68,6 +70,14 @@ def _compile_parser() -> argparse.ArgumentParser:
                         help="reverse (default): NAME_grad, the gradient; forward: NAME_jvp(args..., dot_x, ...) "
                              "returning (value, tangent of the output), a dot_<name> line beside each forward line "
                              "(written to FILE_jvp.py by default)")
+    parser.add_argument("--vjp", action="store_true",
+                        help="generate NAME_vjp(args..., grad_out), the vector-Jacobian product of a function with an "
+                             "array (or tuple) output: the gradient of <grad_out, NAME(args...)>; a tuple output takes "
+                             "one cotangent per item (written to FILE_vjp.py by default)")
+    parser.add_argument("--jacobian", action="store_true",
+                        help="generate NAME_jacobian(args...), the Jacobian (shape out.shape + x.shape for each "
+                             "parameter), and the forward-mode NAME_jvp it calls once per element of the parameters "
+                             "(written to FILE_jacobian.py by default)")
     parser.add_argument("--value-and-grad", action="store_true",
                         help="generate NAME_value_and_grad returning (value, gradients) instead of NAME_grad")
     parser.add_argument("--has-aux", action="store_true",
@@ -122,7 +132,8 @@ def compile_command(argv: list[str]) -> int:
         shapes = parse_shapes(args.shape)
         target = None
         if not args.stdout and args.dump_after is None:
-            suffix = "_jvp.py" if args.mode == "forward" else "_grad.py"
+            suffix = "_jacobian.py" if args.jacobian else "_vjp.py" if args.vjp else \
+                "_jvp.py" if args.mode == "forward" else "_grad.py"
             target = args.output if args.output is not None else os.path.splitext(args.file)[0] + suffix
             if os.path.exists(args.file):  # a missing input is reported as such, below
                 check_output(target, "-o", [args.file], args.force)
@@ -140,6 +151,24 @@ def compile_command(argv: list[str]) -> int:
             parser.error(f"argument --mode forward: not allowed with {other} "
                          "(the forward-mode function returns the value and its tangent)")
         mode = "jvp"
+    for flag, name in ((args.vjp, "--vjp"), (args.jacobian, "--jacobian")):
+        if not flag:
+            continue
+        others = [("--value-and-grad", args.value_and_grad), ("--has-aux", args.has_aux),
+                  ("--mode forward", args.mode == "forward" and name == "--vjp"),
+                  ("--vjp", args.vjp and name == "--jacobian"),
+                  ("--dump-after", args.dump_after is not None and name == "--jacobian"),
+                  ("--backend jax", args.backend != "numpy" and name == "--jacobian")]
+        other = next((o for o, given in others if given), None)
+        if other is not None:
+            parser.error(f"argument {name}: not allowed with {other}")
+        mode = "vjp" if args.vjp else mode
+    if args.jacobian:
+        from .jacobian import jacobian_source
+
+        module = jacobian_source(text, args.file, functions=args.function, wrt=wrt, comments=args.comments,
+                                 shapes=shapes, fuse=not args.no_fuse)
+        return _write(module, target)
     if args.dump_after is not None:
         sys.stdout.write(dump_source(text, args.file, args.dump_after, functions=args.function, wrt=wrt, mode=mode,
                                      shapes=shapes, fuse=not args.no_fuse, has_aux=args.has_aux))
@@ -147,11 +176,18 @@ def compile_command(argv: list[str]) -> int:
     module = compile_source(text, args.file, functions=args.function, wrt=wrt, mode=mode,
                             comments=args.comments, shapes=shapes, fuse=not args.no_fuse,
                             has_aux=args.has_aux, backend=args.backend)
+    return _write(module, target)
+
+
+def _write(module, target: str | None) -> int:
+    """Print the generated module, or write it to ``target`` atomically (:func:`diffc.files.write_atomic`)."""
     if target is None:
         sys.stdout.write(module.text)
         return 0
     write_atomic(target, module.text.encode("utf-8"))
     names = ", ".join(f.grad_name for f in module.functions)
+    if target.endswith("_jacobian.py") or "_jacobian(" in module.text:
+        names = ", ".join(f"{f.name}_jacobian, {f.grad_name}" for f in module.functions)
     print(f"diffc: wrote {target} ({names})", file=sys.stderr)
     return 0
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import functools
 import os
 import re
 from dataclasses import dataclass, field
@@ -21,6 +22,7 @@ from .ad.forward import ForwardError, forward
 from .ad.fuse import fuse_sigmoids
 from .ad.fuse_softmax import fuse_softmax
 from .ad.reverse import ReverseError, backward, live_forward
+from .ad.seeds import cotangent_vars, output_parts
 from .arguments import parse_shape, resolve_wrt  # noqa: F401  (parse_shape: imported from here by the CLI and tests)
 from .backends.emit import BACKENDS, emit_function
 from .backends.runtime import closure, helper_text
@@ -48,7 +50,7 @@ from .passes.shapes import array_ids, infer, scalar_output
 from .passes.unique import mark_unique_scatters
 from .passes.verify import check_gradient_shapes, check_scalar_output, self_check
 
-MODES = ("grad", "value_and_grad", "jvp")  # jvp: forward mode (diffc/jvp.py)
+MODES = ("grad", "value_and_grad", "jvp", "vjp")  # jvp: forward mode (diffc/jvp.py); vjp: diffc/vjp.py
 
 
 @dataclass
@@ -103,6 +105,8 @@ class Prepared:
     text: str = ""
     used: set = field(default_factory=set)
     helpers: set = field(default_factory=set)
+    outputs: list = field(default_factory=list)  # mode "vjp": the returned values, each seeded by
+    cotangents: list = field(default_factory=list)  # its cotangent parameter (diffc.ad.seeds)
 
 
 # -- the passes, in order (each takes the Prepared and fills its part) -------------------------------
@@ -148,9 +152,19 @@ def shapes_pass(p: Prepared) -> None:
     param_shapes = {v.hint: shapes.get(v.hint, Opaque(v.hint) if numpy else ()) for v in p.fn.params}
     param_shapes.update({k: v for k, v in shapes.items() if "[" in k})  # parts of container parameters
     p.shapes = infer(p.fn, param_shapes, kinds)
-    check_scalar_output(p.fdef, p.fn, p.shapes, p.source)
+    check_scalar_output(p.fdef, p.fn, p.shapes, p.source, scalar=p.mode != "vjp")
     if p.mode in ("grad", "value_and_grad"):  # the output is a number from here on (checked, if not proven)
         p.shapes = scalar_output(p.fn, param_shapes, kinds, p.shapes)
+    if p.mode == "vjp":  # one cotangent parameter per returned value, of its shape
+        p.outputs, is_tuple = output_parts(p.fn, functools.partial(_refuse_output, p))
+        p.cotangents = cotangent_vars(p.fn, p.outputs, is_tuple, p.scope.reserved)
+        for value, cotangent in zip(p.outputs, p.cotangents):
+            p.shapes.set(cotangent, p.shapes.get(value) if isinstance(value, Var) else ())
+
+
+def _refuse_output(p: Prepared, message: str, hint: str):
+    returns = [n for n in ast.walk(p.fdef) if isinstance(n, ast.Return) and n.value is not None]
+    raise p.source.error(UnsupportedError, returns[-1].value if returns else p.fdef, message, hint)
 
 
 def gates_pass(p: Prepared) -> None:
@@ -164,7 +178,8 @@ def reverse_pass(p: Prepared) -> None:
     """Activity analysis and the backward items (:mod:`diffc.ad.reverse`)."""
     try:
         p.backward, p.grads = backward(p.fn, p.forward, p.wrt, numpy=p.scope.uses_module("numpy"),
-                                       shapes=p.shapes, record=p.record)
+                                       shapes=p.shapes, record=p.record,
+                                       seeds=list(zip(p.outputs, p.cotangents)) if p.mode == "vjp" else None)
     except ReverseError as exc:
         node = ast.Module(body=[])
         node.lineno, node.col_offset = (exc.eqn.lineno or p.fdef.lineno) - p.source.line_offset, exc.eqn.col or 0
@@ -182,9 +197,9 @@ def fills_pass(p: Prepared) -> None:
 
 def cleanup_pass(p: Prepared) -> None:
     """What gets a line, what is written inline, which values share a name (:mod:`diffc.passes.cleanup`)."""
-    roots = [p.fn.out, *p.grads, *p.fn.aux]
+    roots = [*p.outputs, *p.grads] if p.mode == "vjp" else [p.fn.out, *p.grads, *p.fn.aux]
     if p.trace is None:
-        p.items, p.inline, p.group = plan(p.forward, p.backward, p.fn.params, roots)
+        p.items, p.inline, p.group = plan(p.forward, p.backward, [*p.fn.params, *p.cotangents], roots)
     else:  # every value kept, none inline: the tools read each one
         p.items, p.inline, p.group = plan_kept(p.forward, p.backward)
 
@@ -201,12 +216,19 @@ def emit_pass(p: Prepared) -> None:
             node.lineno, node.col_offset = (eqn.lineno or p.fdef.lineno) - p.source.line_offset, eqn.col or 0
             how = backends[-1].helpers_how if eqn.op.startswith("_") else backends[-1].how
             raise p.source.error(UnsupportedError, node, why, how)
+    fn, check_scalar, checks = p.fn, None if getattr(p.fn, "scalar_proven", False) else p.fdef.name, ()
+    if p.mode == "vjp":  # the cotangents come last: every parameter is positional, defaults are the caller's
+        fn = dataclasses.replace(p.fn, params=[*p.fn.params, *p.cotangents], defaults={}, kwonly=[])
+        tuple_out = len(p.outputs) > 1 or p.outputs[0] is not p.fn.out
+        checks = [(c, v, f"item {k} of {p.fdef.name}'s output" if tuple_out else f"{p.fdef.name}'s output")
+                  for k, (v, c) in enumerate(zip(p.outputs, p.cotangents))
+                  if isinstance(v, Var) and p.shapes.get(v) != ()]  # a cotangent of another shape is refused
+        check_scalar = None
     p.text, p.used, p.helpers = emit_function(
-        p.fn, p.grad_name, p.items, p.inline, p.group, p.backward, p.grads, bare=p.bare,
+        fn, p.grad_name, p.items, p.inline, p.group, p.backward, p.grads, bare=p.bare,
         with_value=(p.mode == "value_and_grad"), scope=p.scope,
         source_line=p.source.line if p.comments else None, trace=p.trace,
-        check_scalar=None if getattr(p.fn, "scalar_proven", False) else p.fdef.name, backends=backends,
-        arrays=array_ids(p.items, p.shapes))
+        check_scalar=check_scalar, backends=backends, arrays=array_ids(p.items, p.shapes), cotangent_checks=checks)
 
 
 def verify_pass(p: Prepared) -> None:
@@ -404,6 +426,10 @@ def compile_function(fdef: ast.FunctionDef, scope: Scope, source: Source, *, wrt
     if mode == "jvp":  # forward mode: its own passes after liveness (compile_forward above)
         return compile_forward(fdef, scope, source, wrt=wrt, comments=comments, name=name, shapes=shapes,
                                fuse=fuse, has_aux=has_aux, backend=backend)
+    if mode == "vjp" and has_aux:
+        raise source.error(UnsupportedError, fdef, "has_aux is for a gradient, not a vector-Jacobian product",
+                           "a vjp takes a cotangent for every returned value: give a zero one for a value "
+                           "that does not count")
     p = Prepared(fdef, scope, source, wrt_spec=wrt, param_shapes=shapes, fuse=fuse, has_aux=has_aux, mode=mode,
                  comments=comments, grad_name=name or f"{fdef.name}_{mode}", backend=backend)
     run_passes(p)

@@ -6,7 +6,8 @@ derivative, :func:`diffc.ops.catalogue.cuts`). A gradient that must cross an
 equation with no rule (an opaque call, a list used where it cannot be) stops
 compilation with a located error; inactive code needs no rule.
 
-Visits a block's items in reverse order, starting from ``grad_out = 1.0``.
+Visits a block's items in reverse order, starting from ``grad_out = 1.0`` (a vector-Jacobian
+product: from its cotangent parameters).
 For an equation it asks the rule table for the gradient flowing into each
 input (downstream = upstream x local). A value used more than once receives
 several contributions, added once, right after the last arrives (the copy
@@ -375,8 +376,11 @@ def _refuse_active_effects(fn: Function, forward: list, wrt: list[Var]) -> None:
 
 
 def backward(fn: Function, forward: list, wrt: list[Var], *, numpy: bool = False,
-             shapes=None, record: dict | None = None) -> tuple[list, list[Var]]:
+             shapes=None, record: dict | None = None, seeds=None) -> tuple[list, list[Var]]:
     """Backward items and, for each parameter in ``wrt``, its gradient variable.
+
+    ``seeds``, if given, pairs returned values with the gradients they start from (a vector-Jacobian
+    product's cotangent parameters, :mod:`diffc.ad.seeds`); by default the output starts from 1.0.
 
     ``record``, if given, receives the gradient sent along each edge of the
     graph: ``record[(id(eqn), i)]`` is what input ``i`` of ``eqn`` received,
@@ -384,10 +388,17 @@ def backward(fn: Function, forward: list, wrt: list[Var], *, numpy: bool = False
     """
     r = _Reverse(fn, wrt, numpy, shapes, record)
     _refuse_active_effects(fn, forward, wrt)
-    seeds = {}
-    if isinstance(fn.out, Var) and id(fn.out) in r.active:
-        seeds[id(fn.out)] = [r.add(fn.out, Const(1.0))]
-    bwd, outer = r.block(forward, seeds, params=fn.params)
+    start, copies = {}, []
+    writes = any(e.op == "setitem" for e in walk(forward))  # then the backward pass writes in place (zero_at)
+    for value, seed in [(fn.out, Const(1.0))] if seeds is None else seeds:
+        if isinstance(value, Var) and id(value) in r.active:
+            if isinstance(seed, Var) and writes and (shapes is None or shapes.get(value) != ()):
+                seed = r.builder(copies).call("array_copy", seed)  # never a write into the caller's array
+            start.setdefault(id(value), []).append(r.add(value, seed))
+            if isinstance(seed, Var):  # a cotangent parameter: the value's gradient itself, if alone
+                r.made_here.add(id(seed))
+    bwd, outer = r.block(forward, start, params=fn.params)
+    bwd[:0] = copies
     tail = r.builder(bwd)
     result = []
     for p in wrt:

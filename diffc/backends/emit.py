@@ -265,7 +265,8 @@ def signature(fn: Function) -> str:
 def emit_function(fn: Function, name: str, items: list, inline: set[int], group: dict[int, int], backward: list,
                   grads: list[Var], *, bare: bool, with_value: bool, scope: Scope, source_line=None,
                   trace: dict | None = None, check_scalar: str | None = None,
-                  backends=None, arrays: set[int] = frozenset()) -> tuple[str, set[str], set[str]]:
+                  backends=None, arrays: set[int] = frozenset(),
+                  cotangent_checks=()) -> tuple[str, set[str], set[str]]:
     """The text of one generated function, the global names and the helpers it uses.
 
     ``items``, ``inline`` and ``group`` are the cleanup pass's plan (:mod:`diffc.passes.cleanup`): the
@@ -273,6 +274,8 @@ def emit_function(fn: Function, name: str, items: list, inline: set[int], group:
     of ``backward`` are written under a ``# backward`` comment.
     ``check_scalar``, the user's function name, asks for a check after the forward pass that its
     value is a scalar (when that is not proven at compile time).
+    ``cotangent_checks``, (cotangent, returned value, what to call it) triples of a vector-Jacobian
+    product, asks for the same place to check that each cotangent has its value's shape.
     ``source_line(lineno)``, if given, turns on provenance comments. ``backends``: the libraries
     that spell the ops (one of :data:`BACKENDS`; default NumPy's).
     ``trace``, if given, asks for a function that keeps every value under a
@@ -316,6 +319,10 @@ def emit_function(fn: Function, name: str, items: list, inline: set[int], group:
     if check_scalar and trace is None and isinstance(fn.out, Var):
         at = lines.index("    # backward") if "    # backward" in lines else len(lines)
         lines[at:at] = _scalar_check(writer, names[id(fn.out)], check_scalar, with_value)
+    if cotangent_checks and trace is None:
+        at = lines.index("    # backward") if "    # backward" in lines else len(lines)
+        lines[at:at] = [line for c, v, what in cotangent_checks
+                        for line in _cotangent_check(writer, names[id(c)], names[id(v)], what)]
     if trace is not None:
         trace.update(names)
         lines.append("    return locals()")
@@ -340,8 +347,17 @@ def _scalar_check(writer: Writer, value: str, function: str, with_value: bool) -
     ndim, shape = (ast.unparse(writer.numpy(attr)) for attr in ("ndim", "shape"))
     what = "value_and_grad" if with_value else "grad"
     message = (f"{function} returned a value of shape {{{shape}({value})}}; {what} needs a scalar output: "
-               "return a scalar such as np.sum(...) or np.mean(...) of it")
+               "return a scalar such as np.sum(...) or np.mean(...) of it, or use diffc.vjp or diffc.jacobian")
     return [f"    if {ndim}({value}) != 0:", f"        raise ValueError(f{message!r})"]
+
+
+def _cotangent_check(writer: Writer, cotangent: str, value: str, what: str) -> list[str]:
+    """Lines that raise unless the cotangent ``cotangent`` has the shape of the returned ``value``
+    (``what`` says which, to the user): one of another shape would broadcast into the gradient of
+    another product."""
+    shape = ast.unparse(writer.numpy("shape"))
+    message = f"{cotangent} must have the shape of {what}, {{{shape}({value})}}, not {{{shape}({cotangent})}}"
+    return [f"    if {shape}({cotangent}) != {shape}({value}):", f"        raise ValueError(f{message!r})"]
 
 
 def _group_members(item) -> list:

@@ -15,24 +15,28 @@ from ..ir import Var, walk
 from ..ops.shapes import Sym
 
 
-def check_scalar_output(fdef: ast.FunctionDef, fn, shapes, source: Source) -> None:
+def check_scalar_output(fdef: ast.FunctionDef, fn, shapes, source: Source, scalar: bool = True) -> None:
     """A gradient needs a scalar output: refuse one that is provably not (an array, a list or a
-    tuple); ``fn.scalar_proven`` says whether the generated code must check it at run time."""
+    tuple); ``fn.scalar_proven`` says whether the generated code must check it at run time.
+    With ``scalar`` False (a vector-Jacobian product), any output is fine: only shapes are checked."""
     from ..ops.front import sequence_vars
 
     returns = [n for n in ast.walk(fdef) if isinstance(n, ast.Return) and n.value is not None]
     where = returns[-1].value if returns else fdef
     out = fn.out
-    if isinstance(out, Var) and id(out) in sequence_vars(fn.eqns):
+    if scalar and isinstance(out, Var) and id(out) in sequence_vars(fn.eqns):
         raise source.error(UnsupportedError, where, f"'{fdef.name}' returns a list or tuple; a gradient needs a "
                            "single scalar output", "to differentiate the first value and pass the rest through, "
                            "as in 'return loss, dW', use has_aux=True (diffc.grad(f, has_aux=True), "
-                           "compile_source(..., has_aux=True), or --has-aux on the command line)")
+                           "compile_source(..., has_aux=True), or --has-aux on the command line); to differentiate "
+                           "every item, use diffc.vjp(f) or diffc.jacobian(f) (--vjp, --jacobian)")
     shape = shapes.get(out)
-    if isinstance(shape, tuple) and shape:
+    if scalar and isinstance(shape, tuple) and shape:
         dims = ", ".join(_dim_text(d, shapes) for d in shape) + ("," if len(shape) == 1 else "")
         raise source.error(UnsupportedError, where, f"'{fdef.name}' returns an array of shape ({dims}); a gradient "
-                           "needs a scalar output", "return a scalar such as np.sum(...) or np.mean(...) of it")
+                           "needs a scalar output", "return a scalar such as np.sum(...) or np.mean(...) of it, "
+                           "or differentiate the array with diffc.vjp(f) (a vector-Jacobian product) or "
+                           "diffc.jacobian(f) (on the command line: --vjp, --jacobian)")
     fn.scalar_proven = shape == ()
     for eqn in walk(fn.eqns):  # math.exp(x) of an array x: Python's TypeError, at compile time
         number_only = (eqn.op.startswith("scalar_") or eqn.op in ("int", "float")) and \
