@@ -154,14 +154,14 @@ _TEMPLATE = '''\
 def {name}_jacobian({signature}):
     """The Jacobian of {name} at these arguments, column by column: {name}_jvp along each element of
     {listed} in turn. {returns}"""
-    wrt = [{wrt}]
+    wrt = [{wrt_list}]
     jacobians = []
     for k, p in enumerate(wrt):
         columns = []  # the derivative of the output along each element of p
         for i in {np}.ndindex({np}.shape(p)):
             dots = [{np}.zeros({np}.shape(q)) for q in wrt]
             dots[k][i] = 1.0
-            out, dot_out = {name}_jvp({args}, *dots)
+            out, dot_out = {name}_jvp({args_list}, *dots)
             columns.append(dot_out)
 {collect}
 {ret}
@@ -190,19 +190,14 @@ def _jacobian_text(fdef, jvp_name: str, wrt_names: list[str], bare: bool, items:
                               "    item.shape + its shape."}[items, bare]
     ret = ("    return jacobians[0]" if bare else "    return tuple(jacobians)") if not items else \
         ("    return tuple(j[0] for j in zip(*jacobians))" if bare else "    return tuple(zip(*jacobians))")
-    text = _TEMPLATE.format(name=fdef.name, signature=", ".join(params), listed=", ".join(wrt_names),
-                            returns=returns, wrt=", ".join(wrt_names), np=np, args=", ".join(params),
-                            collect=(_ITEMS if items else _ONE).format(np=np), ret=ret)
     import re
 
-    pattern = re.compile(r"\b(" + "|".join(locals_) + r")\b(?!\()")
-
-    def swap(match):
-        return rename[match.group(1)]
-
-    head, _, body = text.partition('"""\n')
-    head, _, doc = head.partition('"""')  # the docstring's words are not renamed
-    return head + '"""' + doc + '"""\n' + pattern.sub(swap, body)
+    template = _TEMPLATE.replace("{collect}", _ITEMS if items else _ONE).replace("{ret}", ret)
+    head, _, body = template.partition('"""\n')  # the docstring's words are not renamed
+    body = re.sub(r"\b(" + "|".join(locals_) + r")\b(?!\()", lambda m: rename[m.group(1)], body)
+    return (head + '"""\n' + body).format(name=fdef.name, signature=", ".join(params), listed=", ".join(wrt_names),
+                                          returns=returns, wrt_list=", ".join(wrt_names), np=np,
+                                          args_list=", ".join(params))
 
 
 def jacobian_source(text: str, filename: str = "<source>", *, functions=None, wrt=None, comments: bool = False,

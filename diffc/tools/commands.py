@@ -205,12 +205,20 @@ def check_command(argv: list[str]) -> int:
     parser = _parser(
         "check",
         "Compare diffc's gradient with central finite differences at the --at values and print the "
-        "CS231n relative error of each parameter; exit 1 above the tolerance. Parameters given integer "
+        "CS231n relative error of each parameter; exit 1 above the tolerance. --mode jvp or vjp checks the "
+        "forward mode or the vector-Jacobian product instead. Parameters given integer "
         "values (loop counts, labels) are not checked unless named with --wrt. This IMPORTS FILE, so "
         "its top-level code runs.",
         "example:\n  diffc check examples/lecture.py -f neuron --at w0=2 --at x0=-1 --at w1=-3 --at x1=-2 "
-        "--at w2=-3")
+        "--at w2=-3\n  diffc check layers.py -f affine --mode vjp --at x='[[1.0, 2.0]]' --at W='[[1.0], [0.5]]' "
+        "--at b='[0.1]'")
     parser.add_argument("--wrt", action="append", metavar="NAME", help="check only these parameters")
+    parser.add_argument("--mode", choices=("grad", "jvp", "vjp"), default="grad",
+                        help="what to check: grad (default), the gradient against central differences; jvp, the "
+                             "forward mode along random directions against central differences; vjp, the "
+                             "vector-Jacobian product with a random cotangent against the forward mode (the "
+                             "dot-product test <u, J v> == <J^T u, v>) and against central differences. jvp and "
+                             "vjp take functions with array or tuple outputs")
     parser.add_argument("--rtol", type=float, default=1e-5, help="relative error allowed (default 1e-5)")
     parser.add_argument("--atol", type=float, default=1e-7, help="absolute error allowed (default 1e-7)")
     args = parser.parse_args(argv)
@@ -271,14 +279,16 @@ def check_command(argv: list[str]) -> int:
         number = float(value)
     except (TypeError, ValueError):
         number = None
-    if number is None or getattr(value, "size", 1) != 1:
+    if args.mode == "grad" and (number is None or getattr(value, "size", 1) != 1):
         shape = getattr(value, "shape", None)
         raise DiffcError(f"'{function}' returns {type(value).__name__}" + (f" of shape {shape}" if shape else "")
                          + " at these values, not a number: a gradient is of a function with one number as "
                          "its value", hint="check the values given with --at (a scalar parameter given a "
-                         "list?), or return a sum", **where)
+                         "list?), or return a sum; for an array output, check the vector-Jacobian product or "
+                         "the forward mode with --mode vjp or --mode jvp", **where)
     try:
-        report = check_grad(fn, *given.values(), wrt=wrt, rtol=args.rtol, atol=args.atol, raise_on_error=False)
+        report = check_grad(fn, *given.values(), wrt=wrt, rtol=args.rtol, atol=args.atol, raise_on_error=False,
+                            mode=args.mode)
     except DiffcError as exc:
         if exc.filename is None:  # about the function at these values: point at its definition
             exc.filename, exc.lineno, exc.col_offset, exc.source_line = where.values()

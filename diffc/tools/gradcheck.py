@@ -6,12 +6,19 @@ reports the CS231n relative error ``|a - n| / max(|a| + |n|, 1e-8)`` per
 parameter. A parameter passes when its largest relative error is at most
 ``rtol`` or its largest absolute error is at most ``atol`` (the absolute
 floor keeps gradients that are zero from failing on rounding noise).
+
+``mode="jvp"`` checks the forward mode (:func:`diffc.jvp`): the tangent of each returned value along
+random directions against the central difference along them. ``mode="vjp"`` checks the
+vector-Jacobian product (:func:`diffc.vjp`) with a random cotangent ``u``: against the forward mode
+by the dot-product test ``<u, J v> == <J^T u, v>`` for a random ``v``, and, for parameters of at
+most ``modecheck.SMALL`` elements, each gradient against central differences of ``<u, fn(args)>``.
+The random values are float64 from a fixed seed: a check is repeatable.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..api import compile_live
 from ..errors import DiffcError, GradientCheckError
@@ -31,19 +38,23 @@ class ParamCheck:
 class CheckReport:
     function: str
     params: list[ParamCheck]
+    mode: str = "grad"  # "grad", "jvp" or "vjp": what was checked
+    notes: list = field(default_factory=list)  # what was not checked, and why
 
     @property
     def ok(self) -> bool:
         return all(p.ok for p in self.params)
 
     def __str__(self) -> str:
-        rows = [f"gradient check of {self.function}:"]
+        title = {"grad": "gradient check", "jvp": "forward-mode (jvp) check", "vjp": "vector-Jacobian (vjp) check"}
+        rows = [f"{title[self.mode]} of {self.function}:"]
         for p in self.params:
             status = "ok" if p.ok else "MISMATCH"
             rows.append(f"  {p.name:<12} rel error {p.rel_error:.2e}  abs error {p.abs_error:.2e}  {status}")
             if not p.ok:
                 rows.append(f"    diffc:   {p.analytic!r}")
                 rows.append(f"    numeric: {p.numeric!r}")
+        rows += [f"  ({note})" for note in self.notes]
         return "\n".join(rows)
 
 
@@ -120,16 +131,27 @@ def _flat(value):
 
 
 def check_grad(fn, *args, wrt=None, rtol: float = 1e-5, atol: float = 1e-7, h: float = 1e-6,
-               raise_on_error: bool = True) -> CheckReport:
+               raise_on_error: bool = True, mode: str = "grad") -> CheckReport:
     """Compare diffc's gradient of ``fn`` at ``args`` with finite differences.
 
     Returns a :class:`CheckReport`; raises :class:`GradientCheckError` with
     the report when a parameter exceeds the tolerance (unless
-    ``raise_on_error`` is False).
+    ``raise_on_error`` is False). ``mode`` "jvp" or "vjp" checks :func:`diffc.jvp` or
+    :func:`diffc.vjp` instead (see the module), for functions with any output.
     """
     import inspect
 
     import numpy as np
+
+    if mode not in ("grad", "jvp", "vjp"):
+        raise ValueError(f"mode must be 'grad', 'jvp' or 'vjp', not {mode!r}")
+    if mode != "grad":
+        from .modecheck import check_mode
+
+        report = check_mode(fn, args, wrt, mode, rtol, atol, h)
+        if raise_on_error and not report.ok:
+            raise GradientCheckError(str(report), report)
+        return report
 
     gfn = compile_live(fn, wrt=wrt, mode="grad")  # first: it refuses a bad fn or wrt with a clear error
     names = list(inspect.signature(fn).parameters)
