@@ -437,3 +437,13 @@ def test_cli_refusals(tmp_path):
     mine.write_text("# my own file\n")
     kept = _cli(source, "--vjp", "-o", mine)
     assert kept.returncode != 0 and mine.read_text() == "# my own file\n"  # not diffc's: kept
+
+
+def test_readme_shows_the_golden_vjp_and_the_corpus_affine():
+    readme = (ROOT / "README.md").read_text()
+    body = GOLDEN.read_text().split("\n\n\n")[1]
+    assert "```python\n" + body + "```" in readme, "README's vjp example is tests/golden/affine_vjp.py's function"
+    affine = CORPUS.read_text().split("\n\n\n")[1]
+    assert affine.startswith("def affine(") and "```python\n" + affine + "\n```" in readme
+    assert "def lstm_cell_vjp(x, c, W, b, grad_next_h, grad_next_c):" in diffc.compile_source(
+        CORPUS.read_text(), functions=["lstm_cell"], mode="vjp").text  # as the README says
