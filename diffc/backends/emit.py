@@ -356,8 +356,9 @@ def _cotangent_check(writer: Writer, cotangent: str, value: str, what: str) -> l
     (``what`` says which, to the user): one of another shape would broadcast into the gradient of
     another product."""
     shape = ast.unparse(writer.numpy("shape"))
-    message = f"{cotangent} must have the shape of {what}, {{{shape}({value})}}, not {{{shape}({cotangent})}}"
-    return [f"    if {shape}({cotangent}) != {shape}({value}):", f"        raise ValueError(f{message!r})"]
+    message = f"{cotangent} must have the shape of {what}, %s, not %s"
+    return [f"    if {shape}({cotangent}) != {shape}({value}):",
+            f"        raise ValueError({message!r} % ({shape}({value}), {shape}({cotangent})))"]
 
 
 def _group_members(item) -> list:

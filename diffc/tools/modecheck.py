@@ -55,6 +55,9 @@ def check_mode(fn, args, wrt, mode: str, rtol: float, atol: float, h: float):
     from ..vjp import vjp
     from .gradcheck import CheckReport, _as_float64, numeric_gradient
 
+    if inspect.ismethod(fn) and not isinstance(fn.__self__, type):
+        raise DiffcError(f"check_grad(mode={mode!r}) takes a plain function, not the bound method "
+                         f"'{fn.__qualname__}'", hint="check a function of the arrays differentiated")
     made = (jvp if mode == "jvp" else vjp)(fn, wrt=wrt)  # first: it refuses a bad fn or wrt with a clear error
     names = list(inspect.signature(fn).parameters)
     items = [wrt] if isinstance(wrt, (str, int)) else list(wrt) if wrt is not None else list(range(len(names)))

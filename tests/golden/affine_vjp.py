@@ -6,7 +6,7 @@ def affine_vjp(X, W, b, grad_out):
     # forward
     out = X @ W + b
     if np.shape(grad_out) != np.shape(out):
-        raise ValueError(f"grad_out must have the shape of affine's output, {np.shape(out)}, not {np.shape(grad_out)}")
+        raise ValueError("grad_out must have the shape of affine's output, %s, not %s" % (np.shape(out), np.shape(grad_out)))
     # backward
     grad_b = np.sum(grad_out, axis=0)
     grad_X = grad_out @ W.T
