@@ -232,6 +232,11 @@ def jacobian_source(text: str, filename: str = "<source>", *, functions=None, wr
             run_passes(p, stop="live")
             _, items = output_parts(p.fn, functools.partial(_refuse_output, p))
             _, bare = resolve_wrt(fdef, wrt, source)
+            for v in p.wrt:  # the seeds are arrays of the parameters' shapes
+                if id(v) in p.fn.containers:
+                    raise source.error(UnsupportedError, fdef, f"--jacobian takes parameters that are numbers or "
+                                       f"arrays; '{v.hint}' is a dict, list or tuple", "pass its arrays as "
+                                       "parameters of their own, or write the vector-Jacobian product with --vjp")
         except DiffcError as exc:
             errors.extend(flatten(exc))
             continue

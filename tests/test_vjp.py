@@ -447,3 +447,11 @@ def test_readme_shows_the_golden_vjp_and_the_corpus_affine():
     assert affine.startswith("def affine(") and "```python\n" + affine + "\n```" in readme
     assert "def lstm_cell_vjp(x, c, W, b, grad_next_h, grad_next_c):" in diffc.compile_source(
         CORPUS.read_text(), functions=["lstm_cell"], mode="vjp").text  # as the README says
+
+
+def test_cli_jacobian_refuses_a_container_parameter_at_its_function():
+    from diffc.jacobian import jacobian_source
+
+    with pytest.raises(diffc.UnsupportedError, match="'p' is a dict, list or tuple") as info:
+        jacobian_source("def f(p, x):\n    return p['a'] * x\n", "user.py")
+    assert (info.value.filename, info.value.lineno) == ("user.py", 1)
