@@ -455,3 +455,72 @@ def test_cli_jacobian_refuses_a_container_parameter_at_its_function():
     with pytest.raises(diffc.UnsupportedError, match="'p' is a dict, list or tuple") as info:
         jacobian_source("def f(p, x):\n    return p['a'] * x\n", "user.py")
     assert (info.value.filename, info.value.lineno) == ("user.py", 1)
+
+
+# ----------------------------------------------------------------------------
+# The soundness fuzzer's programs (tests/fuzz_gen.py), as vector-Jacobian products
+# ----------------------------------------------------------------------------
+def _fuzz_vjp_outcome(seed, index):
+    """OK, REFUSED or SKIPPED, else a string that says what went wrong (WRONG or CRASH): the VJP with a
+    random cotangent u, along a random direction v, against central differences of <u, f> along v."""
+    import warnings
+
+    import fuzz
+
+    source, params, args, _, mode = fuzz.program(seed, index)
+    namespace = {}
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        try:
+            with fuzz.time_limit(2.0):
+                exec(compile(source, "<fuzz>", "exec"), namespace)
+                user = namespace["f"]
+                value = user(*fuzz.fresh(args))
+                if isinstance(value, (tuple, list, dict)) or not np.all(np.isfinite(value)):
+                    return "SKIPPED"
+        except (Exception, fuzz.Timeout):
+            return "SKIPPED"
+        names = user.__code__.co_varnames[:user.__code__.co_argcount]
+        where = [names.index(p) for p in params]
+        rng = np.random.default_rng(index)
+        u = rng.normal(size=np.shape(value)) if np.ndim(value) else float(rng.normal())
+        v = [rng.normal(size=np.shape(args[k])) if np.ndim(args[k]) else float(rng.normal()) for k in where]
+
+        def along(h):
+            moved = fuzz.fresh(args)
+            for k, d in zip(where, v):
+                moved[k] = moved[k] + h * d
+            return float(np.sum(u * np.asarray(user(*moved))))
+
+        try:
+            with fuzz.time_limit(4.0):
+                numeric = [(along(h) - along(-h)) / (2 * h) for h in (1e-4, 1e-5, 1e-6)]
+        except (Exception, fuzz.Timeout):
+            return "SKIPPED"
+        if not all(np.isclose(numeric[0], n, rtol=1e-3, atol=1e-5) for n in numeric[1:]):
+            return "SKIPPED"  # not smooth at the point
+        try:
+            with fuzz.time_limit(20.0):
+                if mode == "decorator":
+                    vjp = diffc.vjp(fuzz.load_module(source).f, wrt=tuple(params))
+                else:
+                    vjp = run_generated(diffc.compile_source(source, wrt=tuple(params), mode="vjp").text)["f_vjp"]
+                grads = vjp(*fuzz.fresh(args), u)
+        except diffc.DiffcError:
+            return "REFUSED"
+        except (Exception, fuzz.Timeout) as exc:
+            return f"CRASH {seed}:{index} ({mode}) {type(exc).__name__}: {exc}\n{source}"
+    shapes_ok = all(np.shape(g) == np.shape(args[k]) for g, k in zip(grads, where))
+    reverse = sum(float(np.sum(g * d)) for g, d in zip(grads, v))
+    if not shapes_ok or not np.isclose(reverse, numeric[-1], rtol=1e-4, atol=1e-6):
+        return f"WRONG {seed}:{index} ({mode}): <J^T u, v> {reverse}, central differences {numeric[-1]}\n{source}"
+    return "OK"
+
+
+def test_fuzz_programs_as_vector_jacobian_products():
+    """Random NumPy programs (branches, loops, indexing, broadcasting): each VJP matches central
+    differences of <u, f> along a random direction, or diffc refuses; nothing crashes."""
+    outcomes = [_fuzz_vjp_outcome("vjp-ci", i) for i in range(300)]
+    bad = [o for o in outcomes if o not in ("OK", "REFUSED", "SKIPPED")]
+    assert not bad, "\n\n".join(bad[:5])
+    assert outcomes.count("OK") > 200, {o: outcomes.count(o) for o in set(outcomes)}
