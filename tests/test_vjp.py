@@ -298,11 +298,23 @@ def test_grad_of_an_array_output_names_vjp_and_jacobian(make_module):
     ("    return {'a': x * 2.0}\n", "returns a dict"),
     ("    return (x, (x, x))\n", "a tuple holding a list or tuple"),
     ("    if x > 0:\n        t = (x, x)\n    else:\n        t = (x, -x)\n    return t\n", "made in a branch or a loop"),
+    ("    return np.linalg.eigh(x)\n", "the tuple a call returns"),
 ])
 def test_what_a_vjp_cannot_seed_is_refused_at_the_return(body, message):
     with pytest.raises(diffc.UnsupportedError, match=message) as info:
-        diffc.compile_source(f"def f(x):\n{body}", "user.py", mode="vjp")
-    assert info.value.filename == "user.py" and info.value.lineno == body.count("\n") + 1
+        diffc.compile_source(f"import numpy as np\n\n\ndef f(x):\n{body}", "user.py", mode="vjp")
+    assert info.value.filename == "user.py" and info.value.lineno == body.count("\n") + 4
+
+
+def test_the_items_of_a_call_returning_a_tuple_get_a_cotangent_each(make_module):
+    module = make_module("import numpy as np\n\n\ndef f(A):\n    w, v = np.linalg.eigh(A)\n    return w, v\n")
+    r = _rng()
+    A = r.normal(size=(3, 3))
+    A = A + A.T
+    report = diffc.check_grad(module.f, A, mode="vjp", raise_on_error=False)
+    assert "def f_vjp(A, grad_w, grad_v):" in diffc.vjp(module.f).source
+    assert report.ok and [p.name for p in report.params] == ["A"]  # eigh has no forward rule: no dot test
+    assert "dot-product test not run: the forward mode refuses 'f'" in str(report)
 
 
 def test_has_aux_is_refused():

@@ -4,13 +4,15 @@ A gradient's backward pass starts from ``grad_out = 1.0``; a VJP's starts from a
 generated function instead, one per returned value: ``grad_<name>`` after the returned variable
 (``grad_out`` for an expression with no name; ``grad_out0``, ``grad_out1``, ... for the unnamed
 items of a returned tuple). What a VJP cannot seed is refused at the return, with a located error:
-a tuple whose items are themselves lists or tuples, a dict, or a tuple made differently on
-different paths (in the branches of an if, in a loop).
+a tuple whose items are themselves lists or tuples, a dict, a tuple made differently on
+different paths (in the branches of an if, in a loop), or the tuple a call returns whole
+(``return np.linalg.eigh(A)``: unpacked, its items are fine).
 """
 
 from __future__ import annotations
 
 from ..ir import Eqn, Var
+from ..ops.catalogue import parts as call_parts
 from ..ops.front import sequence_vars
 
 
@@ -26,6 +28,10 @@ def output_parts(fn, refuse) -> tuple[list, bool]:
     eqn = _defining(fn, out) if isinstance(out, Var) else None
     while eqn is not None and eqn.op == "copy" and isinstance(eqn.ins[0], Var) and id(eqn.ins[0]) in seqs:
         eqn = _defining(fn, eqn.ins[0])  # t = (a, b); u = t; return u
+    if eqn is not None and call_parts(eqn.op, eqn.params):  # np.linalg.eigh(A): a tuple no equation makes item by item
+        refuse(f"'{fn.name}' returns the tuple a call returns; a vector-Jacobian product takes one cotangent "
+               "per item, so it needs to see the items", "unpack the call and return its items, as in "
+               "'w, v = np.linalg.eigh(A)' then 'return w, v'")
     if eqn is not None and eqn.op == "make_struct":
         refuse(f"'{fn.name}' returns a dict; a vector-Jacobian product takes an array, a number or a tuple "
                "of them as the output", "return a tuple of the values instead")
