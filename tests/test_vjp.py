@@ -517,7 +517,10 @@ def _fuzz_vjp_outcome(seed, index):
                     vjp = diffc.vjp(fuzz.load_module(source).f, wrt=tuple(params))
                 else:
                     vjp = run_generated(diffc.compile_source(source, wrt=tuple(params), mode="vjp").text)["f_vjp"]
+                given = np.copy(u)
                 grads = vjp(*fuzz.fresh(args), u)
+                if not np.array_equal(given, u):
+                    return f"WRONG {seed}:{index} ({mode}): the vjp wrote into the caller's cotangent\n{source}"
         except diffc.DiffcError:
             return "REFUSED"
         except (Exception, fuzz.Timeout) as exc:
