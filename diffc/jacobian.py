@@ -90,6 +90,26 @@ class Jacobian:
         outputs = sum(int(np.size(o)) for o in items)
         inputs = sum(int(np.size(x)) for x in xs)
         mode, made = self._choose("vjp" if outputs <= inputs else "jvp")
+        try:
+            jac = self._passes(mode, made, args, kwargs, value, xs, bare)
+        except DiffcError as exc:  # refused at the first call, for these shapes: the other mode, if it has it
+            other = "jvp" if mode == "vjp" else "vjp"
+            if isinstance(self._derivative(other), DiffcError):
+                raise
+            self._modes[mode] = exc
+            mode, made = other, self._derivative(other)
+            jac = self._passes(mode, made, args, kwargs, value, xs, bare)
+        self.mode = "reverse" if mode == "vjp" else "forward"
+        per_output = [tuple(_plain(a) for a in row) if not bare else _plain(row[0]) for row in jac]
+        return tuple(per_output) if isinstance(value, tuple) else per_output[0]
+
+    @staticmethod
+    def _passes(mode, made, args, kwargs, value, xs, bare):
+        """The Jacobian's blocks, ``[item of the output][parameter]``, from one ``made`` call per row
+        (``mode`` "vjp") or per column ("jvp")."""
+        import numpy as np
+
+        items = list(value) if isinstance(value, tuple) else [value]
         jac = [[np.zeros(np.shape(o) + np.shape(x)) for x in xs] for o in items]
         if mode == "vjp":  # one row per element of the output: the gradient of that element
             for k, o in enumerate(items):
@@ -113,9 +133,7 @@ class Jacobian:
                     _, tangent = made(*args, *dots, **kwargs)
                     for k, t in enumerate(tangent if isinstance(value, tuple) else [tangent]):
                         jac[k][j][(Ellipsis, *i)] = t
-        self.mode = "reverse" if mode == "vjp" else "forward"
-        per_output = [tuple(_plain(a) for a in row) if not bare else _plain(row[0]) for row in jac]
-        return tuple(per_output) if isinstance(value, tuple) else per_output[0]
+        return jac
 
     @property
     def source(self) -> str:

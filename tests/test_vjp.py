@@ -539,3 +539,18 @@ def test_fuzz_programs_as_vector_jacobian_products():
     bad = [o for o in outcomes if o not in ("OK", "REFUSED", "SKIPPED")]
     assert not bad, "\n\n".join(bad[:5])
     assert outcomes.count("OK") > 200, {o: outcomes.count(o) for o in set(outcomes)}
+
+
+def test_jacobian_falls_back_when_the_chosen_mode_is_refused_at_the_call():
+    """A refusal that comes only with the arguments' shapes (at the first call) also falls back."""
+    class RefusedAtCall:
+        def __call__(self, *args, **kwargs):
+            raise diffc.UnsupportedError("refused for these shapes")
+
+    r = _rng()
+    X, W, b = r.normal(size=(3, 2)), r.normal(size=(2, 4)), r.normal(size=4)
+    jacobian = diffc.jacobian(corpus.affine, wrt="b")  # 12 outputs, 4 inputs: forward first
+    jacobian._modes["jvp"] = RefusedAtCall()
+    jb = jacobian(X, W, b)
+    assert jacobian.mode == "reverse" and isinstance(jacobian._modes["jvp"], diffc.UnsupportedError)
+    np.testing.assert_array_equal(jb, np.broadcast_to(np.eye(4), (3, 4, 4)))
