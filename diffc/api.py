@@ -203,6 +203,8 @@ class GradFunction:
         inlined: list = []
         scope = Scope.from_globals(self._namespace, self._names, home=self._globals, inlined=inlined)
         scope.structs = structs
+        scope.arrays = any(isinstance(v, tuple) and len(v) == 2 and isinstance(v[0], tuple)
+                           for v in (shapes or {}).values())  # an array's (dims, dtype kind)
         compiled, used, helpers = compile_function(self._fdef, scope, self._source, wrt=self._wrt,
                                                    mode=self._mode, shapes=shapes, has_aux=self._has_aux)
         text = join_module(None, module_parts(scope, used, helpers), [compiled.text])

@@ -70,3 +70,29 @@ def test_a_gradient_given_by_index_lands_at_its_index():
     assert isinstance(out, list) and [np.shape(o) for o in out] == [(2,), (3,), (4,)]
     np.testing.assert_array_equal(out[1], np.zeros(3))
     np.testing.assert_array_equal(out[2], np.full(4, 7.0))
+
+
+ALIAS_WRITE = '''
+def h(b):
+    w = b
+    w *= 2.0
+    return (w + b).sum()
+
+def k(b):
+    w = b
+    w *= 2.0
+    return w + b
+'''
+
+
+def test_a_write_in_place_through_an_alias_is_refused_without_numpy_named(make_module, tmp_path):
+    """``w = b; w *= 2.0`` writes into b when b is an array (Python gives 4 b, not 3 b): refused, in a
+    module that never names NumPy, whether the arrays are seen (the decorator) or read (``.sum()``)."""
+    mod = make_module(ALIAS_WRITE)
+    assert mod.h(np.array([1.0])) == 4.0
+    for fn in (mod.h, mod.k):
+        with pytest.raises(diffc.UnsupportedError, match="'w' is changed in place while 'b'"):
+            diffc.grad(fn)(np.array([1.0]) if fn is mod.h else np.array(1.0))
+    with pytest.raises(diffc.DiffcError, match="changed in place"):
+        diffc.compile_source(ALIAS_WRITE, "alias.py", functions=["h"])
+    assert diffc.grad(mod.k)(1.0) == 3.0  # numbers: the write rebinds w, b is left alone

@@ -81,9 +81,13 @@ class Frontend:
             t.id for node in ast.walk(fdef) for t in [getattr(node, "target", None), *getattr(node, "targets", [])]
             if isinstance(t, ast.Name)
         }
-        self.uses_numpy = any(isinstance(b, ModuleAlias) and b.module.split(".")[0] == "numpy"
-                              or isinstance(b, FromImport) and b.module.split(".")[0] == "numpy"
-                              for b in scope.bindings.values())
+        # Whether values may be arrays, for which ``w *= 2`` writes into memory ``w`` may share (for a
+        # number it rebinds): NumPy named, arrays passed (the decorator sees them), or an attribute of a
+        # value read (``(w + b).sum()``, ``X.shape``), which numbers do not have.
+        self.uses_numpy = bool(parent and parent.uses_numpy) or (
+            any(isinstance(b, ModuleAlias) and b.module.split(".")[0] == "numpy"
+                or isinstance(b, FromImport) and b.module.split(".")[0] == "numpy" for b in scope.bindings.values())
+            or scope.arrays or _reads_attributes(fdef, scope))
 
     # -- helpers --------------------------------------------------------------
     def fail(self, cls, node, message, hint=None):
@@ -402,3 +406,12 @@ def lower(fdef: ast.FunctionDef, scope: Scope, source: Source, has_aux: bool = F
     front = Frontend(fdef, scope, source)
     front.has_aux = has_aux
     return front.lower()
+
+
+def _reads_attributes(fdef: ast.FunctionDef, scope: Scope) -> bool:
+    """True if ``fdef`` reads an attribute of a value (``x.shape``, ``(w + b).sum()``), not of a module."""
+    for node in ast.walk(fdef):
+        if isinstance(node, ast.Attribute) and not (isinstance(node.value, ast.Name) and isinstance(
+                scope.bindings.get(node.value.id), (ModuleAlias, FromImport))):
+            return True
+    return False

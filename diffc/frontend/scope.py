@@ -118,6 +118,7 @@ class Scope:
         self._helpers = helpers or {}
         # Parameters the caller passes as a list, tuple or dict (the decorator sees the arguments).
         self.structs: frozenset[str] = frozenset()
+        self.arrays = False  # the caller passes arrays (the decorator sees them): w *= 2 may write in place
         self.inlined: list | None = None  # live helpers inlined: (namespace, name, function)
         self.show_live = False  # write live numbers' current values too (the decorator's .source)
         # The parameters of the function being emitted: a global spelled with one of these names would
