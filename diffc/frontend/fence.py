@@ -29,7 +29,8 @@ _STATEMENT_HINTS = {
                    "define the class at module level"),
     ast.Import: ("imports inside a function are not supported", "move the import to the top of the module"),
     ast.ImportFrom: ("imports inside a function are not supported", "move the import to the top of the module"),
-    ast.Delete: ("'del' is not supported", "remove the statement; diffc tracks values, not names"),
+    ast.Delete: ("'del' is supported only for plain names, at the top level of the function",
+                 "remove the statement; diffc tracks values, not names"),
     ast.Raise: ("'raise' is supported only as the last statement of an 'if' or 'else' branch",
                 "raise in a branch, as in 'if ...: ... else: raise ValueError(...)'"),
     ast.Assert: ("'assert' is not supported", "check inputs before calling the function"),
@@ -86,6 +87,8 @@ def check(fdef: ast.AST, source: Source) -> list[DiffcError]:
         err(fdef, f"not every path through '{fdef.name}' ends in a return",
             "add a return at the end of the function")
     for stmt in body:
+        if isinstance(stmt, ast.Delete) and all(isinstance(t, ast.Name) for t in stmt.targets):
+            continue  # del a, b: the names are unbound (generated code frees arrays so, and can be read again)
         _check_statement(stmt, err)
     return errors
 

@@ -198,6 +198,11 @@ class Frontend:
             return None
         if isinstance(stmt, (ast.Expr, ast.Pass)):
             return None  # the docstring (the fence refused every other bare expression)
+        if isinstance(stmt, ast.Delete):  # del a, b (names, at the top level: the fence saw to it)
+            for target in stmt.targets:
+                self.name(target)  # an unbound name is refused, as Python raises
+                del self.env[target.id]
+            return None
         if isinstance(stmt, ast.Return):
             self.env[RETURN] = value = self.expr(stmt.value)
             return value
