@@ -14,6 +14,7 @@ person would write them by hand (CS231n lecture 4).
 
 from .api import GradFunction, grad, value_and_grad
 from .compiler import CompiledModule, compile_source
+from .custom import custom_vjp, non_differentiable, stop_gradient
 from .errors import (
     DiffcError,
     ErrorGroup,
@@ -75,9 +76,12 @@ __all__ = [
     "draw",
     "explain",
     "compile_source",
+    "custom_vjp",
     "grad",
     "jacobian",
     "jvp",
+    "non_differentiable",
+    "stop_gradient",
     "value_and_grad",
     "vjp",
     "__version__",

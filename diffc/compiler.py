@@ -472,7 +472,7 @@ def compile_source(text: str, filename: str = "<source>", *, functions=None, wrt
     compiled, bodies, used, helpers, errors = [], [], set(), set(), []
     for fdef in selected:
         try:
-            check_decorators(fdef, source)
+            check_decorators(fdef, source, scope.understood)
             cf, names, needs = compile_function(fdef, scope, source, wrt=wrt, mode=mode, comments=comments,
                                                 shapes=shapes, fuse=fuse, has_aux=has_aux, backend=backend)
         except DiffcError as exc:
@@ -500,8 +500,8 @@ def _select(text: str, filename: str, functions, wrt=None) -> tuple[Source, Scop
     tree = source.parse()
     scope = Scope.from_module(tree, source.text, source)
     defs = {n.name: n for n in tree.body if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
-    if functions is None:
-        selected = list(defs.values())
+    if functions is None:  # functions with rules of their own, and the rules, are helpers (diffc.custom)
+        selected = [fdef for name, fdef in defs.items() if name not in scope.not_compiled]
         if not selected:
             raise DiffcError("no top-level function to differentiate", filename=filename,
                              hint="define a function with 'def' at the top level of the file")
@@ -529,7 +529,7 @@ def dump_source(text: str, filename: str, after: str, *, functions=None, wrt=Non
     source, scope, selected = _select(text, filename, functions, wrt)
     parts = []
     for fdef in selected:
-        check_decorators(fdef, source)
+        check_decorators(fdef, source, scope.understood)
         p = Prepared(fdef, scope, source, wrt_spec=wrt, param_shapes=shapes, fuse=fuse, has_aux=has_aux, mode=mode,
                      grad_name=f"{fdef.name}_{mode}")
         run_passes(p, stop=after)

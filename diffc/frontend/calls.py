@@ -19,7 +19,7 @@ from ..errors import UnknownCallError, UnsupportedError
 from ..ir import Const, Var
 from ..ops import catalogue as P
 from ..ops.catalogue import has_rule
-from . import fence, sequences
+from . import custom_calls, fence, sequences
 from .desugar import RAISED
 from .fence import OUT_MESSAGE, out_hint
 from .scope import FromImport, GlobalConst, GlobalLiteral, ModuleAlias, ModuleFunction, OtherGlobal
@@ -30,7 +30,8 @@ _MUTATING = {"sort", "fill", "resize", "put", "itemset", "setfield", "partition"
 
 
 def inline(lo, node: ast.Call, name: str):
-    """A call to a function of the same module: its body, lowered in place."""
+    """A call to a function of the same module: its body, lowered in place (a function with a rule of its
+    own, :mod:`diffc.custom`, through :func:`diffc.frontend.custom_calls.call`)."""
     if name in lo.calls:
         lo.fail(UnsupportedError, node, f"recursive call to '{name}' cannot be differentiated",
                 "rewrite the recursion as a loop")
@@ -38,6 +39,15 @@ def inline(lo, node: ast.Call, name: str):
     problems = fence.check(fdef, source)
     if problems:
         lo.refuse(problems)
+    values = bind(lo, node, name, fdef)
+    custom = lo.scope.custom(name)
+    if custom is not None:
+        return custom_calls.call(lo, node, name, custom, fdef, source, scope, values)
+    return body(lo, fdef, source, scope, values)
+
+
+def bind(lo, node: ast.Call, name: str, fdef: ast.FunctionDef) -> dict:
+    """The atom each parameter of ``fdef`` gets in the call ``node`` (defaults filled in), in parameter order."""
     args = fdef.args
     params = [a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]]
     values = dict(zip(params, (lo.expr(a) for a in node.args)))
@@ -58,6 +68,11 @@ def inline(lo, node: ast.Call, name: str):
                 lo.fail(UnsupportedError, node, f"missing argument '{param}' in the call to '{name}'",
                         f"call it as {name}({', '.join(params)})")
             values[param] = Const(ast.literal_eval(defaults[param]))
+    return {param: values[param] for param in params}
+
+
+def body(lo, fdef: ast.FunctionDef, source, scope, values: dict):
+    """The body of ``fdef`` lowered in place, its parameters bound to ``values``; the atom it returns."""
     sub = lo.nested(fdef, scope, source)
     sub.env = dict(values)
     sub.borrowed = set().union(*(lo.aliases.roots(v) for v in values.values()))

@@ -25,7 +25,7 @@ import ast
 from ..errors import DiffcError, ErrorGroup, NameResolutionError, UnsupportedError
 from ..ir import Builder, Const, Function, Ref, Var
 from ..ops import catalogue as P
-from . import assign, calls, flow, sequences
+from . import assign, calls, custom_calls, flow, sequences
 from .alias import VIEW_OPS, Aliases
 from .desugar import (
     AUX,
@@ -408,7 +408,10 @@ class Frontend:
 
 
 def lower(fdef: ast.FunctionDef, scope: Scope, source: Source, has_aux: bool = False) -> Function:
-    front = Frontend(fdef, scope, source)
+    wrapper = custom_calls.own_rule(fdef, scope)  # a function with a rule of its own: differentiated by its rule
+    front = Frontend(wrapper or fdef, scope, source)
+    if wrapper is not None:
+        front.calls = ()  # the call in the wrapper is to the function itself, not a recursion
     front.has_aux = has_aux
     return front.lower()
 

@@ -19,8 +19,10 @@ import types
 from copy import deepcopy
 from dataclasses import dataclass
 
+from ..custom import stop_gradient
 from ..errors import UnsupportedError
 from .certain import HINT, literal_container, literal_value, only_read, uncertain
+from .custom_calls import Custom, live_custom, static_customs
 
 # Libraries whose functions have derivative rules.
 KNOWN_MODULES = ("math", "numpy", "numpy.linalg", "scipy.special")
@@ -109,13 +111,17 @@ def identifiers(tree: ast.AST) -> set[str]:
 
 
 class Scope:
-    def __init__(self, bindings: dict[str, Binding], reserved: set[str], helpers=None):
+    def __init__(self, bindings: dict[str, Binding], reserved: set[str], helpers=None, customs=None):
         # Insertion order is the order of the user's imports: generated
         # files list their imports in that order.
         self.bindings = bindings
         self.reserved = set(reserved) | set(bindings)
         # name -> a function returning (FunctionDef, Source, Scope) of a helper defined in the module
         self._helpers = helpers or {}
+        # name -> the Custom of a helper with a user-defined rule (diffc.frontend.custom_calls)
+        self._customs = customs or {}
+        self.not_compiled: set[str] = set()  # functions with rules, and the rules: helpers, not compiled alone
+        self.understood: dict[int, set] = {}  # id(def) -> ids of its diffc decorators (read from a file)
         # Parameters the caller passes as a list, tuple or dict (the decorator sees the arguments).
         self.structs: frozenset[str] = frozenset()
         self.arrays = False  # the caller passes arrays (the decorator sees them): w *= 2 may write in place
@@ -151,11 +157,16 @@ class Scope:
         found = self._helpers.get(name)
         return found() if found is not None else None
 
+    def custom(self, name: str):
+        """The :class:`~diffc.frontend.custom_calls.Custom` of the module function ``name``, or None."""
+        return self._customs.get(name)
+
     # -- construction -----------------------------------------------------
     @classmethod
     def from_module(cls, tree: ast.Module, text: str | None = None, source=None) -> Scope:
         bindings: dict[str, Binding] = {}
         helpers = {}
+        understood: dict[int, set] = {}  # id(def) -> ids of its diffc decorators (see custom_calls)
         for stmt in tree.body:
             if isinstance(stmt, ast.Import):
                 for alias in stmt.names:
@@ -174,8 +185,8 @@ class Scope:
                         bindings[alias.asname or alias.name] = FromImport(stmt.module, alias.name)
             elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 bindings[stmt.name] = ModuleFunction(stmt.name)
-                helpers[stmt.name] = (lambda fdef: lambda: (check_decorators(fdef, source), fdef, source, scope)[1:])(
-                    stmt)
+                helpers[stmt.name] = (lambda fdef: lambda: (check_decorators(fdef, source, understood), fdef, source,
+                                                            scope)[1:])(stmt)
             elif isinstance(stmt, ast.ClassDef):
                 bindings[stmt.name] = OtherGlobal("a class")
             elif isinstance(stmt, (ast.Assign, ast.AnnAssign)) and stmt.value is not None:
@@ -203,7 +214,16 @@ class Scope:
             elif name not in bindings or isinstance(bindings[name], (GlobalConst, GlobalLiteral, OtherGlobal)):
                 bindings[name] = OtherGlobal("a module-level variable", f"the value of the module-level variable "
                                              f"'{name}' is not certain: {reason}", HINT)
-        scope = cls(bindings, identifiers(tree), helpers)
+        kinds, rules, found = static_customs(tree, bindings)
+        understood.update(found)
+        customs = {}
+        for name, kind in kinds.items():
+            if isinstance(bindings.get(name), ModuleFunction):
+                customs[name] = Custom(kind, (lambda rule: lambda: None if rule is None else (
+                    check_decorators(rule, source, understood), rule, source, scope)[1:])(rules.get(name)))
+        scope = cls(bindings, identifiers(tree), helpers, customs)
+        scope.not_compiled = set(kinds) | {rule.name for rule in rules.values()}
+        scope.understood = understood
         return scope
 
     @classmethod
@@ -222,7 +242,7 @@ class Scope:
         """
         home = globals_ if home is None else home
         bindings: dict[str, Binding] = {}
-        helpers = {}
+        helpers, customs = {}, {}
         for name in sorted(names):
             if name not in globals_:
                 continue
@@ -242,7 +262,11 @@ class Scope:
             if isinstance(binding, ModuleFunction):
                 helpers[name] = (lambda fn, key: lambda: _live_helper(fn, home, inlined, globals_, key, root or scope))(
                     globals_[name], name)
-        scope = cls(bindings, names, helpers)
+                custom = live_custom(globals_[name], lambda fn, fdef: Scope.from_globals(
+                    getattr(fn, "__globals__", {}), identifiers(fdef), home, inlined, root or scope), inlined)
+                if custom is not None:
+                    customs[name] = custom
+        scope = cls(bindings, names, helpers, customs)
         scope.inlined = inlined
         if root is not None:
             for name, binding in bindings.items():
@@ -333,10 +357,12 @@ def shadowed_numbers(text: str, scope: Scope, used: set[str]) -> list[str]:
 UNDERSTOOD_DECORATORS = ("staticmethod",)
 
 
-def check_decorators(fdef: ast.FunctionDef, source) -> None:
-    """Refuse a ``def`` read from source whose decorators may change what calling it does."""
+def check_decorators(fdef: ast.FunctionDef, source, understood: dict | None = None) -> None:
+    """Refuse a ``def`` read from source whose decorators may change what calling it does (``understood``:
+    id(def) -> ids of its diffc decorators, which do not: see :mod:`diffc.frontend.custom_calls`)."""
+    known = (understood or {}).get(id(fdef), ())
     for node in fdef.decorator_list:
-        if ast.unparse(node) not in UNDERSTOOD_DECORATORS:
+        if ast.unparse(node) not in UNDERSTOOD_DECORATORS and id(node) not in known:
             raise source.error(UnsupportedError, node, f"'{fdef.name}' is decorated with @{ast.unparse(node)}: "
                                "diffc would differentiate the function without its decorator",
                                "differentiate a function without the decorator (write what the decorator does "
@@ -348,6 +374,8 @@ def _classify(obj, name: str) -> Binding | None:
 
     if getattr(builtins, name, None) is obj:
         return None  # the builtin itself, imported from builtins or not
+    if obj is stop_gradient:
+        return FromImport("diffc", "stop_gradient")
     if isinstance(obj, types.ModuleType):
         return ModuleAlias(obj.__name__)
     for module in KNOWN_MODULES:

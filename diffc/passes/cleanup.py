@@ -16,6 +16,7 @@ from __future__ import annotations
 import bisect
 
 from ..ir import Eqn, If, Loop, Var, all_blocks, deep_defs, each_item, item_defs, item_reads, substitute, walk
+from ..ops.custom import IDENTITIES
 from .liveness import groups, live_items
 from .sharing import IN_PLACE, keep_old_values, memory_roots
 
@@ -107,8 +108,20 @@ def drop_unread_stacks(items: list, roots: set) -> list:
                 e.op == "new_stack" and id(e.out) in dead or e.op in ("push", "pop") and id(e.ins[0]) in dead))]
 
 
+def erase_identities(items: list) -> set[int]:
+    """Once differentiated, ``stop_gradient(x)`` and a custom rule's call are their first input (a copy):
+    generated code never calls diffc (:mod:`diffc.ops.custom`). Returns the ids of the copies' results."""
+    erased = set()
+    for eqn in walk(items):
+        if eqn.op in IDENTITIES:
+            eqn.op, eqn.ins, eqn.params = "copy", eqn.ins[:1], {}
+            erased.add(id(eqn.out))
+    return erased
+
+
 def plan(forward: list, backward: list, params: list[Var], roots: list):
     """The items to emit, the ids of the variables written inline, and the name groups."""
+    erased = erase_identities(forward)
     items = drop_unread_stacks(forward + backward, {id(r) for r in roots if isinstance(r, Var)})
     normalize(items)
     group = groups(items)
@@ -122,7 +135,7 @@ def plan(forward: list, backward: list, params: list[Var], roots: list):
                 item.params.get("_keep"):
             named.add(id(v))  # written as statements of their own, or a copy that must stay
         elif v.primal is None:
-            if v.hint is not None or counts.get(id(v), 0) > 1:
+            if v.hint is not None or counts.get(id(v), 0) > 1 and id(v) not in erased:  # erased: the value itself
                 named.add(id(v))
         elif id(v.primal) in named:
             named.add(id(v))
@@ -139,6 +152,7 @@ def plan(forward: list, backward: list, params: list[Var], roots: list):
 def plan_kept(forward: list, backward: list):
     """The plan when every value must keep a line and a name of its own (the tools' traced code)."""
     items = forward + backward
+    erase_identities(items)
     normalize(items)
     group = groups(items)
     keep_old_values(items, group)

@@ -1,0 +1,188 @@
+"""Calls of functions with user-defined rules (:mod:`diffc.custom`), and finding those functions.
+
+A function decorated ``@diffc.custom_vjp`` (or ``@custom_vjp`` after ``from diffc import
+custom_vjp``, or ``@dc.custom_vjp`` after ``import diffc as dc``) and given a rule by
+``@NAME.defvjp`` (or a top-level ``NAME.defvjp(rule)``), or decorated
+``@diffc.non_differentiable``, is found in a file's text (the CLI: :func:`static_customs`) or
+from the live objects (the decorator: :func:`live_custom`); :class:`Custom` is what the scope
+answers for either.
+
+A call of such a function is inlined like any helper's (:func:`diffc.frontend.calls.inline`),
+with two differences (:func:`call`): the body runs on the arguments through ``stop_gradient``,
+so it is forward code that is never differentiated; and for a ``custom_vjp`` function its value
+passes through a ``custom_vjp`` equation whose gradient is the user's rule, lowered here into a
+:class:`~diffc.ops.custom.RuleTemplate` (the rule's body in the supported subset, like any
+function's, with placeholders for the arguments, ``ans`` and ``g``). A missing rule, a rule of the
+wrong arity, or one returning the wrong number of gradients is refused with a located error.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+
+from ..errors import UnsupportedError
+from ..ir import Const, Var
+from ..ops.custom import RuleTemplate
+from . import fence
+
+KINDS = {"custom_vjp": "vjp", "non_differentiable": "non_differentiable"}
+
+
+@dataclass
+class Custom:
+    """A function with a user-defined rule: ``kind`` ("vjp" or "non_differentiable"), and ``rule()``
+    giving the rule's (definition, source, scope), or None when it has none."""
+
+    kind: str
+    rule: object = None  # () -> (FunctionDef, Source, Scope) | None
+
+
+# -- finding them ---------------------------------------------------------------------------------
+def decorator_kind(node: ast.expr, bindings: dict) -> str | None:
+    """"vjp" or "non_differentiable" for a diffc decorator (``@diffc.custom_vjp``, ``@custom_vjp``), else None."""
+    from .scope import FromImport, ModuleAlias
+
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and \
+            bindings.get(node.value.id) == ModuleAlias("diffc"):
+        return KINDS.get(node.attr)
+    if isinstance(node, ast.Name):
+        binding = bindings.get(node.id)
+        if isinstance(binding, FromImport) and binding.module == "diffc":
+            return KINDS.get(binding.attr)
+    return None
+
+
+def rule_of(node: ast.expr, kinds: dict) -> str | None:
+    """The custom_vjp function ``f`` a decorator ``@f.defvjp`` (or a call ``f.defvjp``) gives a rule to."""
+    if isinstance(node, ast.Attribute) and node.attr == "defvjp" and isinstance(node.value, ast.Name) and \
+            kinds.get(node.value.id) == "vjp":
+        return node.value.id
+    return None
+
+
+def static_customs(tree: ast.Module, bindings: dict):
+    """From a module's text: {name: kind} of the decorated functions, {name: rule's FunctionDef} of the
+    custom_vjp functions given a rule, and the decorators understood (by id) of each def."""
+    kinds: dict[str, str] = {}
+    rules: dict[str, ast.FunctionDef] = {}
+    understood: dict[int, set] = {}
+    defs = {}
+    for stmt in tree.body:
+        if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            defs[stmt.name] = stmt
+            for node in stmt.decorator_list:
+                kind, target = decorator_kind(node, bindings), rule_of(node, kinds)
+                if kind is not None:
+                    kinds[stmt.name] = kind
+                elif target is not None:
+                    rules[target] = stmt
+                else:
+                    continue
+                understood.setdefault(id(stmt), set()).add(id(node))
+        elif isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):  # softplus.defvjp(softplus_rule)
+            target, args = rule_of(stmt.value.func, kinds), stmt.value.args
+            if target is not None and len(args) == 1 and isinstance(args[0], ast.Name) and args[0].id in defs:
+                rules[target] = defs[args[0].id]
+    return kinds, rules, understood
+
+
+def live_custom(obj, make_scope, inlined: list | None) -> Custom | None:
+    """The :class:`Custom` of a live decorated function (see :mod:`diffc.custom`), else None.
+    ``make_scope(fn, fdef)`` gives the scope of a function read from its source."""
+    from ..custom import MARK
+    from .live import definition
+
+    record = getattr(obj, MARK, None)
+    if record is None or getattr(record, "fun", None) is not obj:
+        return None
+
+    def rule():
+        fn = record.rule
+        if fn is None:
+            return None
+        if inlined is not None:  # a compiled gradient stays right only while this is the rule
+            inlined.append((record.__dict__, "rule", fn))
+        fdef, source = definition(fn)
+        return fdef, source, make_scope(fn, fdef)
+
+    return Custom(record.kind, rule)
+
+
+def is_rule(name: str, rules: dict) -> bool:
+    return any(fdef.name == name for fdef in rules.values())
+
+
+# -- lowering a call ------------------------------------------------------------------------------
+def call(lo, node: ast.Call, name: str, custom: Custom, fdef, source, scope, values: dict):
+    """A call of the custom function ``name`` (``values``: its parameters' atoms, in order)."""
+    from .calls import body
+
+    stopped = {}
+    for param, value in values.items():
+        if isinstance(value, Var) and (id(value) in lo.seqs or id(value) in lo.containers):
+            lo.fail(UnsupportedError, node, f"'{name}' has a custom rule and is passed a list, tuple or dict as "
+                    f"'{param}'", "pass it arrays and numbers (np.array(t), or the items one by one)")
+        stopped[param] = lo.emit("stop_gradient", (value,), node) if isinstance(value, Var) else value
+    ans = body(lo, fdef, source, scope, stopped)
+    if custom.kind == "non_differentiable":
+        return ans
+    template = template_of(lo, node, name, custom, fdef, list(values))
+    return lo.emit("custom_vjp", (ans, *values.values()), node, _rule=template)
+
+
+def template_of(lo, node: ast.Call, name: str, custom: Custom, fdef, params: list) -> RuleTemplate:
+    """The rule of ``name`` lowered into a template, checked for its arity and the gradients it returns."""
+    loaded = custom.rule()
+    n = len(params)
+    if loaded is None:
+        lo.fail(UnsupportedError, node, f"'{name}' is decorated with @diffc.custom_vjp but has no rule",
+                f"give it one after its definition: @{name}.defvjp, then def _({', '.join(params)}, ans, g): "
+                "return the gradient of each argument")
+    rdef, rsource, rscope = loaded
+    problems = fence.check(rdef, rsource)
+    if problems:
+        lo.refuse(problems)
+    args = rdef.args
+    names = [a.arg for a in [*args.posonlyargs, *args.args]]
+    if len(names) != n + 2 or args.vararg or args.kwarg or args.kwonlyargs:
+        lo.refuse([rsource.error(
+            UnsupportedError, rdef, f"the rule '{rdef.name}' of '{name}' takes {len(names)} argument(s): a rule "
+            f"takes the {n} argument(s) of '{name}', then its value and the upstream gradient",
+            f"def {rdef.name}({', '.join([*params, 'ans', 'g'])}): ...")])
+    placeholders = [Var(p) for p in names]
+    sub = lo.nested(rdef, rscope, rsource)
+    sub.eqns = items = []  # the rule's items go to the template, not into the forward code
+    sub.env = {p.hint: p for p in placeholders}
+    out = sub.body()
+    found = lo.seqs.get(id(out))
+    if isinstance(out, Const) and isinstance(out.value, tuple):  # (None, None): every item a literal
+        outputs = [Const(v) for v in out.value]
+    elif found is not None and found[1] == "Tuple":
+        outputs = list(found[0])
+    else:
+        outputs = [out]
+    if len(outputs) != n:
+        where = next((r for r in ast.walk(rdef) if isinstance(r, ast.Return)), rdef)
+        lo.refuse([rsource.error(
+            UnsupportedError, where, f"the rule '{rdef.name}' of '{name}' returns {len(outputs)} gradient(s) "
+            f"for {n} argument(s)", "return one gradient per argument, in order: a tuple for several "
+            "(None for an argument with no gradient)")])
+    outputs = [None if isinstance(o, Const) and o.value is None else o for o in outputs]
+    return RuleTemplate(name, placeholders[:n], placeholders[n], placeholders[n + 1], items, outputs)
+
+
+# -- differentiating a function with a rule itself ------------------------------------------------
+def own_rule(fdef: ast.FunctionDef, scope) -> ast.FunctionDef | None:
+    """For ``fdef`` decorated with a diffc rule (``diffc.grad(softplus)``, ``diffc f.py -f softplus``): a
+    function of the same parameters returning a call of it, so that its rule is used; else None."""
+    if scope.custom(fdef.name) is None or not any(decorator_kind(d, scope.bindings) for d in fdef.decorator_list):
+        return None
+    args = fdef.args
+    call = ast.Call(ast.Name(fdef.name, ast.Load()), [ast.Name(a.arg, ast.Load()) for a in [*args.posonlyargs,
+                                                                                              *args.args]],
+                    [ast.keyword(a.arg, ast.Name(a.arg, ast.Load())) for a in args.kwonlyargs])
+    wrapper = ast.FunctionDef(name=fdef.name, args=args, body=[ast.Return(call)], decorator_list=[], returns=None)
+    for node in ast.walk(wrapper.body[0]):
+        ast.copy_location(node, fdef)
+    return ast.copy_location(wrapper, fdef)
