@@ -222,6 +222,8 @@ class GradFunction:
         generated.__qualname__ = compiled.grad_name
         generated.source = text
         setattr(generated, _GENERATED, compiled.text)
+        if scope.stopped:  # a stop_gradient its text no longer shows: not to be differentiated again (live.py)
+            generated.__diffc_stopped__ = True
         if self._defaults and generated.__defaults__ is None:
             generated.__defaults__ = getattr(self.__wrapped_function__, "__defaults__", None)
             generated.__kwdefaults__ = getattr(self.__wrapped_function__, "__kwdefaults__", None)

@@ -452,3 +452,96 @@ def test_decorators_check_what_they_decorate():
         diffc.custom_vjp(lambda x: x).defvjp(None)
     with pytest.raises(TypeError):
         diffc.custom_vjp(np.exp)
+
+
+def test_readme_shows_the_golden_output():
+    readme = (ROOT / "README.md").read_text()
+    golden = GOLDEN_OUT.read_text()
+    assert golden[golden.index("def loss_grad"):golden.index("def augmented_grad")].rstrip() in readme
+    source = GOLDEN_IN.read_text()
+    assert source[source.index("@diffc.custom_vjp"):source.index("def augmented")].rstrip() in readme
+
+
+# -- defaults, keywords, a rule with a branch, a body with a loop; higher order ----------------------
+EDGE = '''
+import numpy as np
+
+import diffc
+
+
+@diffc.custom_vjp
+def leaky(x, slope=0.1):
+    y = x
+    for i in range(1):
+        y = np.maximum(y, slope * y)
+    return y
+
+
+@leaky.defvjp
+def _(x, slope, ans, g):
+    if slope > 0.5:
+        d = g * 2.0
+    else:
+        d = np.where(x > 0, g, slope * g)
+    return d, None
+
+
+def f(x):
+    return np.sum(leaky(x, slope=0.2) ** 2)
+
+
+def f_branch(x, c):
+    if c > 0:
+        y = leaky(x)
+    else:
+        y = x * 2.0
+    return np.sum(y * y)
+
+
+def f_loop(x, n):
+    t = 0.0
+    for i in range(n):
+        t = t + np.sum(leaky(x * i))
+    return t
+
+
+@diffc.custom_vjp
+def cube(x):
+    return x ** 3
+
+
+@cube.defvjp
+def _(x, ans, g):
+    return 3.0 * g * x * x
+
+
+def h(x):
+    return cube(x) * 2.0
+
+
+def stopped(x):
+    return x * diffc.stop_gradient(x) * x
+'''
+
+
+def test_defaults_keywords_and_a_rule_with_a_branch(make_module):
+    mod = make_module(EDGE)
+    x = np.array([0.5, -1.2, 2.0, -0.3])
+    namespace = run_generated(diffc.compile_source(EDGE, "edge.py", functions=["f", "f_branch", "f_loop"]).text)
+    check_gradients(diffc.grad(mod.f)(x), mod.f, [x])
+    check_gradients(namespace["f_grad"](x), mod.f, [x])
+    for c in (1.0, -1.0):
+        check_gradients(diffc.grad(mod.f_branch, wrt="x")(x, c), lambda x, c=c: mod.f_branch(x, c), [x])
+        check_gradients(namespace["f_branch_grad"](x, c)[0], lambda x, c=c: mod.f_branch(x, c), [x])
+    check_gradients(diffc.grad(mod.f_loop, wrt="x")(x, 3), lambda x: mod.f_loop(x, 3), [x])
+    check_gradients(namespace["f_loop_grad"](x, 3)[0], lambda x: mod.f_loop(x, 3), [x])
+
+
+def test_second_derivative(make_module):
+    mod = make_module(EDGE)
+    assert diffc.grad(diffc.grad(mod.h))(1.5) == pytest.approx(12.0 * 1.5)  # the rule differentiated, as JAX does
+    first = diffc.grad(mod.stopped)
+    assert first(1.5) == pytest.approx(2 * 1.5 * 1.5)
+    with pytest.raises(diffc.UnsupportedError, match="compiled from code that stops gradients") as info:
+        diffc.grad(first)  # its code is 2 * x * x with nothing marking the stop: its derivative would be 4x, not 2x
+    assert info.value.filename == mod.__file__

@@ -107,6 +107,8 @@ def call(lo, node: ast.Call) -> Var:
     op, params = callee(lo, node)
     if op.startswith("call:"):
         return inline(lo, node, op[len("call:"):])
+    if op == "stop_gradient":
+        custom_calls.stopped(lo)
     if op == "opaque":
         return opaque(lo, node, params)
     args = node.args

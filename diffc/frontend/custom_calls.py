@@ -114,18 +114,27 @@ def is_rule(name: str, rules: dict) -> bool:
 
 
 # -- lowering a call ------------------------------------------------------------------------------
+def stopped(lo) -> None:
+    """Note that the function differentiated stops a gradient its generated code will not show (the stop is
+    erased: :func:`diffc.passes.cleanup.erase_identities`), so that the result is not differentiated again
+    (the inputs a custom_vjp function's body gets are stopped too, but differentiating the generated
+    code again differentiates that body and the rule as plain code, as JAX does)."""
+    lo.root.scope.stopped = True
+
+
 def call(lo, node: ast.Call, name: str, custom: Custom, fdef, source, scope, values: dict):
     """A call of the custom function ``name`` (``values``: its parameters' atoms, in order)."""
     from .calls import body
 
-    stopped = {}
+    inputs = {}
     for param, value in values.items():
         if isinstance(value, Var) and (id(value) in lo.seqs or id(value) in lo.containers):
             lo.fail(UnsupportedError, node, f"'{name}' has a custom rule and is passed a list, tuple or dict as "
                     f"'{param}'", "pass it arrays and numbers (np.array(t), or the items one by one)")
-        stopped[param] = lo.emit("stop_gradient", (value,), node) if isinstance(value, Var) else value
-    ans = body(lo, fdef, source, scope, stopped)
+        inputs[param] = lo.emit("stop_gradient", (value,), node) if isinstance(value, Var) else value
+    ans = body(lo, fdef, source, scope, inputs)
     if custom.kind == "non_differentiable":
+        stopped(lo)
         return ans
     template = template_of(lo, node, name, custom, fdef, list(values))
     return lo.emit("custom_vjp", (ans, *values.values()), node, _rule=template)

@@ -56,6 +56,13 @@ def refuse_unsupported(fn) -> None:
     """Raise a clear error unless ``fn`` is a plain Python function (or a gradient diffc made)."""
     name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
     if getattr(fn, GENERATED, None) is not None:
+        if getattr(getattr(fn, "generated", None) or fn, "__diffc_stopped__", False):
+            raise UnsupportedError(f"the derivative {name} was compiled from code that stops gradients "
+                                   "(diffc.stop_gradient, a @diffc.non_differentiable function), which its "
+                                   "generated code no longer marks: differentiating it again would send gradients "
+                                   "through the stopped values", **_where(getattr(fn, "__wrapped_function__", fn)),
+                                   hint="differentiate the first derivative written out as a function (without "
+                                        "stop_gradient), or compute the second derivative without stopping gradients")
         return
     if hasattr(fn, "__wrapped_function__") and getattr(fn, "generated", True) is None:  # a GradFunction
         raise SelectionError(f"the gradient {name} has not been compiled yet: it needs its arguments' shapes",

@@ -122,6 +122,7 @@ class Scope:
         self._customs = customs or {}
         self.not_compiled: set[str] = set()  # functions with rules, and the rules: helpers, not compiled alone
         self.understood: dict[int, set] = {}  # id(def) -> ids of its diffc decorators (read from a file)
+        self.stopped = False  # set by lowering a stop_gradient or a non_differentiable call (see custom_calls)
         # Parameters the caller passes as a list, tuple or dict (the decorator sees the arguments).
         self.structs: frozenset[str] = frozenset()
         self.arrays = False  # the caller passes arrays (the decorator sees them): w *= 2 may write in place
