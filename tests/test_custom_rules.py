@@ -545,3 +545,11 @@ def test_second_derivative(make_module):
     with pytest.raises(diffc.UnsupportedError, match="compiled from code that stops gradients") as info:
         diffc.grad(first)  # its code is 2 * x * x with nothing marking the stop: its derivative would be 4x, not 2x
     assert info.value.filename == mod.__file__
+
+
+def test_explain_and_draw_show_the_rule(mod):
+    """The tools keep the custom gate with its inputs: the rule's local gradient is on the edge to its argument."""
+    text = str(diffc.explain(mod.f_softplus, 0.5, -1.5))
+    assert "your rule (defvjp)" in text and "1 / (1.0 + np.exp(-t1))" in text
+    dot = diffc.draw(mod.f_softplus, 0.5, -1.5).dot
+    assert dot.count("-> \"gate") >= 5 and "custom_vjp" in dot

@@ -51,6 +51,9 @@ class RuleTemplate:
             self._made[key] = (outputs, g, block)  # g and block kept alive: their ids stay theirs
         return self._made[key][0]
 
+    def __repr__(self) -> str:  # as --dump-after shows it
+        return f"<the rule of {self.name!r}>"
+
     def __deepcopy__(self, memo):  # an equation holding the template may be copied: the template is shared
         return self
 
@@ -79,4 +82,4 @@ def _custom_jvp(b, dots, ans, ins, params):
 
 
 define("stop_gradient", sources=("diffc.stop_gradient",), arity=(1, 1), shape=S.same_as_first, view=True, grad=FLAT)
-define("custom_vjp", _custom_vjp, jvp=_custom_jvp, shape=S.same_as_first, view=True)
+define("custom_vjp", _custom_vjp, jvp=_custom_jvp, shape=S.same_as_first, view=True, pattern="your rule (defvjp)")

@@ -108,14 +108,20 @@ def drop_unread_stacks(items: list, roots: set) -> list:
                 e.op == "new_stack" and id(e.out) in dead or e.op in ("push", "pop") and id(e.ins[0]) in dead))]
 
 
-def erase_identities(items: list) -> set[int]:
+def erase_identities(items: list, keep: bool = False) -> set[int]:
     """Once differentiated, ``stop_gradient(x)`` and a custom rule's call are their first input (a copy):
-    generated code never calls diffc (:mod:`diffc.ops.custom`). Returns the ids of the copies' results."""
+    generated code never calls diffc (:mod:`diffc.ops.custom`). Returns the ids of the copies' results.
+    With ``keep``, the equations are replaced by copies in their blocks, not changed: the tools read the
+    original's inputs (a custom rule's edges) afterwards."""
     erased = set()
-    for eqn in walk(items):
-        if eqn.op in IDENTITIES:
-            eqn.op, eqn.ins, eqn.params = "copy", eqn.ins[:1], {}
-            erased.add(id(eqn.out))
+    for block in list(all_blocks(items)):
+        for index, eqn in enumerate(block):
+            if isinstance(eqn, Eqn) and eqn.op in IDENTITIES:
+                if keep:
+                    block[index] = Eqn("copy", eqn.ins[:1], eqn.out, {}, eqn.lineno, eqn.col, eqn.origin)
+                else:
+                    eqn.op, eqn.ins, eqn.params = "copy", eqn.ins[:1], {}
+                erased.add(id(eqn.out))
     return erased
 
 
@@ -152,7 +158,7 @@ def plan(forward: list, backward: list, params: list[Var], roots: list):
 def plan_kept(forward: list, backward: list):
     """The plan when every value must keep a line and a name of its own (the tools' traced code)."""
     items = forward + backward
-    erase_identities(items)
+    erase_identities(items, keep=True)
     normalize(items)
     group = groups(items)
     keep_old_values(items, group)
