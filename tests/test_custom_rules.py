@@ -411,6 +411,25 @@ def f2(x):
 
 def f3(x):
     return count(x, 2.0)
+
+
+@diffc.custom_vjp
+def both(x):
+    return x * 2.0, x * 3.0
+
+
+@both.defvjp
+def both_rule(x, ans, g):
+    return g
+
+
+def f4(x):
+    a, b = both(x)
+    return np.sum(a * b)
+
+
+def f5(x):
+    return np.sum(count([x, x], x))
 '''
 
 
@@ -418,6 +437,8 @@ def f3(x):
     ("f1", "    return norule(x) * 2.0", "'norule' is decorated with @diffc.custom_vjp but has no rule"),
     ("f2", "def arity_rule(a, ans, g):", "the rule 'arity_rule' of 'arity' takes 3 argument(s): a rule takes the 2"),
     ("f3", "    return g * b", "the rule 'count_rule' of 'count' returns 1 gradient(s) for 2 argument(s)"),
+    ("f4", "    a, b = both(x)", "'both' has a custom rule and returns a tuple, list or dict"),
+    ("f5", "    return np.sum(count([x, x], x))", "'count' has a custom rule and is passed a list, tuple or dict"),
 ])
 def test_refusals_are_located(make_module, function, line, message):
     with pytest.raises(diffc.DiffcError) as info:

@@ -136,6 +136,9 @@ def call(lo, node: ast.Call, name: str, custom: Custom, fdef, source, scope, val
     if custom.kind == "non_differentiable":
         stopped(lo)
         return ans
+    if isinstance(ans, Var) and (id(ans) in lo.seqs or id(ans) in lo.results or id(ans) in lo.dicts):
+        lo.fail(UnsupportedError, node, f"'{name}' has a custom rule and returns a tuple, list or dict: a rule is for "
+                "a function returning one array or number", "give each output a function (and a rule) of its own")
     template = template_of(lo, node, name, custom, fdef, list(values))
     return lo.emit("custom_vjp", (ans, *values.values()), node, _rule=template)
 
