@@ -14,7 +14,7 @@ person would write them by hand (CS231n lecture 4).
 
 from .api import GradFunction, grad, value_and_grad
 from .compiler import CompiledModule, compile_source
-from .custom import custom_vjp, non_differentiable, stop_gradient
+from .custom import custom_jvp, custom_vjp, non_differentiable, stop_gradient
 from .errors import (
     DiffcError,
     ErrorGroup,
@@ -76,6 +76,7 @@ __all__ = [
     "draw",
     "explain",
     "compile_source",
+    "custom_jvp",
     "custom_vjp",
     "grad",
     "jacobian",

@@ -19,7 +19,7 @@ The same decorators written in a file are recognised by the CLI from the text
 
 from __future__ import annotations
 
-__all__ = ["CustomRule", "custom_vjp", "non_differentiable", "stop_gradient"]
+__all__ = ["CustomRule", "custom_jvp", "custom_vjp", "non_differentiable", "stop_gradient"]
 
 MARK = "__diffc_custom__"
 
@@ -36,6 +36,11 @@ class CustomRule:
             raise TypeError(f"defvjp expects a function rule(*args, ans, g), got {type(rule).__name__}")
         self.rule = rule  # (in __dict__: a compiled gradient checks there that the rule is still the one it inlined)
         return rule
+
+    def defjvp(self, rule):
+        """Give the function its forward rule ``rule(*args, ans, *dots)`` (the tangent of the value from one
+        tangent per argument); returns ``rule``."""
+        return self.defvjp(rule)
 
     def __repr__(self) -> str:
         return f"<diffc {self.kind} rule of {getattr(self.fun, '__qualname__', self.fun)!r}>"
@@ -68,6 +73,17 @@ def custom_vjp(fun):
     record = CustomRule("vjp", fun)
     setattr(fun, MARK, record)
     fun.defvjp = record.defvjp
+    return fun
+
+
+def custom_jvp(fun):
+    """Mark ``fun`` as having its own forward-mode rule, given by ``@fun.defjvp`` (names after JAX's):
+    ``rule(*args, ans, *dots)`` returns the tangent of the value, ``dots`` one tangent per argument (0.0
+    for an argument not differentiated). Only forward mode uses it (reverse mode refuses the call)."""
+    fun = _plain(fun, "custom_jvp")
+    record = CustomRule("jvp", fun)
+    setattr(fun, MARK, record)
+    fun.defjvp = record.defjvp
     return fun
 
 

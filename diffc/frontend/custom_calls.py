@@ -26,7 +26,9 @@ from ..ir import Const, Var
 from ..ops.custom import RuleTemplate
 from . import fence
 
-KINDS = {"custom_vjp": "vjp", "non_differentiable": "non_differentiable"}
+KINDS = {"custom_vjp": "vjp", "custom_jvp": "jvp", "non_differentiable": "non_differentiable"}
+# kind -> (decorator, the method giving the rule, the rule's parameters after the function's)
+RULES = {"vjp": ("custom_vjp", "defvjp", "ans, g"), "jvp": ("custom_jvp", "defjvp", "ans, dot_...")}
 
 
 @dataclass
@@ -54,9 +56,10 @@ def decorator_kind(node: ast.expr, bindings: dict) -> str | None:
 
 
 def rule_of(node: ast.expr, kinds: dict) -> str | None:
-    """The custom_vjp function ``f`` a decorator ``@f.defvjp`` (or a call ``f.defvjp``) gives a rule to."""
-    if isinstance(node, ast.Attribute) and node.attr == "defvjp" and isinstance(node.value, ast.Name) and \
-            kinds.get(node.value.id) == "vjp":
+    """The custom_vjp (custom_jvp) function ``f`` a decorator ``@f.defvjp`` (``@f.defjvp``), or a call, gives a
+    rule to."""
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and \
+            kinds.get(node.value.id) in RULES and node.attr == RULES[kinds[node.value.id]][1]:
         return node.value.id
     return None
 
@@ -109,10 +112,6 @@ def live_custom(obj, make_scope, inlined: list | None) -> Custom | None:
     return Custom(record.kind, rule)
 
 
-def is_rule(name: str, rules: dict) -> bool:
-    return any(fdef.name == name for fdef in rules.values())
-
-
 # -- lowering a call ------------------------------------------------------------------------------
 def stopped(lo) -> None:
     """Note that the function differentiated stops a gradient its generated code will not show (the stop is
@@ -139,29 +138,35 @@ def call(lo, node: ast.Call, name: str, custom: Custom, fdef, source, scope, val
     if isinstance(ans, Var) and (id(ans) in lo.seqs or id(ans) in lo.results or id(ans) in lo.dicts):
         lo.fail(UnsupportedError, node, f"'{name}' has a custom rule and returns a tuple, list or dict: a rule is for "
                 "a function returning one array or number", "give each output a function (and a rule) of its own")
-    template = template_of(lo, node, name, custom, fdef, list(values))
-    return lo.emit("custom_vjp", (ans, *values.values()), node, _rule=template)
+    template = template_of(lo, node, name, custom, list(values))
+    return lo.emit(RULES[custom.kind][0], (ans, *values.values()), node, _rule=template)
 
 
-def template_of(lo, node: ast.Call, name: str, custom: Custom, fdef, params: list) -> RuleTemplate:
-    """The rule of ``name`` lowered into a template, checked for its arity and the gradients it returns."""
+def template_of(lo, node: ast.Call, name: str, custom: Custom, params: list) -> RuleTemplate:
+    """The rule of ``name`` lowered into a template, checked for its arity and what it returns: a
+    ``defvjp`` rule takes the arguments, ``ans`` and ``g`` and returns one gradient per argument; a
+    ``defjvp`` rule takes the arguments, ``ans`` and one tangent per argument and returns ``ans``'s."""
+    decorator, method, extra = RULES[custom.kind]
     loaded = custom.rule()
     n = len(params)
+    vjp = custom.kind == "vjp"
     if loaded is None:
-        lo.fail(UnsupportedError, node, f"'{name}' is decorated with @diffc.custom_vjp but has no rule",
-                f"give it one after its definition: @{name}.defvjp, then def _({', '.join(params)}, ans, g): "
-                "return the gradient of each argument")
+        what = "the gradient of each argument" if vjp else "the tangent of the value"
+        lo.fail(UnsupportedError, node, f"'{name}' is decorated with @diffc.{decorator} but has no rule",
+                f"give it one after its definition: @{name}.{method}, then def _({', '.join(params)}, {extra}): "
+                f"return {what}")
     rdef, rsource, rscope = loaded
     problems = fence.check(rdef, rsource)
     if problems:
         lo.refuse(problems)
     args = rdef.args
     names = [a.arg for a in [*args.posonlyargs, *args.args]]
-    if len(names) != n + 2 or args.vararg or args.kwarg or args.kwonlyargs:
+    wanted = [*params, "ans", "g"] if vjp else [*params, "ans", *(f"dot_{p}" for p in params)]
+    if len(names) != len(wanted) or args.vararg or args.kwarg or args.kwonlyargs:
+        after = "then its value and the upstream gradient" if vjp else "then its value and a tangent per argument"
         lo.refuse([rsource.error(
             UnsupportedError, rdef, f"the rule '{rdef.name}' of '{name}' takes {len(names)} argument(s): a rule "
-            f"takes the {n} argument(s) of '{name}', then its value and the upstream gradient",
-            f"def {rdef.name}({', '.join([*params, 'ans', 'g'])}): ...")])
+            f"takes the {n} argument(s) of '{name}', {after}", f"def {rdef.name}({', '.join(wanted)}): ...")])
     placeholders = [Var(p) for p in names]
     sub = lo.nested(rdef, rscope, rsource)
     sub.eqns = items = []  # the rule's items go to the template, not into the forward code
@@ -174,14 +179,17 @@ def template_of(lo, node: ast.Call, name: str, custom: Custom, fdef, params: lis
         outputs = list(found[0])
     else:
         outputs = [out]
-    if len(outputs) != n:
+    if len(outputs) != (n if vjp else 1):
         where = next((r for r in ast.walk(rdef) if isinstance(r, ast.Return)), rdef)
         lo.refuse([rsource.error(
-            UnsupportedError, where, f"the rule '{rdef.name}' of '{name}' returns {len(outputs)} gradient(s) "
-            f"for {n} argument(s)", "return one gradient per argument, in order: a tuple for several "
-            "(None for an argument with no gradient)")])
+            UnsupportedError, where, f"the rule '{rdef.name}' of '{name}' returns {len(outputs)} "
+            + (f"gradient(s) for {n} argument(s)" if vjp else "values: a forward rule returns the value's tangent"),
+            "return one gradient per argument, in order: a tuple for several (None for an argument with no "
+            "gradient)" if vjp else "return one tangent")])
     outputs = [None if isinstance(o, Const) and o.value is None else o for o in outputs]
-    return RuleTemplate(name, placeholders[:n], placeholders[n], placeholders[n + 1], items, outputs)
+    if vjp:
+        return RuleTemplate(name, placeholders[:n], placeholders[n], placeholders[n + 1], items, outputs)
+    return RuleTemplate(name, placeholders[:n], placeholders[n], None, items, outputs, placeholders[n + 1:])
 
 
 # -- differentiating a function with a rule itself ------------------------------------------------

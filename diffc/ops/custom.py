@@ -19,11 +19,12 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 
+from ..ir import Const
 from . import shapes as S
-from .algebra import NoRule
+from .algebra import ZERO, NoRule
 from .op import FLAT, define
 
-IDENTITIES = ("stop_gradient", "custom_vjp")  # written as their first input once differentiated
+IDENTITIES = ("stop_gradient", "custom_vjp", "custom_jvp")  # written as their first input once differentiated
 
 
 @dataclass(eq=False)
@@ -34,21 +35,25 @@ class RuleTemplate:
     name: str  # the user's function, for messages
     args: list
     ans: object
-    g: object
+    g: object  # a reverse rule's upstream gradient (None for a forward rule)
     items: list
     outputs: list
+    dots: list = field(default_factory=list)  # a forward rule's tangents of the arguments
     _made: dict = field(default_factory=dict)  # (id(block), id(g)) -> the instantiated outputs
 
-    def instantiate(self, block: list, ans, ins: tuple, g) -> list:
+    def instantiate(self, block: list, ans, ins: tuple, g=None, dots=()) -> list:
         """The rule's items appended to ``block`` with the placeholders bound; the outputs. One
         instantiation per block and upstream gradient: every argument's gradient comes from it."""
-        key = (id(block), id(g))
+        key = (id(block), id(g), *map(id, dots))
         if key not in self._made:
             memo = {id(p): a for p, a in zip(self.args, ins)}
-            memo[id(self.ans)], memo[id(self.g)] = ans, g
+            memo.update({id(p): ZERO if d is None else d for p, d in zip(self.dots, dots)})  # no tangent: zero
+            memo[id(self.ans)] = ans
+            if self.g is not None:
+                memo[id(self.g)] = g
             items, outputs = copy.deepcopy((self.items, self.outputs), memo)  # the rule's own variables fresh
             block.extend(items)
-            self._made[key] = (outputs, g, block)  # g and block kept alive: their ids stay theirs
+            self._made[key] = (outputs, g, dots, block)  # kept alive: their ids stay theirs
         return self._made[key][0]
 
     def __repr__(self) -> str:  # as --dump-after shows it
@@ -81,5 +86,27 @@ def _custom_jvp(b, dots, ans, ins, params):
                  f"rule here (an undecorated copy of '{name}')")
 
 
+def _custom_jvp_tangent(b, dots, ans, ins, params):
+    part = params["_rule"].instantiate(b.eqns, ans, ins[1:], dots=dots[1:])[0]
+    if part is None or isinstance(part, Const) and part.value == 0:
+        return None  # no tangent (the rule read only tangents that are zero)
+    shape = b.shape(ans)
+    if not b.numpy or shape == () or shape is not None and not (isinstance(shape, tuple) and None in shape) and \
+            any(d is not None and b.shape(a) == shape for a, d in zip(ins[1:], dots[1:])):
+        return part  # an argument with a tangent has the value's shape: so has the rule's tangent
+    # A rule may give the tangent of an argument the function broadcast (x + b with b a number, only b
+    # differentiated): broadcast to the value's shape, as the tangent of the value must be.
+    return b.call("broadcast_to", part, b.call("shape", ans))
+
+
+def _custom_jvp_reverse(b, g, ans, ins, i, params):
+    name = params["_rule"].name
+    raise NoRule(f"'{name}' has a custom forward-mode rule (@diffc.custom_jvp), which reverse mode cannot use",
+                 f"differentiate in forward mode (diffc.jvp, --mode forward), or give '{name}' a reverse rule "
+                 "with @diffc.custom_vjp instead")
+
+
 define("stop_gradient", sources=("diffc.stop_gradient",), arity=(1, 1), shape=S.same_as_first, view=True, grad=FLAT)
+define("custom_jvp", _custom_jvp_reverse, jvp=_custom_jvp_tangent, shape=S.same_as_first, view=True,
+       pattern="your forward rule (defjvp)")
 define("custom_vjp", _custom_vjp, jvp=_custom_jvp, shape=S.same_as_first, view=True, pattern="your rule (defvjp)")
