@@ -652,7 +652,7 @@ def test_custom_jvp_is_refused_in_reverse_mode_and_checked(make_module):
     with pytest.raises(diffc.DiffcError, match="'mul' has a custom forward-mode rule") as info:
         diffc.grad(mod.f)
     assert info.value.lineno == JVP.splitlines().index("    return softplus(x * w) + mul(x, w)") + 1
-    with pytest.raises(diffc.DiffcError, match="the rule 'ste_jvp' of 'ste' takes 3 argument") as info:
+    with pytest.raises(diffc.DiffcError, match="the rule 'ste_jvp' of 'ste' takes 4 argument") as info:
         diffc.jvp(mod.g)
     assert info.value.lineno == JVP.splitlines().index("def ste_jvp(x, ans, dot_x, extra):") + 1
     assert "def ste_jvp(x, ans, dot_x): ..." in info.value.hint
