@@ -71,7 +71,8 @@ def _custom_vjp(b, g, ans, ins, i, params):
     if part is None or not b.numpy:
         return part
     shape = b.shape(x)
-    if shape is not None and shape == b.shape(ans) and not (isinstance(shape, tuple) and None in shape):
+    if shape is not None and shape == b.shape(ans) and not (isinstance(shape, tuple) and None in shape) or \
+            b.shape(ans) == ():  # a number's gradient is never summed down to an argument
         return part
     # An argument the function broadcast (mul(x, 2.0 * np.ones(3)) with x a number): a rule may return its
     # gradient with the value's shape, as an elementwise formula gives it; summed back to the argument's
