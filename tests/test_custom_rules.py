@@ -656,3 +656,41 @@ def test_custom_jvp_is_refused_in_reverse_mode_and_checked(make_module):
         diffc.jvp(mod.g)
     assert info.value.lineno == JVP.splitlines().index("def ste_jvp(x, ans, dot_x, extra):") + 1
     assert "def ste_jvp(x, ans, dot_x): ..." in info.value.hint
+
+
+def test_rule_with_a_loop_a_helper_and_a_module_number(make_module):
+    source = '''
+import numpy as np
+
+import diffc
+
+K = 3
+
+
+def slope(x):
+    return K * x ** (K - 1)
+
+
+@diffc.custom_vjp
+def power(x):
+    y = x
+    for _ in range(K - 1):
+        y = y * x
+    return y
+
+
+@power.defvjp
+def _(x, ans, g):
+    total = 0.0 * x
+    for i in range(K):
+        total = total + x ** (K - 1)
+    return g * total * 0.5 + g * slope(x) * 0.5
+
+
+def f(x, w):
+    return np.sum(power(x * w) * w)
+'''
+    mod = make_module(source)
+    args = [arr((2, 3)), arr((3,))]
+    check_gradients(diffc.grad(mod.f)(*args), mod.f, args)
+    check_gradients(run_generated(diffc.compile_source(source, "power.py").text)["f_grad"](*args), mod.f, args)
