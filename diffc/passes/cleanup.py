@@ -127,7 +127,7 @@ def erase_identities(items: list, keep: bool = False) -> set[int]:
 
 def plan(forward: list, backward: list, params: list[Var], roots: list):
     """The items to emit, the ids of the variables written inline, and the name groups."""
-    erased = erase_identities(forward)
+    erased = erase_identities(forward) | erase_identities(backward)  # a rule's code may stop gradients too
     items = drop_unread_stacks(forward + backward, {id(r) for r in roots if isinstance(r, Var)})
     normalize(items)
     group = groups(items)
