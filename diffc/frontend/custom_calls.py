@@ -87,7 +87,22 @@ def static_customs(tree: ast.Module, bindings: dict):
             target, args = rule_of(stmt.value.func, kinds), stmt.value.args
             if target is not None and len(args) == 1 and isinstance(args[0], ast.Name) and args[0].id in defs:
                 rules[target] = defs[args[0].id]
+            elif target is not None:  # a lambda, a function from elsewhere: refused where the rule is needed
+                rules[target] = args[0] if len(args) == 1 else stmt.value
     return kinds, rules, understood
+
+
+def static_rule(rule, source, scope, check):
+    """The (definition, source, scope) of a rule found in a module's text, or None; ``check(fdef)`` refuses a
+    definition with other decorators."""
+    if rule is None:
+        return None
+    if not isinstance(rule, (ast.FunctionDef, ast.AsyncFunctionDef)):
+        raise source.error(UnsupportedError, rule, "a rule must be a function defined with 'def' at the top level "
+                           "of the module, its name given to defvjp (or defjvp)",
+                           "def my_rule(z, ans, g): ..., then softplus.defvjp(my_rule); or decorate it")
+    check(rule)
+    return rule, source, scope
 
 
 def live_custom(obj, make_scope, inlined: list | None) -> Custom | None:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from ..custom import stop_gradient
 from ..errors import UnsupportedError
 from .certain import HINT, literal_container, literal_value, only_read, uncertain
-from .custom_calls import Custom, live_custom, static_customs
+from .custom_calls import Custom, live_custom, static_customs, static_rule
 
 # Libraries whose functions have derivative rules.
 KNOWN_MODULES = ("math", "numpy", "numpy.linalg", "scipy.special")
@@ -220,10 +220,10 @@ class Scope:
         customs = {}
         for name, kind in kinds.items():
             if isinstance(bindings.get(name), ModuleFunction):
-                customs[name] = Custom(kind, (lambda rule: lambda: None if rule is None else (
-                    check_decorators(rule, source, understood), rule, source, scope)[1:])(rules.get(name)))
+                customs[name] = Custom(kind, (lambda rule: lambda: static_rule(
+                    rule, source, scope, lambda fdef: check_decorators(fdef, source, understood)))(rules.get(name)))
         scope = cls(bindings, identifiers(tree), helpers, customs)
-        scope.not_compiled = set(kinds) | {rule.name for rule in rules.values()}
+        scope.not_compiled = set(kinds) | {getattr(rule, "name", None) for rule in rules.values()}
         scope.understood = understood
         return scope
 
