@@ -740,3 +740,37 @@ def test_a_rule_that_is_not_a_def_is_refused_at_it():
     with pytest.raises(diffc.DiffcError, match="a rule must be a function defined with 'def'") as info:
         diffc.compile_source(source, "custom.py", functions=["f_ste"])
     assert info.value.lineno == len(source.splitlines())
+
+
+def test_a_rule_for_an_operation_diffc_has_no_rule_for(make_module):
+    """The body is forward code only, so it may call what diffc cannot differentiate (np.median here)."""
+    source = '''
+import numpy as np
+
+import diffc
+
+
+@diffc.custom_vjp
+def median(x):
+    return np.median(x)
+
+
+@median.defvjp
+def _(x, ans, g):
+    return g * (x == ans) / np.sum(x == ans)
+
+
+def h(x):
+    return median(x * x) + np.sum(x)
+
+
+def plain(x):
+    return np.median(x * x)
+'''
+    mod = make_module(source)
+    x = np.array([0.3, -1.2, 0.9, 2.0, -0.1])
+    check_gradients(diffc.grad(mod.h)(x), mod.h, [x])
+    check_gradients(run_generated(diffc.compile_source(source, "median.py", functions=["h"]).text)["h_grad"](x),
+                    mod.h, [x])
+    with pytest.raises(diffc.DiffcError, match="median"):
+        diffc.grad(mod.plain)  # without the rule: refused
