@@ -1,6 +1,6 @@
 """User-defined rules: ``@diffc.custom_vjp`` with ``@fn.defvjp``, ``stop_gradient``, ``@non_differentiable``.
 
-All three leave the user's code running exactly as written: the decorators return the function
+All of them leave the user's code running exactly as written: the decorators return the function
 itself (marked with a :class:`CustomRule` in ``__diffc_custom__``), and ``stop_gradient`` returns its
 argument. They only change what diffc writes for a function that calls them:
 
@@ -8,6 +8,8 @@ argument. They only change what diffc writes for a function that calls them:
   differentiated, and the rule given by ``defvjp`` inlined into the backward pass
   (``rule(*args, ans, g)`` returns the gradient of each argument: one value for a function of one
   argument, else a tuple with one item per argument, None for no gradient);
+- a call of a ``custom_jvp`` function: the same in forward mode, with the rule given by ``defjvp``
+  (``rule(*args, ans, *dots)`` returns the tangent of the value); reverse mode refuses it;
 - ``stop_gradient(x)``: ``x``, through which no gradient flows (forward mode too);
 - a call of a ``non_differentiable`` function: its body inlined on inputs whose gradient is
   stopped, so its result is a constant (an argmax, a data augmentation, a mask).

@@ -2,18 +2,20 @@
 
 A function decorated ``@diffc.custom_vjp`` (or ``@custom_vjp`` after ``from diffc import
 custom_vjp``, or ``@dc.custom_vjp`` after ``import diffc as dc``) and given a rule by
-``@NAME.defvjp`` (or a top-level ``NAME.defvjp(rule)``), or decorated
-``@diffc.non_differentiable``, is found in a file's text (the CLI: :func:`static_customs`) or
-from the live objects (the decorator: :func:`live_custom`); :class:`Custom` is what the scope
-answers for either.
+``@NAME.defvjp`` (or a top-level ``NAME.defvjp(rule)``), likewise ``@diffc.custom_jvp`` with
+``@NAME.defjvp``, or decorated ``@diffc.non_differentiable``, is found in a file's text (the CLI:
+:func:`static_customs`) or from the live objects (the decorator: :func:`live_custom`); :class:`Custom`
+is what the scope answers for either.
 
 A call of such a function is inlined like any helper's (:func:`diffc.frontend.calls.inline`),
 with two differences (:func:`call`): the body runs on the arguments through ``stop_gradient``,
 so it is forward code that is never differentiated; and for a ``custom_vjp`` function its value
 passes through a ``custom_vjp`` equation whose gradient is the user's rule, lowered here into a
 :class:`~diffc.ops.custom.RuleTemplate` (the rule's body in the supported subset, like any
-function's, with placeholders for the arguments, ``ans`` and ``g``). A missing rule, a rule of the
-wrong arity, or one returning the wrong number of gradients is refused with a located error.
+function's, with placeholders for the arguments, ``ans`` and ``g``); a ``custom_jvp`` function's
+through a ``custom_jvp`` equation whose tangent is its rule's (placeholders for the arguments, ``ans``
+and one tangent per argument). A missing rule, a rule of the wrong arity, one returning the wrong
+number of gradients, or a function with a rule returning a tuple is refused with a located error.
 """
 
 from __future__ import annotations

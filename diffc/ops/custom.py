@@ -1,4 +1,4 @@
-"""The ops of user-defined rules: ``diffc.stop_gradient`` and the call of a ``@diffc.custom_vjp`` function.
+"""The ops of user-defined rules: ``diffc.stop_gradient``, the call of a ``custom_vjp`` (``custom_jvp``) function.
 
 ``stop_gradient(x)`` is ``x`` with a zero derivative: its output is never active, in either mode.
 ``custom_vjp(ans, *args)`` is ``ans`` (the value of the user's function, computed by its body
@@ -9,6 +9,8 @@ arguments, ``ans`` and ``g``); the reverse pass instantiates it where the gradie
 upstream gradient (the placeholders replaced by the forward values and the upstream gradient, the
 rule's own variables fresh), and reads each argument's gradient from it. Forward mode has no rule
 for it: refused with a located error, as JAX refuses a ``custom_vjp`` function under ``jvp``.
+``custom_jvp(ans, *args)`` is the same with a forward rule (the tangent of ``ans`` from the
+arguments' tangents, a zero one for an argument without), which reverse mode refuses.
 
 After differentiation both are the identity (:func:`diffc.passes.cleanup.erase_identities`), so
 generated code never calls diffc.
