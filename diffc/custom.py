@@ -9,7 +9,8 @@ argument. They only change what diffc writes for a function that calls them:
   (``rule(*args, ans, g)`` returns the gradient of each argument: one value for a function of one
   argument, else a tuple with one item per argument, None for no gradient);
 - a call of a ``custom_jvp`` function: the same in forward mode, with the rule given by ``defjvp``
-  (``rule(*args, ans, *dots)`` returns the tangent of the value); reverse mode refuses it;
+  (``rule(*args, ans, *dots)`` returns the tangent of the value, linear in ``dots``); reverse mode
+  uses it transposed, as JAX does;
 - ``stop_gradient(x)``: ``x``, through which no gradient flows (forward mode too);
 - a call of a ``non_differentiable`` function: its body inlined on inputs whose gradient is
   stopped, so its result is a constant (an argmax, a data augmentation, a mask).
@@ -81,7 +82,7 @@ def custom_vjp(fun):
 def custom_jvp(fun):
     """Mark ``fun`` as having its own forward-mode rule, given by ``@fun.defjvp`` (names after JAX's):
     ``rule(*args, ans, *dots)`` returns the tangent of the value, ``dots`` one tangent per argument (0.0
-    for an argument not differentiated). Only forward mode uses it (reverse mode refuses the call)."""
+    for an argument not differentiated), linear in the tangents. Reverse mode uses it transposed."""
     fun = _plain(fun, "custom_jvp")
     record = CustomRule("jvp", fun)
     setattr(fun, MARK, record)

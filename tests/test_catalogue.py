@@ -167,7 +167,7 @@ ELSEWHERE = {
     "float_": "an alias NumPy 2 removed; the same rule as numpy.float64",
     "shift_gate": "tests/test_softmax_gates.py: the max shift of a softmax, at tied maxima too",
     "custom_vjp": "tests/test_custom_rules.py: the call of a @diffc.custom_vjp function, whose rule is the user's",
-    "custom_jvp": "tests/test_custom_rules.py: the call of a @diffc.custom_jvp function (its reverse rule refuses)",
+    "custom_jvp": "tests/test_custom_rules.py: the call of a @diffc.custom_jvp function (reverse: its rule transposed)",
 }
 
 

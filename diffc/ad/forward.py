@@ -81,10 +81,10 @@ class _Forward:
                 raise ForwardError(eqn, str(exc), hint, needs_shapes=True) from None
         if tangent is None:
             return
-        made = {id(e.out) for e in out[start:]}
+        made = {id(v) for e in out[start:] for v in e.defs()}  # a custom_jvp rule may make an if or a loop
         shared = isinstance(tangent, Var) and id(tangent) not in made and id(tangent) in self.callers
         if self.writes and self.numpy and eqn.op not in VIEW_OPS and isinstance(tangent, Var) and \
-                (shared or id(tangent) in made and out[-1].op in MAY_RETURN_INPUT):
+                (shared or id(tangent) in made and getattr(out[-1], "op", None) in MAY_RETURN_INPUT):
             # The value is a new array but its tangent is the caller's (x + 1.0: dot_x), or a read-only
             # view (np.broadcast_to): a copy, so that writing into the value's tangent in place
             # (x[0] = ...) writes into neither the caller's dot_x nor a read-only view. (The emitter

@@ -37,6 +37,7 @@ from ..ops.catalogue import BROADCASTING, ELEMENTWISE, accepts_sequence, cuts, d
 from ..ops.front import sequence_vars
 from ..passes.liveness import groups, live_items
 from .control_flow import FieldPart, FlowReverse, RunningSum, split_parts
+from .transpose import transpose_custom_jvp
 
 
 class ReverseError(Exception):
@@ -318,6 +319,8 @@ class _Reverse:
                 if self.record is not None:
                     self.record[(id(eqn), 0)] = g
             return
+        if eqn.op == "custom_jvp" and g is not None:  # a user's forward rule, transposed
+            return transpose_custom_jvp(self, eqn, b, g, contributions)
         if g is None or cuts(eqn):
             return
         shapes = self.shapes

@@ -10,7 +10,8 @@ upstream gradient (the placeholders replaced by the forward values and the upstr
 rule's own variables fresh), and reads each argument's gradient from it. Forward mode has no rule
 for it: refused with a located error, as JAX refuses a ``custom_vjp`` function under ``jvp``.
 ``custom_jvp(ans, *args)`` is the same with a forward rule (the tangent of ``ans`` from the
-arguments' tangents, a zero one for an argument without), which reverse mode refuses.
+arguments' tangents, a zero one for an argument without); reverse mode transposes it
+(:mod:`diffc.ad.transpose`), as JAX does.
 
 After differentiation both are the identity (:func:`diffc.passes.cleanup.erase_identities`), so
 generated code never calls diffc.
@@ -103,10 +104,10 @@ def _custom_jvp_tangent(b, dots, ans, ins, params):
 
 
 def _custom_jvp_reverse(b, g, ans, ins, i, params):
+    """Never called by the reverse pass, which transposes the user's forward rule (:mod:`diffc.ad.transpose`)."""
     name = params["_rule"].name
-    raise NoRule(f"'{name}' has a custom forward-mode rule (@diffc.custom_jvp), which reverse mode cannot use",
-                 f"differentiate in forward mode (diffc.jvp, --mode forward), or give '{name}' a reverse rule "
-                 "with @diffc.custom_vjp instead")
+    raise NoRule(f"the gradient through '{name}' (@diffc.custom_jvp) is its forward rule transposed, which only "
+                 "the reverse pass writes", "differentiate the function with diffc.grad")
 
 
 define("stop_gradient", sources=("diffc.stop_gradient",), arity=(1, 1), shape=S.same_as_first, view=True, grad=FLAT)

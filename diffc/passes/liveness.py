@@ -53,7 +53,9 @@ def live_items(items: list, needed: set, *, prune: bool = True) -> list:
             else_needed = {id(p.orelse) for p in phis} | needed
             then = live_items(item.then, then_needed, prune=prune)
             orelse = live_items(item.orelse, else_needed, prune=prune)
-            live = bool(phis) or has_effects(item)
+            # Kept too when a later item reads a value made in a branch (the same branch's backward code, when
+            # a custom_jvp rule with an if is transposed: diffc.ad.transpose), though no phi is needed.
+            live = bool(phis) or has_effects(item) or bool(then) or bool(orelse)
             if prune:
                 item.phis, item.then, item.orelse = phis, then, orelse
             if live:

@@ -48,6 +48,8 @@ def _local_formula(trace: Trace, eqn, i: int, scalar_upstream: bool):
     p = trace.prepared
     if eqn.op == "field":  # one item of a tuple (w, v = np.linalg.eigh(a)) or a dict: g goes into that item
         return f"g into item {eqn.params['key']!r}", None
+    if eqn.op == "custom_jvp":  # the reverse pass transposes the user's forward rule (diffc.ad.transpose)
+        return "its defjvp rule, transposed", None
     scratch: list = []
     b = Builder(scratch, numpy=trace.scope.uses_module("numpy"), shapes=p.shapes)
     g = Const(1) if scalar_upstream else Var("g")
