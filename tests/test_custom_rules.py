@@ -854,3 +854,45 @@ def f(x, s, n):
     check_gradients(namespace["f_grad"](x, s, 3)[:2], lambda x, s: mod.f(x, s, 3), [x, s])
     _, tangent = diffc.jvp(mod.f, wrt="x")(x, s, 3, np.ones(4))
     assert tangent == pytest.approx(np.sum(numeric_gradient(lambda x: mod.f(x, s, 3), [x], 0)))
+
+
+def test_vjp_and_jacobian_use_the_rules(make_module):
+    """Array outputs: diffc.vjp and diffc.jacobian through a custom_vjp rule, a transposed custom_jvp rule and
+    stop_gradient (the jacobian takes the reverse mode where the forward one refuses a custom_vjp call)."""
+    mod = make_module(SOURCE)
+    jmod = make_module(JVP)
+    x, w, u = arr((3,)), arr((3,)), arr((3,))
+
+    def layer(x, w):
+        return np.log1p(np.exp(x * w))
+
+    local = w / (1.0 + np.exp(-x * w))
+    lib = make_module(f'''
+        import numpy as np
+
+        import diffc
+        from {mod.__name__} import softplus
+        from {jmod.__name__} import softplus as softplus_j
+
+
+        def layer(x, w):
+            return softplus(x * w)
+
+
+        def layer_j(x, w):
+            return softplus_j(x * w) * diffc.stop_gradient(w)
+
+
+        def wide(x):
+            return softplus(np.outer(x, np.arange(1.0, 4.0)))
+    ''')
+    np.testing.assert_allclose(diffc.vjp(lib.layer, wrt="x")(x, w, u), u * local)
+    np.testing.assert_allclose(diffc.jacobian(lib.layer, wrt="x")(x, w), np.diag(local))
+    np.testing.assert_allclose(diffc.vjp(lib.layer_j, wrt="x")(x, w, u), u * local * w)
+    np.testing.assert_allclose(diffc.jacobian(lib.layer_j, wrt="x")(x, w), np.diag(local * w))
+    x2 = arr((2,))
+    jac = diffc.jacobian(lib.wide, wrt="x")
+    expected = np.stack([numeric_gradient(lambda x, i=i: lib.wide(x)[np.unravel_index(i, (2, 3))], [x2], 0)
+                         for i in range(6)]).reshape(2, 3, 2)
+    np.testing.assert_allclose(jac(x2), expected, rtol=1e-6, atol=1e-8)
+    assert layer(x, w) == pytest.approx(lib.layer(x, w))
