@@ -27,6 +27,7 @@ from .errors import (
     UnknownCallError,
     UnsupportedError,
 )
+from .hessian import hessian, hvp
 from .jacobian import jacobian
 from .jvp import jvp
 from .tools.gradcheck import CheckReport, check_grad
@@ -80,6 +81,8 @@ __all__ = [
     "custom_vjp",
     "grad",
     "jacobian",
+    "hessian",
+    "hvp",
     "jvp",
     "non_differentiable",
     "stop_gradient",

@@ -70,6 +70,16 @@ def _restructuring(run, gf, names):
     return restructured
 
 
+def _inner_transforms(fn) -> tuple:
+    """``((mode, wrt), ...)`` of the gradients ``fn`` is made of, innermost first, if ``fn`` is a plain
+    :class:`GradFunction` (possibly of another such gradient): then its gradient is composed on the IR.
+    Empty otherwise (value_and_grad, has_aux, forward mode: their generated text is read as a function)."""
+    if not isinstance(fn, GradFunction) or type(fn).__mro__[1] is not GradFunction or fn._mode != "grad" \
+            or fn._has_aux:
+        return ()
+    return (*fn._inner, ("grad", fn._wrt))
+
+
 def _not_a_number(globals_: dict, numbers: list, function: str):
     """Raise the error for a module number the gradient reads that is no longer a number."""
     name = next(n for n in numbers if type(globals_.get(n)) not in (float, int))
@@ -166,13 +176,16 @@ class GradFunction:
     """
 
     def __init__(self, fn, wrt, mode, has_aux=False, parsed=None):
-        refuse_unsupported(fn)
+        # A gradient of a diffc gradient: the outer transform runs on the inner one's IR (compiler.compose_inner).
+        self._inner = _inner_transforms(fn)
+        if not self._inner:
+            refuse_unsupported(fn)
         self.__wrapped_function__ = fn
         self._wrt, self._mode, self._has_aux = wrt, mode, has_aux
         # ``parsed``: the definition to compile instead of fn's own (a method, as a function of self's attributes)
-        self._fdef, self._source = parsed or definition(fn)
-        self._globals = real_globals(fn)  # generated code runs with these: module numbers are read live
-        self._namespace = names_of(fn)
+        self._fdef, self._source = parsed or ((fn._fdef, fn._source) if self._inner else definition(fn))
+        self._globals = fn._globals if self._inner else real_globals(fn)  # module numbers are read live
+        self._namespace = fn._namespace if self._inner else names_of(fn)
         self._names = identifiers(self._fdef)
         params = self._fdef.args
         self._params = [a.arg for a in [*params.posonlyargs, *params.args, *params.kwonlyargs]]
@@ -206,7 +219,10 @@ class GradFunction:
         scope.arrays = any(isinstance(v, tuple) and len(v) == 2 and isinstance(v[0], tuple)
                            for v in (shapes or {}).values())  # an array's (dims, dtype kind)
         compiled, used, helpers = compile_function(self._fdef, scope, self._source, wrt=self._wrt,
-                                                   mode=self._mode, shapes=shapes, has_aux=self._has_aux)
+                                                   mode=self._mode, shapes=shapes, has_aux=self._has_aux,
+                                                   inner=self._inner,
+                                                   name=f"{self._fdef.name}_hvp" if self._inner and self._mode == "jvp"
+                                                   else None)  # the tangent of a gradient: diffc.hvp
         text = join_module(None, module_parts(scope, used, helpers), [compiled.text])
         _counter += 1
         filename = f"<diffc {compiled.grad_name} #{_counter}>"

@@ -78,6 +78,14 @@ def _compile_parser() -> argparse.ArgumentParser:
                         help="generate NAME_jacobian(args...), the Jacobian (shape out.shape + x.shape for each "
                              "parameter), and the forward-mode NAME_jvp it calls once per element of the parameters "
                              "(written to FILE_jacobian.py by default)")
+    second = parser.add_mutually_exclusive_group()
+    second.add_argument("--hvp", action="store_true",
+                        help="second derivatives, forward over reverse: NAME_hvp(args..., dot_x, ...) returning "
+                             "(gradient, Hessian times dot_x), a dot_<name> line beside each line of the gradient "
+                             "(written to FILE_hvp.py by default)")
+    second.add_argument("--hessian", action="store_true",
+                        help="NAME_hvp as --hvp, and NAME_hessian(args...) calling it once per column of the Hessian "
+                             "(shape x.shape + x.shape; nested tuples for several --wrt) (FILE_hessian.py by default)")
     parser.add_argument("--value-and-grad", action="store_true",
                         help="generate NAME_value_and_grad returning (value, gradients) instead of NAME_grad")
     parser.add_argument("--has-aux", action="store_true",
@@ -132,7 +140,8 @@ def compile_command(argv: list[str]) -> int:
         shapes = parse_shapes(args.shape)
         target = None
         if not args.stdout and args.dump_after is None:
-            suffix = "_jacobian.py" if args.jacobian else "_vjp.py" if args.vjp else \
+            suffix = "_hessian.py" if args.hessian else "_hvp.py" if args.hvp else \
+                "_jacobian.py" if args.jacobian else "_vjp.py" if args.vjp else \
                 "_jvp.py" if args.mode == "forward" else "_grad.py"
             target = args.output if args.output is not None else os.path.splitext(args.file)[0] + suffix
             if os.path.exists(args.file):  # a missing input is reported as such, below
@@ -151,6 +160,18 @@ def compile_command(argv: list[str]) -> int:
             parser.error(f"argument --mode forward: not allowed with {other} "
                          "(the forward-mode function returns the value and its tangent)")
         mode = "jvp"
+    if args.hvp or args.hessian:
+        other = next((flag for flag, on in (("--mode forward", args.mode == "forward"), ("--value-and-grad",
+                      args.value_and_grad), ("--has-aux", args.has_aux), ("--dump-after", args.dump_after is not None),
+                      ("--backend", args.backend != "numpy"), ("--vjp", args.vjp), ("--jacobian", args.jacobian))
+                      if on), None)
+        if other is not None:
+            parser.error(f"argument {'--hessian' if args.hessian else '--hvp'}: not allowed with {other}")
+        from .hessian import compile_second_order
+
+        module = compile_second_order(text, args.file, functions=args.function, wrt=wrt, shapes=shapes,
+                                      fuse=not args.no_fuse, hessian=args.hessian, comments=args.comments)
+        return _write(module, target)
     for flag, name in ((args.vjp, "--vjp"), (args.jacobian, "--jacobian")):
         if not flag:
             continue

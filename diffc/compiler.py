@@ -41,10 +41,11 @@ from .frontend import lower as frontend
 from .frontend.desugar import without_scalar_checks
 from .frontend.scope import Scope, check_decorators, shadowed_numbers
 from .frontend.source import Source
-from .ir import Var, walk
+from .ir import Builder, Const, Eqn, If, Var, walk
 from .ir_text import format_function
 from .ops.shapes import Opaque
 from .passes.cleanup import plan, plan_kept
+from .passes.expose import expose_branch_values
 from .passes.fills import keep_scalar_fills
 from .passes.shapes import array_ids, infer, scalar_output
 from .passes.unique import mark_unique_scatters
@@ -90,6 +91,7 @@ class Prepared:
     grad_name: str | None = None
     backend: str = "numpy"  # the library generated code calls for arrays: a name in BACKENDS
     trace: dict | None = None  # for the tools: keep every value under a name of its own (see emit_function)
+    inner: tuple = ()  # (mode, wrt) of each transform under this one, innermost first: see compose_inner
     # Made by the passes:
     positions: list = field(default_factory=list)
     bare: bool = False
@@ -152,6 +154,8 @@ def shapes_pass(p: Prepared) -> None:
     param_shapes = {v.hint: shapes.get(v.hint, Opaque(v.hint) if numpy else ()) for v in p.fn.params}
     param_shapes.update({k: v for k, v in shapes.items() if "[" in k})  # parts of container parameters
     p.shapes = infer(p.fn, param_shapes, kinds)
+    if p.inner:  # a gradient of a gradient
+        _refuse_array_gradient(p)
     check_scalar_output(p.fdef, p.fn, p.shapes, p.source, scalar=p.mode != "vjp")
     if p.mode in ("grad", "value_and_grad"):  # the output is a number from here on (checked, if not proven)
         p.shapes = scalar_output(p.fn, param_shapes, kinds, p.shapes)
@@ -216,7 +220,9 @@ def emit_pass(p: Prepared) -> None:
             node.lineno, node.col_offset = (eqn.lineno or p.fdef.lineno) - p.source.line_offset, eqn.col or 0
             how = backends[-1].helpers_how if eqn.op.startswith("_") else backends[-1].how
             raise p.source.error(UnsupportedError, node, why, how)
-    fn, check_scalar, checks = p.fn, None if getattr(p.fn, "scalar_proven", False) else p.fdef.name, ()
+    fn, checks = p.fn, ()
+    check_scalar = None if getattr(p.fn, "scalar_proven", False) else \
+        f"the gradient of {p.fdef.name}" if p.inner else p.fdef.name
     if p.mode == "vjp":  # the cotangents come last: every parameter is positional, defaults are the caller's
         fn = dataclasses.replace(p.fn, params=[*p.fn.params, *p.cotangents], defaults={}, kwonly=[])
         tuple_out = len(p.outputs) > 1 or p.outputs[0] is not p.fn.out
@@ -339,9 +345,81 @@ def _is_array(spec) -> bool:
     return isinstance(spec, tuple) and len(spec) > 0
 
 
+# -- higher order: a transform of a transform, composed on the IR (diffc/ops/higher.py has the rules) -----
+def compose(p: Prepared):
+    """The function a gradient computes, as IR: the forward and backward items of ``p`` (after the
+    passes up to fills), returning its gradient (a tuple of them unless bare)."""
+    items, out = [*p.forward, *_scalar_check(p), *p.backward], p.grads[0] if p.bare else Var()
+    if not p.bare:
+        items.append(Eqn("tuple", tuple(p.grads), out))
+    expose_branch_values(items)  # the backward if reads the forward branch's values: through phis
+    return dataclasses.replace(p.fn, eqns=items, out=out, aux=[])
+
+
+def _scalar_check(p: Prepared) -> list:
+    """The check a gradient's generated code makes that the function's value is a number, unless that is
+    proven (its backward lines rely on it), as IR: ``if np.ndim(out) != 0: raise ValueError(...)``."""
+    out = p.fn.out
+    if getattr(p.fn, "scalar_proven", False) or not isinstance(out, Var):
+        return []
+    check, raised = [], []
+    b = Builder(check, p.fn.lineno)
+    cond = b.emit("ne", b.emit("ndim", out), Const(0))
+    shape = Builder(raised, p.fn.lineno).emit("tuple", Builder(raised).emit("shape", out))
+    message = Const(f"{p.fdef.name} returned a value of shape %s; grad needs a scalar output: return a scalar "
+                    "such as np.sum(...) or np.mean(...) of it")
+    text = Builder(raised, p.fn.lineno).emit("mod", message, shape)
+    Builder(raised, p.fn.lineno).emit("opaque", text, _callee="ValueError", _method=None, _args=((None, ("in", 0)),),
+                                      _why=("an exception is never differentiated", ""), _raise=True)
+    return [*check, If(cond, raised, [], [], p.fn.lineno)]
+
+
+def compose_inner(p: Prepared) -> None:
+    """Fill ``p.fn`` with the IR of the transforms ``p.inner`` applied to ``p.fdef`` (each a gradient, run
+    through the reverse pipeline on the one under it), and resolve ``p``'s own ``wrt``: ``p`` then
+    goes on from the live pass. A gradient that is an array is refused for a further gradient."""
+    if p.has_aux:
+        raise p.source.error(UnsupportedError, p.fdef, "has_aux is not for a gradient of a gradient",
+                             "differentiate the gradient without has_aux")
+    fn = None
+    for level, (mode, wrt) in enumerate(p.inner):
+        if mode != "grad":
+            raise ValueError(f"only a gradient is composed on the IR, not {mode!r}")
+        q = Prepared(p.fdef, p.scope, p.source, wrt_spec=wrt, param_shapes=p.param_shapes, fuse=p.fuse and not level)
+        if fn is None:
+            run_passes(q, stop="live")
+        else:
+            q.fn, q.inner = fn, p.inner[:level]
+            q.positions, q.bare = resolve_wrt(p.fdef, wrt, p.source)
+            run_passes(q, start="live", stop="live")
+        # No softmax gates (the gates pass): their records have reverse rules only, and a gradient
+        # differentiated again needs every op it holds to have the outer transform's rule.
+        run_passes(q, start="shapes", stop="shapes")
+        run_passes(q, start="reverse", stop="fills")
+        fn = compose(q)
+    p.fn, p.fuse = fn, False
+    p.positions, p.bare = resolve_wrt(p.fdef, p.wrt_spec, p.source)
+
+
+def _refuse_array_gradient(p: Prepared) -> None:
+    """A gradient of a gradient needs a scalar one: refuse an array or a tuple with what to use instead."""
+    from .ops.front import sequence_vars
+
+    shape, out = p.shapes.get(p.fn.out), p.fn.out
+    made = next((e for e in p.fn.eqns if isinstance(e, Eqn) and e.out is out), None)
+    container = made.params["kind"] if made is not None and made.op == "make_struct" else None
+    tuple_out = container or isinstance(out, Var) and id(out) in sequence_vars(p.fn.eqns) and "tuple"
+    if tuple_out or isinstance(shape, tuple) and shape:
+        what = f"a {tuple_out}" if tuple_out else f"an array of {len(shape)} dimension(s)"
+        raise p.source.error(UnsupportedError, p.fdef, f"the gradient of '{p.fdef.name}' is {what}: a gradient of it "
+                             "needs a scalar", "for second derivatives use diffc.hessian(f, wrt=...) or "
+                             "diffc.hvp(f, wrt=...) (CLI: --hessian), or differentiate a scalar of the gradient "
+                             "(a gradient with respect to one number, or np.sum of it)")
+
+
 def compile_forward(fdef: ast.FunctionDef, scope: Scope, source: Source, *, wrt=None, comments: bool = False,
                     name: str | None = None, shapes: dict | None = None, fuse: bool = True, has_aux: bool = False,
-                    backend: str = "numpy"):
+                    backend: str = "numpy", inner: tuple = ()):
     """Compile the forward-mode derivative of one function (the arguments as
     :func:`diffc.compiler.compile_function`'s); returns (compiled function, globals used, helpers).
 
@@ -358,8 +436,12 @@ def compile_forward(fdef: ast.FunctionDef, scope: Scope, source: Source, *, wrt=
         raise source.error(UnsupportedError, fdef, "has_aux is for the reverse mode",
                            "in forward mode every returned value gets its tangent: return a tuple")
     p = Prepared(fdef, scope, source, wrt_spec=wrt, param_shapes=shapes, fuse=fuse, mode="jvp", comments=comments,
-                 grad_name=name or f"{fdef.name}_jvp")
-    run_passes(p, stop="live")
+                 grad_name=name or f"{fdef.name}_jvp", inner=tuple(inner))
+    if p.inner:  # the tangent of a gradient (diffc.hvp): forward over reverse
+        compose_inner(p)
+        run_passes(p, start="live", stop="live")
+    else:
+        run_passes(p, stop="live")
     fn, wrt_vars = p.fn, p.wrt
     shapes = dict(shapes or {})
     # Arrays passed to a function that calls no NumPy (x * y): the rules must still write NumPy.
@@ -412,12 +494,13 @@ def compile_forward(fdef: ast.FunctionDef, scope: Scope, source: Source, *, wrt=
 @deep
 def compile_function(fdef: ast.FunctionDef, scope: Scope, source: Source, *, wrt=None, mode: str = "grad",
                      comments: bool = False, name: str | None = None, shapes: dict | None = None,
-                     fuse: bool = True, has_aux: bool = False,
-                     backend: str = "numpy") -> tuple[CompiledFunction, set[str], set[str]]:
+                     fuse: bool = True, has_aux: bool = False, backend: str = "numpy",
+                     inner: tuple = ()) -> tuple[CompiledFunction, set[str], set[str]]:
     """Compile one function definition (see :func:`prepare` for the arguments).
 
     Returns the compiled function, the global names its text uses and the
-    helpers it calls.
+    helpers it calls. ``inner`` (see :func:`compose_inner`): differentiate the gradient that
+    those transforms make of the function, not the function.
     """
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, not {mode!r}")
@@ -425,14 +508,18 @@ def compile_function(fdef: ast.FunctionDef, scope: Scope, source: Source, *, wrt
         raise ValueError(f"backend must be one of {tuple(BACKENDS)}, not {backend!r}")
     if mode == "jvp":  # forward mode: its own passes after liveness (compile_forward above)
         return compile_forward(fdef, scope, source, wrt=wrt, comments=comments, name=name, shapes=shapes,
-                               fuse=fuse, has_aux=has_aux, backend=backend)
+                               fuse=fuse, has_aux=has_aux, backend=backend, inner=inner)
     if mode == "vjp" and has_aux:
         raise source.error(UnsupportedError, fdef, "has_aux is for a gradient, not a vector-Jacobian product",
                            "a vjp takes a cotangent for every returned value: give a zero one for a value "
                            "that does not count")
     p = Prepared(fdef, scope, source, wrt_spec=wrt, param_shapes=shapes, fuse=fuse, has_aux=has_aux, mode=mode,
-                 comments=comments, grad_name=name or f"{fdef.name}_{mode}", backend=backend)
-    run_passes(p)
+                 comments=comments, grad_name=name or f"{fdef.name}_{mode}", backend=backend, inner=tuple(inner))
+    if p.inner:
+        compose_inner(p)
+        run_passes(p, start="live")
+    else:
+        run_passes(p)
     return CompiledFunction(fdef.name, p.grad_name, p.text, tuple(v.hint for v in p.wrt), p.bare), p.used, p.helpers
 
 

@@ -54,6 +54,7 @@ class FlowReverse:
 
     def __init__(self, rv):
         self.rv = rv
+        self.stack_grads: dict[int, Var] = {}  # id(an inner tape's stack) -> the stack of its values' gradients
 
     def branch(self, item: If, bwd: list, contributions: dict):
         seeds = ({}, {})
@@ -159,13 +160,34 @@ class FlowReverse:
             args = (final,)
         else:
             args = item.args
-        bwd.append(Loop("reverse", target, args, [], None, back_carried, body, item.lineno, item.col,
-                        mirror=item))
+        # The backward loop of a backward loop (a gradient differentiated again) runs forwards again.
+        kind = "range" if item.kind == "reverse" else "reverse"
+        bwd.append(Loop(kind, target, args, [], None, back_carried, body, item.lineno, item.col, mirror=item))
         for v, final in sent:  # after the loop: a running sum adds them there
             contributions.setdefault(id(v), []).append(self.rv.add(v, final))
         for outer, field, final in threaded:
             outer.advance(field, final)
         del b
+
+    def tape_adjoint(self, eqn: Eqn, g, b: Builder, contributions: dict):
+        """The adjoint of an inner tape (a gradient differentiated again, :func:`diffc.compiler.compose`).
+        ``v = pop(S)`` pushes v's gradient onto a stack of S's gradients; ``push(S, v)``, reached later
+        in the backward order, pops it back into v's gradient: each iteration's in the mirrored order.
+        Neither happens if the popped value gets no gradient."""
+        stack = eqn.ins[0]
+        if eqn.op == "pop":
+            if g is None:
+                return
+            grads = Var(label=("saved_", eqn.out))
+            self.stack_grads[id(stack)] = grads
+            self.rv.stacks.append(Eqn("new_stack", (), grads))
+            b.emit("push", grads, g)
+            return
+        grads, value = self.stack_grads.get(id(stack)), eqn.ins[1]
+        if grads is not None and isinstance(value, Var) and id(value) in self.rv.active:
+            part = b.emit("pop", grads, out=Var())
+            self.rv.made_here.add(id(part))
+            contributions.setdefault(id(value), []).append(self.rv.add(value, part))
 
     def tape(self, item: Loop, body: list):
         """Save what the backward body reads of the forward loop's values; returns the backward loop's target."""

@@ -34,6 +34,7 @@ class _Forward:
         self.dots: dict[int, object] = {id(p): t for p, t in zip(wrt, tangents)}
         self.writes = any(e.op in IN_PLACE for e in walk(fn.eqns))  # x[i] = v somewhere: tangents must own their arrays
         self.callers = {id(t) for t in tangents}  # tangents that may be (views of) the caller's arrays
+        self.stacks: dict[int, Var] = {}  # id(an inner tape's stack) -> the stack of its values' tangents
 
     def builder(self, items, origin=None):
         return Builder(items, getattr(origin, "lineno", None), getattr(origin, "col", None),
@@ -59,7 +60,22 @@ class _Forward:
                 out.append(item)
         return out
 
+    def tape(self, eqn: Eqn, out: list):
+        """An inner tape (a gradient differentiated again): each pushed value's tangent goes onto a stack of
+        tangents beside it, and comes off it where the value is popped."""
+        stack = eqn.ins[0]
+        if eqn.op == "push":
+            dot = self.dot(eqn.ins[1])
+            if dot is not None:
+                tangents = self.stacks.setdefault(id(stack), Var(label=("saved_dot_", eqn.ins[1])))
+                self.builder(out, eqn).emit("push", tangents, dot)
+        elif id(stack) in self.stacks:
+            self.dots[id(eqn.out)] = self.builder(out, eqn).emit("pop", self.stacks[id(stack)],
+                                                                 out=Var(primal=eqn.out, tangent=True))
+
     def eqn(self, eqn: Eqn, out: list):
+        if eqn.op in ("push", "pop"):
+            return self.tape(eqn, out)
         dots = [self.dot(a) for a in eqn.ins]
         if all(d is None for d in dots) or cuts(eqn) or eqn.params.get("_raise"):
             return
@@ -159,9 +175,13 @@ def forward(fn: Function, items: list, wrt: list[Var], tangents: list[Var], *, n
     """
     f = _Forward(fn, wrt, tangents, numpy, shapes)
     result = f.block(items)
+    result[:0] = [Eqn("new_stack", (), stack) for stack in f.stacks.values()]  # made before anything runs
     out = f.dot(fn.out)
     if out is None:  # the output does not depend on wrt: a zero tangent of its kind
         out = Var(primal=fn.out if isinstance(fn.out, Var) else None, tangent=True)
-        zero = f.zero(result, fn.out)
-        f.builder(result).emit("copy", zero, out=out)
+        made = next((e for e in walk(result) if e.out is fn.out), None)
+        if made is not None and made.op == "tuple":  # a tuple of values (of several shapes): a tuple of zeros
+            f.builder(result).emit("tuple", *(f.zero(result, a) for a in made.ins), out=out)
+        else:
+            f.builder(result).emit("copy", f.zero(result, fn.out), out=out)
     return result, out

@@ -58,6 +58,8 @@ def active_vars(fn: Function, wrt: list[Var]) -> set[int]:
             if isinstance(item, Eqn):
                 if not cuts(item) and any(id(a) in active for a in item.ins if isinstance(a, Var)):
                     active.add(id(item.out))
+                    if item.op == "push":  # a gradient differentiated again: what is popped from it is active
+                        active.add(id(item.ins[0]))
             elif isinstance(item, If):
                 block(item.then)
                 block(item.orelse)
@@ -91,6 +93,8 @@ def useful_vars(fn: Function) -> set[int]:
         for item in items:
             if isinstance(item, Eqn):
                 edges.setdefault(id(item.out), []).extend(item.ins)
+                if item.op == "push":  # a tape's stack holds what is pushed (a gradient differentiated again)
+                    edges.setdefault(id(item.ins[0]), []).append(item.ins[1])
             elif isinstance(item, If):
                 block(item.then)
                 block(item.orelse)
@@ -310,6 +314,10 @@ class _Reverse:
 
     def eqn(self, eqn: Eqn, b: Builder, contributions: dict):
         g = self.grads.get(id(eqn.out))
+        if eqn.op in ("push", "pop"):  # the inner tape of a gradient differentiated again
+            if id(eqn.ins[0]) in self.active:
+                self.flow.tape_adjoint(eqn, g, b, contributions)
+            return
         if eqn.op == "field":
             container = eqn.ins[0]
             if g is not None and isinstance(container, Var) and id(container) in self.active:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 
-from . import custom, elementwise, front, indexing, linalg, python, reductions, special  # noqa: F401  (define records)
+from . import custom, elementwise, front, higher, indexing, linalg, python, reductions, special  # noqa: F401  (define records)
 from . import shapes as S
 from .op import FLAT, REGISTRY, RULE, Op
 from .tangents import diagonal

@@ -125,7 +125,7 @@ class Namer:
                     for m in family:
                         names[id(m)] = name
                 continue
-            if named is not None or is_output:
+            if named is not None or is_output and graded is None:  # a gradient differentiated again: grad_x
                 base = named.hint if named is not None else "out"
                 own = base if named is not None else None
             elif graded is not None:

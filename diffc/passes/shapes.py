@@ -112,6 +112,10 @@ def _scalar_uses(items):
 _HELPERS = {"_first_mask": 0, "_first_mask_axes": 0, "_prod_others": 0, "_prod_others_axes": 0, "_unbroadcast": 1}
 
 
+def _nothing(atom) -> bool:
+    return isinstance(atom, Const) and atom.value is None
+
+
 def infer_block(S: Shapes, items) -> None:
     """Shapes of every variable ``items`` define, given those of what they read (already in ``S``)."""
     for item in items:
@@ -120,6 +124,8 @@ def infer_block(S: Shapes, items) -> None:
             infer_block(S, item.orelse)
             for phi in item.phis:
                 a, b = S.get(phi.then), S.get(phi.orelse)
+                if _nothing(phi.then) or _nothing(phi.orelse):  # a branch's value (diffc.passes.expose)
+                    a = b = b if _nothing(phi.then) else a
                 S.set(phi.out, a if a == b else None)
                 kind = S.kind(phi.then)
                 if kind is not None and kind == S.kind(phi.orelse):
