@@ -154,7 +154,7 @@ def shapes_pass(p: Prepared) -> None:
     param_shapes = {v.hint: shapes.get(v.hint, Opaque(v.hint) if numpy else ()) for v in p.fn.params}
     param_shapes.update({k: v for k, v in shapes.items() if "[" in k})  # parts of container parameters
     p.shapes = infer(p.fn, param_shapes, kinds)
-    if p.inner:  # a gradient of a gradient
+    if p.inner and p.mode != "vjp":  # a gradient of a gradient (a vjp of one takes an array)
         _refuse_array_gradient(p)
     check_scalar_output(p.fdef, p.fn, p.shapes, p.source, scalar=p.mode != "vjp")
     if p.mode in ("grad", "value_and_grad"):  # the output is a number from here on (checked, if not proven)

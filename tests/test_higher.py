@@ -433,3 +433,17 @@ def test_grad_of_grad_through_a_branch_not_taken(make_module):
         got = outer(b, 0.3)
         for k in range(2):
             np.testing.assert_allclose(got[k], numeric_gradient(inner, [b, 0.3], k), rtol=1e-6, atol=1e-8)
+
+
+def test_vjp_and_jacobian_of_a_gradient_agree_with_the_hessian(user):
+    """Reverse over reverse (diffc.vjp of a gradient, composed on the IR) and diffc.jacobian of a gradient
+    give the Hessian's products and the Hessian itself: the three modes agree."""
+    W, x, b, v = RNG.normal(size=(3, 4)), RNG.normal(size=4), RNG.normal(size=3), RNG.normal(size=4)
+    H = diffc.hessian(user.net, wrt=1)(W, x, b)
+    np.testing.assert_allclose(diffc.vjp(diffc.grad(user.net, wrt=1), wrt=1)(W, x, b, v), H @ v, rtol=1e-10,
+                               atol=1e-12)
+    np.testing.assert_allclose(diffc.jacobian(diffc.grad(user.net, wrt=1), wrt=1)(W, x, b), H, rtol=1e-10,
+                               atol=1e-12)
+    xs = RNG.normal(size=3)
+    np.testing.assert_allclose(diffc.vjp(diffc.grad(user.loop), wrt=0)(xs, v[:3]),
+                               diffc.hessian(user.loop)(xs) @ v[:3], rtol=1e-10, atol=1e-12)
