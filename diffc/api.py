@@ -191,8 +191,9 @@ class GradFunction:
         self._params = [a.arg for a in [*params.posonlyargs, *params.args, *params.kwonlyargs]]
         self._positional = len(params.posonlyargs) + len(params.args)
         defaults = getattr(fn, "__defaults__", None) or ()  # the last positional parameters' (not keyword-only)
-        self._defaults = {**dict(zip(self._params[self._positional - len(defaults):self._positional], defaults)),
-                          **(getattr(fn, "__kwdefaults__", None) or {})}
+        self._defaults = dict(fn._defaults) if self._inner else {  # a gradient's: its function's
+            **dict(zip(self._params[self._positional - len(defaults):self._positional], defaults)),
+            **(getattr(fn, "__kwdefaults__", None) or {})}
         positions, self._bare = resolve_wrt(self._fdef, wrt, self._source)
         self._wrt_names = [self._params[i] for i in positions]
         self._cache: dict = {}  # pattern of the arguments -> variant

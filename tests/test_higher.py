@@ -447,3 +447,19 @@ def test_vjp_and_jacobian_of_a_gradient_agree_with_the_hessian(user):
     xs = RNG.normal(size=3)
     np.testing.assert_allclose(diffc.vjp(diffc.grad(user.loop), wrt=0)(xs, v[:3]),
                                diffc.hessian(user.loop)(xs) @ v[:3], rtol=1e-10, atol=1e-12)
+
+
+def test_defaults_and_keyword_only_parameters_of_a_gradient_differentiated_again(make_module):
+    m = make_module("""
+        import numpy as np
+
+
+        def f(x, y=2.0, *, z=3.0):
+            return np.sin(x) * y * z
+        """)
+    second = diffc.grad(diffc.grad(m.f, wrt="x"), wrt=("x", "y"))
+    assert second(0.5) == (pytest.approx(-np.sin(0.5) * 6), pytest.approx(np.cos(0.5) * 3))
+    assert second(0.5, 1.0, z=2.0) == (pytest.approx(-np.sin(0.5) * 2), pytest.approx(np.cos(0.5) * 2))
+    assert diffc.hvp(m.f, wrt="x")(0.5, 1.0) == pytest.approx(-np.sin(0.5) * 6)
+    H = diffc.hessian(m.f, wrt=("x", "y"))(0.5, z=1.0)
+    assert H == ((pytest.approx(-np.sin(0.5) * 2), pytest.approx(np.cos(0.5))), (pytest.approx(np.cos(0.5)), 0.0))
