@@ -7,6 +7,7 @@ the gradient; Hessians of quadratic forms exactly; the rules of the ops only rev
 import importlib.util
 import subprocess
 import sys
+import textwrap
 
 import numpy as np
 import pytest
@@ -463,3 +464,29 @@ def test_defaults_and_keyword_only_parameters_of_a_gradient_differentiated_again
     assert diffc.hvp(m.f, wrt="x")(0.5, 1.0) == pytest.approx(-np.sin(0.5) * 6)
     H = diffc.hessian(m.f, wrt=("x", "y"))(0.5, z=1.0)
     assert H == ((pytest.approx(-np.sin(0.5) * 2), pytest.approx(np.cos(0.5))), (pytest.approx(np.cos(0.5)), 0.0))
+
+
+def test_hvp_through_nested_while_and_for_loops(make_module):
+    """Tangent stacks beside the inner tape of nested loops (a while's trip count taped too)."""
+    source = """
+        import numpy as np
+
+
+        def f(W, x, n):
+            h = x
+            k = 0
+            while k < n:
+                for j in range(2):
+                    h = np.tanh(W @ h + 0.1 * j)
+                k = k + 1
+            return np.sum(h * h)
+        """
+    m = make_module(source)
+    W, x, V, v = RNG.normal(size=(3, 3)), RNG.normal(size=3), RNG.normal(size=(3, 3)), RNG.normal(size=3)
+    gradient, h = diffc.grad(m.f, wrt=(0, 1)), 1e-6
+    plus, minus = gradient(W + h * V, x + h * v, 2), gradient(W - h * V, x - h * v, 2)
+    expected = [(p - q) / (2 * h) for p, q in zip(plus, minus)]
+    generic = _generic("f", "jvp", (0, 1), (("grad", (0, 1)),), textwrap.dedent(source))
+    for got in (diffc.hvp(m.f, wrt=(0, 1))(W, x, 2, (V, v)), generic(W, x, 2, V, v)[1]):
+        for g, e in zip(got, expected):
+            np.testing.assert_allclose(g, e, rtol=1e-5, atol=1e-7)
