@@ -18,9 +18,8 @@ from ..passes.shapes import infer_block
 
 
 def transpose_custom_jvp(r, eqn: Eqn, b, g, contributions: dict) -> None:
-    """The gradients the custom_jvp equation ``eqn`` sends to its arguments, from the upstream ``g``."""
-    from .reverse import _Reverse
-
+    """The gradients the custom_jvp equation ``eqn`` sends to its arguments, from the upstream ``g``
+    (``r``: the reverse pass at work, whose own class transposes the rule: no import of it here)."""
     rule = eqn.params["_rule"]
     ans, args = eqn.out, eqn.ins[1:]
     active = [isinstance(a, Var) and id(a) in r.active for a in args]
@@ -45,7 +44,7 @@ def transpose_custom_jvp(r, eqn: Eqn, b, g, contributions: dict) -> None:
         return  # a literal: no tangent variable depends on the tangents, so no gradient
     wrt = [d for d in dots if d is not None]
     mini = Function(f"<the rule of {rule.name}>", wrt, items, tangent, eqn.lineno or 0)
-    inner = _Reverse(mini, wrt, r.numpy, r.shapes, None)
+    inner = type(r)(mini, wrt, r.numpy, r.shapes, None)
     seeds = {id(tangent): [inner.add(tangent, g)]} if id(tangent) in inner.active else {}
     bwd, outer = inner.block(items, seeds, params=wrt)
     r.stacks.extend(inner.stacks)

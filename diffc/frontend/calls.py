@@ -22,6 +22,7 @@ from ..ops.catalogue import has_rule
 from . import custom_calls, fence, sequences
 from .desugar import RAISED
 from .fence import OUT_MESSAGE, out_hint
+from .inline import body
 from .scope import FromImport, GlobalConst, GlobalLiteral, ModuleAlias, ModuleFunction, OtherGlobal
 
 # Methods and functions that change an argument in place (the IR has values, not memory).
@@ -69,14 +70,6 @@ def bind(lo, node: ast.Call, name: str, fdef: ast.FunctionDef) -> dict:
                         f"call it as {name}({', '.join(params)})")
             values[param] = Const(ast.literal_eval(defaults[param]))
     return {param: values[param] for param in params}
-
-
-def body(lo, fdef: ast.FunctionDef, source, scope, values: dict):
-    """The body of ``fdef`` lowered in place, its parameters bound to ``values``; the atom it returns."""
-    sub = lo.nested(fdef, scope, source)
-    sub.env = dict(values)
-    sub.borrowed = set().union(*(lo.aliases.roots(v) for v in values.values()))
-    return sub.body()
 
 
 def call(lo, node: ast.Call) -> Var:

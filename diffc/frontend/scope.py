@@ -17,12 +17,21 @@ import contextlib
 import sys
 import types
 from copy import deepcopy
-from dataclasses import dataclass
 
 from ..custom import stop_gradient
 from ..errors import UnsupportedError
+from .bindings import (
+    Binding,
+    FromImport,
+    GlobalConst,
+    GlobalLiteral,
+    ModuleAlias,
+    ModuleFunction,
+    OtherGlobal,
+    Snapshot,
+)
 from .certain import HINT, literal_container, literal_value, only_read, uncertain
-from .custom_calls import Custom, live_custom, static_customs, static_rule
+from .customs import Custom, live_custom, static_customs, static_rule
 
 # Libraries whose functions have derivative rules.
 KNOWN_MODULES = ("math", "numpy", "numpy.linalg", "scipy.special")
@@ -31,57 +40,6 @@ _CONVENTIONAL = {"numpy": "np", "jax.numpy": "jnp"}  # jax.numpy: the JAX backen
 _SUBMODULES = {"scipy.special", "numpy.linalg"}
 
 
-@dataclass(frozen=True)
-class ModuleAlias:
-    module: str
-
-
-@dataclass(frozen=True)
-class FromImport:
-    module: str
-    attr: str
-
-
-@dataclass(frozen=True)
-class GlobalConst:
-    value: int | float
-    text: str
-    live: bool = False  # read from the user's module when the gradient runs (the decorator), not copied
-
-
-@dataclass(frozen=True)
-class GlobalLiteral:
-    """A module-level tuple, list or dict of numbers and strings that nothing changes (``SCALES = [1.0,
-    2.0]``, ``WEIGHTS = {'a': 1.0}``): the frontend uses its value as if written in the function."""
-
-    value: object
-    text: str
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    """The value a list or dict of the user's module had when a gradient was compiled from it: the
-    gradient is compiled again when the list or dict no longer equals it."""
-
-    value: object
-
-    def still(self, current) -> bool:
-        return type(current) is type(self.value) and current == self.value
-
-
-@dataclass(frozen=True)
-class ModuleFunction:
-    name: str
-
-
-@dataclass(frozen=True)
-class OtherGlobal:
-    what: str
-    refusal: str | None = None  # why a use of it in a differentiated function is refused, with a hint
-    hint: str | None = None
-
-
-Binding = ModuleAlias | FromImport | GlobalConst | GlobalLiteral | ModuleFunction | OtherGlobal
 
 
 def _literal_number(node: ast.expr):

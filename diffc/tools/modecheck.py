@@ -25,7 +25,7 @@ def _random(rng, like):
 def _compare(name, analytic, numeric, rtol, atol):
     import numpy as np
 
-    from .gradcheck import ParamCheck
+    from .numeric import ParamCheck
 
     a = np.ravel(np.asarray(analytic, dtype=np.float64))
     n = np.ravel(np.asarray(numeric, dtype=np.float64))
@@ -53,7 +53,7 @@ def check_mode(fn, args, wrt, mode: str, rtol: float, atol: float, h: float):
 
     from ..jvp import jvp
     from ..vjp import vjp
-    from .gradcheck import CheckReport, _as_float64, numeric_gradient
+    from .numeric import CheckReport, _as_float64, numeric_gradient
 
     if inspect.ismethod(fn) and not isinstance(fn.__self__, type):
         raise DiffcError(f"check_grad(mode={mode!r}) takes a plain function, not the bound method "
