@@ -150,6 +150,7 @@ class _Reverse:
         self._index(fn.eqns)
         self.same_name = groups(fn.eqns)  # values an if or a loop writes under one name
         self.flow = FlowReverse(self)  # branches and loops
+        self.seed = None  # the seed when it is a constant the rules fold (fast form, scalar code)
 
     def _index(self, items):
         for item, block in each_in_block(items):
@@ -256,6 +257,9 @@ class _Reverse:
                 self.grads[id(v)] = self.assemble(v, parts[::-1], b)
                 return
             first = parts[0]
+            if len(parts) == 1 and first is self.seed:  # the output's gradient: 1.0, folded by each rule
+                self.grads[id(v)] = first
+                return
             if len(parts) == 1 and isinstance(first, Var) and id(first) in self.made_here:
                 self.made_here.discard(id(first))
                 first.primal = v  # the rule's result is this variable's gradient
@@ -386,12 +390,22 @@ def _refuse_active_effects(fn: Function, forward: list, wrt: list[Var]) -> None:
             raise ReverseError(eqn, *eqn.params["_why"])
 
 
+def _seed_folds(fn: Function, shapes) -> bool:
+    """True if the seed 1.0 may be a constant folded into its uses (``grad_out * z`` is ``z``): every
+    parameter a number that is not an integer (the fold keeps ``z``'s type, and an int64 could overflow
+    where ``1.0 * z`` would not); array code keeps its one ``grad_out = 1.0`` line, which costs nothing there."""
+    return shapes is not None and all(shapes.get(p) == () and shapes.kind(p) not in ("b", "i", "u")
+                                      for p in fn.params)
+
+
 def backward(fn: Function, forward: list, wrt: list[Var], *, numpy: bool = False,
-             shapes=None, record: dict | None = None, seeds=None) -> tuple[list, list[Var]]:
+             shapes=None, record: dict | None = None, seeds=None, fast: bool = False) -> tuple[list, list[Var]]:
     """Backward items and, for each parameter in ``wrt``, its gradient variable.
 
     ``seeds``, if given, pairs returned values with the gradients they start from (a vector-Jacobian
     product's cotangent parameters, :mod:`diffc.ad.seeds`); by default the output starts from 1.0.
+    With ``fast``, in scalar code (:func:`_seed_folds`) that 1.0 is the constant itself rather than
+    a ``grad_out = 1.0`` line, so that the rules fold it (``grad_out * z`` is ``z``).
 
     ``record``, if given, receives the gradient sent along each edge of the
     graph: ``record[(id(eqn), i)]`` is what input ``i`` of ``eqn`` received,
@@ -401,7 +415,11 @@ def backward(fn: Function, forward: list, wrt: list[Var], *, numpy: bool = False
     _refuse_active_effects(fn, forward, wrt)
     start, copies = {}, []
     writes = any(e.op == "setitem" for e in walk(forward))  # then the backward pass writes in place (zero_at)
-    for value, seed in [(fn.out, Const(1.0))] if seeds is None else seeds:
+    if seeds is None:
+        seeds = [(fn.out, Const(1.0))]
+        if fast and _seed_folds(fn, shapes):
+            r.seed = seeds[0][1]
+    for value, seed in seeds:
         if isinstance(value, Var) and id(value) in r.active:
             if isinstance(seed, Var) and writes and (shapes is None or shapes.get(value) != ()):
                 seed = r.builder(copies).call("array_copy", seed)  # never a write into the caller's array

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import bisect
 
-from ..ir import Eqn, If, Loop, Var, all_blocks, deep_defs, each_item, item_defs, item_reads, substitute, walk
+from ..ir import Const, Eqn, If, Loop, Var, all_blocks, deep_defs, each_item, item_defs, item_reads, substitute, walk
 from ..ops.custom import IDENTITIES
 from .liveness import groups, live_items
 from .sharing import IN_PLACE, keep_old_values, memory_roots
@@ -125,34 +125,98 @@ def erase_identities(items: list, keep: bool = False) -> set[int]:
     return erased
 
 
-def plan(forward: list, backward: list, params: list[Var], roots: list):
-    """The items to emit, the ids of the variables written inline, and the name groups."""
+_STATEMENTS = ("setitem", "scatter_add", "zero_at", "index_add", "pop", "new_stack", "push")
+
+
+def plan(forward: list, backward: list, params: list[Var], roots: list, *, fast: bool = False,
+         renamed: dict | None = None, numbers=frozenset()):
+    """The items to emit, the ids of the variables written inline, and the name groups.
+
+    With ``fast`` (the form the decorator runs), a gradient that is a copy of another value gets no line
+    of its own (``grad_x = grad_q``: ``grad_q`` is used in its place; a returned one is the value it
+    copied: ``renamed`` receives those roots, ``id(copy) -> atom``), and an integer literal beside a value
+    that is a float in backward arithmetic is written as a float (``1.0 - L``): CPython's float operations
+    are quicker on two floats, and the result is the same number. The gradients whose ids are in
+    ``numbers`` (scalars) and that nothing but the return reads are written in the return itself."""
     erased = erase_identities(forward) | erase_identities(backward)  # a rule's code may stop gradients too
     items = drop_unread_stacks(forward + backward, {id(r) for r in roots if isinstance(r, Var)})
     normalize(items)
     group = groups(items)
+    if fast:
+        float_literals(forward, backward)
     counts = use_counts(items, roots)
     root_ids = {id(r) for r in roots if isinstance(r, Var)}
     named = {id(p) for p in params} | root_ids | set(group)
     named.update(id(v) for item in each_item(items) for v in item.header_defs())  # a loop's target
     for item in walk(items):
         v = item.out
-        if item.op in ("setitem", "scatter_add", "zero_at", "index_add", "pop", "new_stack", "push") or \
+        if item.op in _STATEMENTS or \
                 item.params.get("_keep"):
             named.add(id(v))  # written as statements of their own, or a copy that must stay
         elif v.primal is None:
-            if v.hint is not None or counts.get(id(v), 0) > 1 and id(v) not in erased:  # erased: the value itself
+            if v.hint is not None and not (fast and numbers) or counts.get(id(v), 0) > 1 and id(v) not in erased:
                 named.add(id(v))
         elif id(v.primal) in named:
             named.add(id(v))
-    items = propagate_copies(items, lambda v: id(v) in named)
+    params_ids = {id(p) for p in params}
+    keep = (lambda v: id(v) in named) if not fast else \
+        (lambda v: id(v) in named and (v.primal is None or id(v) in group or id(v) in params_ids))
+    replace: dict = {}
+    items = propagate_copies(items, keep, replace)
+    if renamed is not None:
+        renamed.update((k, _final(replace, a)) for k, a in replace.items() if k in root_ids)
+    roots = [_final(replace, r) for r in roots]
     # After the copies are gone, so that the reads it checks are the reads that will be written.
     keep_old_values(items, group)
     named |= {id(e.out) for e in walk(items) if e.params.get("_keep")}
     counts = use_counts(items, roots)
     inline: set[int] = set()
-    _choose_inline(items, named, counts, group, inline)
+    if fast and numbers:
+        # A number's gradient read by the return alone is written there (return ds * x0, ...), as the
+        # line that computes it would be: a pseudo-equation for the return lets the usual checks decide.
+        top = {id(i.out): i for i in items if isinstance(i, Eqn)}
+        named -= {id(r) for r in roots if isinstance(r, Var) and id(r) in numbers and id(r) in top and
+                  id(r) not in group and not top[id(r)].params.get("_keep") and top[id(r)].op not in _STATEMENTS}
+        items.append(Eqn("tuple", tuple(roots), Var()))
+        _choose_inline(items, named, counts, group, inline)
+        items.pop()
+    else:
+        _choose_inline(items, named, counts, group, inline)
     return items, inline, group
+
+
+def _final(replace: dict, atom):
+    """What ``atom`` stands for once every copy in ``replace`` is gone (a copy of a copy too)."""
+    while isinstance(atom, Var) and id(atom) in replace:
+        atom = replace[id(atom)]
+    return atom
+
+
+# Ops whose result is a float (or a float array) whatever their inputs: an integer literal beside one
+# gives the same number as a float literal.
+_FLOAT_RESULT = {"sigmoid", "div", *(f"{lib}.{name}" for lib in ("math", "numpy") for name in (
+    "exp", "expm1", "log", "log2", "log10", "log1p", "sqrt", "sin", "cos", "tan", "arcsin", "arccos",
+    "arctan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "erf", "erfc"))}
+_ARITHMETIC = ("add", "sub", "mul")
+
+
+def float_literals(forward: list, backward: list) -> None:
+    """``1 - L`` -> ``1.0 - L`` where L is a float: a product, sum or difference of floats, a float
+    literal, or the result of an op in :data:`_FLOAT_RESULT`. Backward items only (the user's lines stay
+    as written). Bit-identical: a small integer converts exactly, and NumPy keeps a float32 array's dtype
+    under a Python float as under a Python int."""
+    floats: set[int] = set()
+
+    def is_float(a) -> bool:
+        return isinstance(a, Const) and type(a.value) is float or isinstance(a, Var) and id(a) in floats
+
+    for eqn in walk(forward + backward):
+        if eqn.op in _FLOAT_RESULT or eqn.op in _ARITHMETIC and any(is_float(a) for a in eqn.ins):
+            floats.add(id(eqn.out))
+    for eqn in walk(backward):
+        if eqn.op in _ARITHMETIC and len(eqn.ins) == 2 and any(is_float(a) for a in eqn.ins):
+            eqn.ins = tuple(Const(float(a.value)) if isinstance(a, Const) and type(a.value) is int and
+                            abs(a.value) < 2 ** 53 else a for a in eqn.ins)
 
 
 def plan_kept(forward: list, backward: list):
