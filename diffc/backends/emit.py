@@ -310,7 +310,10 @@ def emit_function(fn: Function, name: str, items: list, inline: set[int], group:
                 keep.add(id(eqn.out))
             elif eqn.op in ("make_struct", "tuple", "list"):
                 keep.update(id(a) for a in eqn.ins)
-        layout.release(names, last, set(arrays), keep, set(group))
+        # Merged by control flow: every value of a group some if or loop merges (a name shared only by a
+        # chain of writes in place, margins[i] = 0 after margins = ..., may be deleted).
+        flow = {group[id(v)] for v in members if id(v) in group}
+        layout.release(names, last, set(arrays), keep, {vid for vid, gid in group.items() if gid in flow})
     for node, v in writer.names:
         node.id = names[id(v)]
 

@@ -15,7 +15,21 @@ from __future__ import annotations
 
 import bisect
 
-from ..ir import Const, Eqn, If, Loop, Var, all_blocks, deep_defs, each_item, item_defs, item_reads, substitute, walk
+from ..ir import (
+    Const,
+    Eqn,
+    If,
+    Loop,
+    Var,
+    all_blocks,
+    deep_defs,
+    each_item,
+    item_defs,
+    item_reads,
+    substitute,
+    var_reads,
+    walk,
+)
 from ..ops.custom import IDENTITIES
 from .liveness import groups, live_items
 from .sharing import IN_PLACE, keep_old_values, memory_roots
@@ -142,6 +156,7 @@ def plan(forward: list, backward: list, params: list[Var], roots: list, *, fast:
     items = drop_unread_stacks(forward + backward, {id(r) for r in roots if isinstance(r, Var)})
     normalize(items)
     group = groups(items)
+    writes_in_place(items, backward, group, params)
     if fast:
         float_literals(forward, backward)
     counts = use_counts(items, roots)
@@ -183,6 +198,69 @@ def plan(forward: list, backward: list, params: list[Var], roots: list, *, fast:
     else:
         _choose_inline(items, named, counts, group, inline)
     return items, inline, group
+
+
+# Ops whose result may be one of their inputs itself (b if flag else b, max(a, b), a or b, a call
+# of the user's, np.asarray(b)): for writes in place, their result shares memory with every input.
+_MAY_BE_AN_INPUT = {"select", "opaque", "or", "and", "max", "min", "asarray", "atleast_1d", "atleast_2d",
+                    "atleast_3d", "broadcast_to", "real", "float", "float64", "double", "float_", "array",
+                    "astype", "_unbroadcast"}
+
+
+def _may_share(items: list, roots: dict) -> dict:
+    """``roots`` (id -> memory root) with the results of :data:`_MAY_BE_AN_INPUT` joined to their inputs."""
+    parent = dict(roots)
+
+    def find(x):
+        while parent.get(x, x) != x:
+            x = parent[x]
+        return x
+
+    for eqn in walk(items):
+        if eqn.op in _MAY_BE_AN_INPUT or eqn.op.startswith(("numpy.", "math.", "scipy.")):
+            for a in eqn.ins:
+                if isinstance(a, Var):
+                    ra, rb = find(id(eqn.out)), find(id(a))
+                    if ra != rb:
+                        parent[ra] = rb
+    return {k: find(k) for k in list(parent) + [id(v) for e in walk(items) for v in e.ins if isinstance(v, Var)]}
+
+
+def writes_in_place(items: list, backward: list, group: dict, params: list[Var]) -> None:
+    """The user's ``dW[:, j] += X[i]`` writes into dW, as in the user's code, instead of copying it
+    (``dW_1 = dW.copy(); dW_1[:, j] = ...``, a whole array per write): each ``setitem`` whose array
+    and result bear the user's same name joins the name group of that array, so that it is written
+    in place. :func:`keep_old_values` then keeps a copy wherever the old array is still read (under
+    its name or an alias, or on a loop's stack). Never into a parameter's memory: the caller's
+    arrays are not written."""
+    roots = _may_share(items, memory_roots(items, group=group))
+    theirs = {roots.get(id(p), id(p)) for p in params}
+    hints: dict[int, set] = {}  # memory root -> the user's names of the values that share it
+    for item in each_item(items):
+        for v in item.defs():
+            if v.hint is not None:
+                hints.setdefault(roots.get(id(v), id(v)), set()).add(v.hint)
+    # What the backward pass reads of the forward arrays: an old array it reads stays a copy of its own
+    # (written in place, the read would have to move into the forward lines).
+    late = {id(a) for item in each_item(backward) for a in var_reads(item)}
+    late_roots = {roots.get(vid, vid) for vid in late}
+    made: dict[int, int] = {}
+    for at, eqn in enumerate(walk(items)):
+        made[id(eqn.out)] = at
+        a = eqn.ins[0] if eqn.op == "setitem" and eqn.ins else None
+        if not isinstance(a, Var) or a.hint is None or a.hint != eqn.out.hint or a.is_param or \
+                roots.get(id(a), id(a)) in theirs or len(hints.get(roots.get(id(a), id(a)), ())) > 1:
+            continue  # also not where the user's code shares the array under another name (binary = margins)
+        root = roots.get(id(a), id(a))
+        if id(a) in late or root in late_roots and any(
+                vid in late and roots.get(vid, vid) == root for vid, when in made.items() if when < at):
+            continue
+        old, new = group.setdefault(id(a), id(a)), group.get(id(eqn.out), id(eqn.out))
+        group[id(eqn.out)] = old
+        if new != old:
+            for k, g in group.items():
+                if g == new:
+                    group[k] = old
 
 
 def _final(replace: dict, atom):

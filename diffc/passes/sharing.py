@@ -151,8 +151,10 @@ def _keep_one(block: list, index: int, group: dict, roots: dict) -> bool:
     for old in olds:  # an alias of the array (a copy, a view) is read after the write: copy, then write
         root = roots.get(id(old), id(old))
         for position in range(index + 1, len(block)):
+            # An alias made after the write is one of the new array (one of the old would read the old
+            # array or an earlier alias of it, caught where it does).
             if any(isinstance(a, Var) and a is not old and id(a) not in own and roots.get(id(a), id(a)) == root
-                   for a in item_reads(block[position])):
+                   and defined_at.get(id(a), -1) <= index for a in item_reads(block[position])):
                 positions = _movable(block, index, position, group)
                 if positions is not None:  # use the alias before the write
                     _move_before(block, index, positions)
