@@ -39,6 +39,9 @@ from ..passes.liveness import groups, live_items
 from .control_flow import FieldPart, FlowReverse, RunningSum, split_parts
 from .transpose import transpose_custom_jvp
 
+# Elementwise arithmetic: a fresh array of its operands' broadcast shape.
+_ARITHMETIC = ("add", "sub", "mul", "div", "neg")
+
 
 class ReverseError(Exception):
     """A rule could not be applied; carries the forward equation for locating it."""
@@ -196,6 +199,46 @@ class _Reverse:
         eqn = next((e for e in reversed(block) if isinstance(e, Eqn) and e.out is part), None)
         return eqn if eqn is not None and eqn.op == "scatter_add" else None
 
+    def fresh_full(self, block: list, part, out: Var, parts: list) -> bool:
+        """True if ``part`` is an array a rule just made by arithmetic (``g * e / S``), which only this sum
+        reads and which provably has the whole shape of the value ``out`` is the gradient of: the sum's
+        scatters may then add into it in place (``grad_s = t7; grad_s[y[i]] -= g``, not zeros, a set and
+        an add of whole arrays). The name sharing of :mod:`diffc.passes.sharing` still copies it if an
+        older reader appears."""
+        like = out.primal
+        if self.record is not None or self.shapes is None or not isinstance(part, Var) or like is None or \
+                id(part) not in self.made_here or sum(p is part for p in parts) != 1:
+            return False
+        target = self.shapes.get(like)
+        if not isinstance(target, tuple) or not target:
+            return False
+        made = {id(e.out): e for e in block if isinstance(e, Eqn)}
+        if id(part) not in made or any(part is a for e in block if isinstance(e, Eqn) for a in e.ins):
+            return False
+
+        def shape(a, depth=0):  # (), target, or None (unknown or other)
+            if isinstance(a, Const):
+                return () if type(a.value) in (int, float) else None
+            source = a.primal if a.primal is not None else a  # a gradient has its value's shape
+            known = self.shapes.get(source) if id(source) in self.shapes.of else None
+            if known == () or known is not None and self._same_shape(known, target):
+                return () if known == () else target
+            eqn = made.get(id(a))
+            if eqn is not None and eqn.op == "copy" and depth <= 8:
+                return shape(eqn.ins[0], depth + 1)
+            if eqn is None or depth > 8 or eqn.op not in _ARITHMETIC:
+                return None
+            sides = [shape(x, depth + 1) for x in eqn.ins]
+            if None in sides:
+                return None
+            return target if target in sides else ()
+
+        return made[id(part)].op in _ARITHMETIC and shape(part) == target
+
+    def _same_shape(self, a, b) -> bool:
+        return isinstance(a, tuple) and len(a) == len(b) and all(
+            x == 1 and y == 1 or self.shapes.same(x, y) for x, y in zip(a, b))
+
     def sum_parts(self, b: Builder, parts: list, out: Var, between=Var) -> Var:
         """``out`` = the sum of two or more ``parts`` (``between()`` makes the partial sums). Where one
         part is an array only this sum holds (a loop's running sum of fresh zeros, or else a fresh
@@ -203,6 +246,7 @@ class _Reverse:
         rather than each made as a whole array and added."""
         scatters = {id(p): self.scatter_of(b.eqns, p) for p in parts}
         acc = next((p for p in parts if isinstance(p, Var) and id(p) in self.owned), None) or \
+            next((p for p in parts if scatters[id(p)] is None and self.fresh_full(b.eqns, p, out, parts)), None) or \
             next((p for p in parts if scatters[id(p)] is not None), None)
         in_place = acc is not None and any(scatters[id(p)] is not None for p in parts if p is not acc)
         at = next(k for k, p in enumerate(parts) if p is acc) if in_place else 0  # else: the sum as written

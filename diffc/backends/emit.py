@@ -226,6 +226,8 @@ class Writer:
             same = isinstance(args[0], ast.Name) and args[0].id == target
             copy = [] if same else [ast.Assign([ast.Name(target, ast.Store())], _method(args[0], "copy"), lineno=0)]
             if basic or eqn.params.get("unique"):  # no element selected twice: += is exact
+                if isinstance(args[1], ast.UnaryOp) and isinstance(args[1].op, ast.USub):  # += -g is -= g
+                    return [*copy, ast.AugAssign(store, ast.Sub(), args[1].operand)]
                 return [*copy, ast.AugAssign(store, ast.Add(), args[1])]
             add_at = ast.Call(ast.Attribute(self.numpy("add"), "at", ast.Load()),
                               [name, index_value_ast(index, args), args[1]], [])
