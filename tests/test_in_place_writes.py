@@ -66,3 +66,18 @@ def test_a_fresh_part_smaller_than_the_value_is_not_written_in_place():
         grads = run_generated(_compile(source, {"s": "N,C", "b": "C"}, fast=fast))["f_grad"](s, b)
         for i in (0, 1):
             np.testing.assert_allclose(grads[i], numeric_gradient(user, [s, b], i), rtol=1e-6, atol=1e-9)
+
+
+def test_the_fast_form_of_array_code_folds_the_seed_and_writes_float_literals(make_module):
+    # the decorator's form: no 1.0 * (seed) and 1.0 - t * t beside np.tanh's float result; the same numbers
+    source = "import numpy as np\n\n\ndef g(W, X, b):\n    return np.sum(np.tanh(X @ W + b))\n"
+    W, X, b = RNG.normal(size=(4, 3)), RNG.normal(size=(5, 4)), RNG.normal(size=3)
+    grad = diffc.grad(make_module(source).g)
+    fast = grad(W, X, b)
+    text = grad.source
+    assert "1.0 *" not in text and "1.0 - " in text and "1 - " not in text
+    plain = run_generated(_compile(source, {"W": "D,C", "X": "N,D", "b": "C"}))["g_grad"](W, X, b)
+    user = run_generated(source)["g"]
+    for i in range(3):
+        np.testing.assert_array_equal(fast[i], plain[i])
+        np.testing.assert_allclose(fast[i], numeric_gradient(user, [W, X, b], i), rtol=1e-6, atol=1e-9)

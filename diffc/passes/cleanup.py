@@ -157,8 +157,7 @@ def plan(forward: list, backward: list, params: list[Var], roots: list, *, fast:
     normalize(items)
     group = groups(items)
     writes_in_place(items, backward, group, params)
-    if fast:
-        float_literals(forward, backward)
+    floats = float_literals(forward, backward) if fast else set()
     counts = use_counts(items, roots)
     root_ids = {id(r) for r in roots if isinstance(r, Var)}
     named = {id(p) for p in params} | root_ids | set(group)
@@ -178,6 +177,8 @@ def plan(forward: list, backward: list, params: list[Var], roots: list, *, fast:
         (lambda v: id(v) in named and (v.primal is None or id(v) in group or id(v) in params_ids))
     replace: dict = {}
     items = propagate_copies(items, keep, replace)
+    if fast and fold_ones(items, backward, floats):
+        items = propagate_copies(items, keep, replace)
     if renamed is not None:
         renamed.update((k, _final(replace, a)) for k, a in replace.items() if k in root_ids)
     roots = [_final(replace, r) for r in roots]
@@ -272,7 +273,7 @@ def _final(replace: dict, atom):
 
 # Ops whose result is a float (or a float array) whatever their inputs: an integer literal beside one
 # gives the same number as a float literal.
-_FLOAT_RESULT = {"sigmoid", "div", *(f"{lib}.{name}" for lib in ("math", "numpy") for name in (
+_FLOAT_RESULT = {"sigmoid", "div", *(f"{prefix}{name}" for prefix in ("scalar_", "") for name in (
     "exp", "expm1", "log", "log2", "log10", "log1p", "sqrt", "sin", "cos", "tan", "arcsin", "arccos",
     "arctan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "erf", "erfc"))}
 _ARITHMETIC = ("add", "sub", "mul")
@@ -295,6 +296,30 @@ def float_literals(forward: list, backward: list) -> None:
         if eqn.op in _ARITHMETIC and len(eqn.ins) == 2 and any(is_float(a) for a in eqn.ins):
             eqn.ins = tuple(Const(float(a.value)) if isinstance(a, Const) and type(a.value) is int and
                             abs(a.value) < 2 ** 53 else a for a in eqn.ins)
+    return floats
+
+
+def fold_ones(items: list, backward: list, floats: set) -> bool:
+    """``1.0 * t`` -> ``t`` where t is a float the backward pass made (the seed 1.0 meeting an array
+    gradient, once its copy is gone): the same numbers; never a forward value or a parameter, so that
+    no gradient returned is one of the caller's arrays. True if any changed (a copy now)."""
+    made = {id(e.out) for e in walk(backward)}
+    readers: dict[int, list] = {}
+    for item in each_item(items):
+        for a in var_reads(item):
+            readers.setdefault(id(a), []).append(item)
+    changed = False
+    for eqn in walk(backward):
+        if eqn.op == "mul" and len(eqn.ins) == 2:
+            # 1.0 * t5 * 2.0 * W: t5 a forward number, but what reads the product makes a new value anyway
+            passed_on = readers.get(id(eqn.out)) and all(isinstance(r, Eqn) and r.op in ("mul", "div", "add", "sub")
+                                                         for r in readers[id(eqn.out)])
+            for one, t in (eqn.ins, eqn.ins[::-1]):
+                if isinstance(one, Const) and type(one.value) is float and one.value == 1.0 and \
+                        isinstance(t, Var) and (id(t) in made or passed_on) and id(t) in floats:
+                    eqn.op, eqn.ins, changed = "copy", (t,), True
+                    break
+    return changed
 
 
 def plan_kept(forward: list, backward: list):
