@@ -119,6 +119,13 @@ def _worker(case_id, systems, settings, log):
         if result is None:
             if proc.returncode == 3 and current in seen:  # measure.py left after a first call over its budget
                 return None, seen, current
+            if proc.returncode < 0 and current not in ("start", "timing", "forward"):
+                # killed by a signal in a system's first call (JAX tracing 8,000 iterations): that system
+                # is shown crashed, and the case is measured again without it
+                log(f"  {case_id}: measure.py died of signal {-proc.returncode} in the first call of {current}")
+                seen[current] = {"status": f"crashed: its first call killed the measuring process "
+                                           f"(signal {-proc.returncode})"}
+                return None, seen, current
             err.seek(0)
             tail = err.read().strip().splitlines()[-3:]
             log(f"  {case_id}: measure.py exited {proc.returncode}: " + " / ".join(tail))
@@ -138,7 +145,7 @@ def run_case(case_id, systems, settings, log):
             return result
         if stopped in (None, "start", "timing", "forward"):
             break
-        fixed.update({s: r for s, r in seen.items() if r["status"] != "ok" and s != "forward"})
+        fixed.update({s: r for s, r in seen.items() if r["status"] != "ok" and s != "forward"})  # crashed too
         fixed.setdefault(stopped, {"status": f"not timed: first call still running after "
                                              f"{settings['budget'] + GRACE:.0f} s (stopped)"})
     case = BY_ID[case_id]

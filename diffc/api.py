@@ -221,7 +221,7 @@ class GradFunction:
                            for v in (shapes or {}).values())  # an array's (dims, dtype kind)
         compiled, used, helpers = compile_function(self._fdef, scope, self._source, wrt=self._wrt,
                                                    mode=self._mode, shapes=shapes, has_aux=self._has_aux,
-                                                   inner=self._inner,
+                                                   inner=self._inner, fast=True,  # fast: .source shows what runs
                                                    name=f"{self._fdef.name}_hvp" if self._inner and self._mode == "jvp"
                                                    else None)  # the tangent of a gradient: diffc.hvp
         text = join_module(None, module_parts(scope, used, helpers), [compiled.text])

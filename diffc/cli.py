@@ -95,6 +95,10 @@ def _compile_parser() -> argparse.ArgumentParser:
                         help="keep composite gates apart: the sigmoid 1 / (1 + exp(-x)) is then differentiated "
                              "through its exp chain, one line per small gate, instead of as one gate whose "
                              "local gradient is (1 - s) * s")
+    parser.add_argument("--fast", action="store_true",
+                        help="write the form the decorator runs: in scalar code the seed grad_out = 1.0 folded "
+                             "into its uses, no grad_x = grad_q copy lines, float literals beside floats "
+                             "(1.0 - L); the same values as the default, which reads like the lecture")
     parser.add_argument("--comments", action="store_true",
                         help="add a '# grad of: <source line>' comment above each group of backward lines")
     parser.add_argument("--backend", choices=sorted(BACKENDS), default="numpy",
@@ -192,11 +196,11 @@ def compile_command(argv: list[str]) -> int:
         return _write(module, target)
     if args.dump_after is not None:
         sys.stdout.write(dump_source(text, args.file, args.dump_after, functions=args.function, wrt=wrt, mode=mode,
-                                     shapes=shapes, fuse=not args.no_fuse, has_aux=args.has_aux))
+                                     shapes=shapes, fuse=not args.no_fuse, has_aux=args.has_aux, fast=args.fast))
         return 0
     module = compile_source(text, args.file, functions=args.function, wrt=wrt, mode=mode,
                             comments=args.comments, shapes=shapes, fuse=not args.no_fuse,
-                            has_aux=args.has_aux, backend=args.backend)
+                            has_aux=args.has_aux, backend=args.backend, fast=args.fast)
     return _write(module, target)
 
 

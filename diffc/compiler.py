@@ -92,6 +92,7 @@ class Prepared:
     backend: str = "numpy"  # the library generated code calls for arrays: a name in BACKENDS
     trace: dict | None = None  # for the tools: keep every value under a name of its own (see emit_function)
     inner: tuple = ()  # (mode, wrt) of each transform under this one, innermost first: see compose_inner
+    fast: bool = False  # the form the decorator runs: seed folded, gradient aliases propagated (passes/cleanup.py)
     # Made by the passes:
     positions: list = field(default_factory=list)
     bare: bool = False
@@ -183,7 +184,8 @@ def reverse_pass(p: Prepared) -> None:
     try:
         p.backward, p.grads = backward(p.fn, p.forward, p.wrt, numpy=p.scope.uses_module("numpy"),
                                        shapes=p.shapes, record=p.record,
-                                       seeds=list(zip(p.outputs, p.cotangents)) if p.mode == "vjp" else None)
+                                       seeds=list(zip(p.outputs, p.cotangents)) if p.mode == "vjp" else None,
+                                       fast=p.fast and p.trace is None)
     except ReverseError as exc:
         node = ast.Module(body=[])
         node.lineno, node.col_offset = (exc.eqn.lineno or p.fdef.lineno) - p.source.line_offset, exc.eqn.col or 0
@@ -203,7 +205,12 @@ def cleanup_pass(p: Prepared) -> None:
     """What gets a line, what is written inline, which values share a name (:mod:`diffc.passes.cleanup`)."""
     roots = [*p.outputs, *p.grads] if p.mode == "vjp" else [p.fn.out, *p.grads, *p.fn.aux]
     if p.trace is None:
-        p.items, p.inline, p.group = plan(p.forward, p.backward, [*p.fn.params, *p.cotangents], roots)
+        renamed: dict = {}
+        scalar = p.shapes is not None and all(p.shapes.get(v) == () for v in p.fn.params)
+        numbers = {id(g) for g in p.grads} if scalar and p.mode != "vjp" else set()
+        p.items, p.inline, p.group = plan(p.forward, p.backward, [*p.fn.params, *p.cotangents], roots, fast=p.fast,
+                                          renamed=renamed, numbers=numbers)
+        p.grads = [renamed.get(id(g), g) for g in p.grads]  # a gradient that was a copy: what it copied
     else:  # every value kept, none inline: the tools read each one
         p.items, p.inline, p.group = plan_kept(p.forward, p.backward)
 
@@ -495,8 +502,12 @@ def compile_forward(fdef: ast.FunctionDef, scope: Scope, source: Source, *, wrt=
 def compile_function(fdef: ast.FunctionDef, scope: Scope, source: Source, *, wrt=None, mode: str = "grad",
                      comments: bool = False, name: str | None = None, shapes: dict | None = None,
                      fuse: bool = True, has_aux: bool = False, backend: str = "numpy",
-                     inner: tuple = ()) -> tuple[CompiledFunction, set[str], set[str]]:
+                     inner: tuple = (), fast: bool = False) -> tuple[CompiledFunction, set[str], set[str]]:
     """Compile one function definition (see :func:`prepare` for the arguments).
+
+    ``fast`` writes the form the decorator runs rather than the lecture's (the CLI's default): the
+    seed ``grad_out = 1.0`` folded into its uses in scalar code, no ``grad_x = grad_q`` copy lines,
+    float literals beside float values (``1.0 - L``); the same values (:func:`diffc.passes.cleanup.plan`).
 
     Returns the compiled function, the global names its text uses and the
     helpers it calls. ``inner`` (see :func:`compose_inner`): differentiate the gradient that
@@ -514,7 +525,8 @@ def compile_function(fdef: ast.FunctionDef, scope: Scope, source: Source, *, wrt
                            "a vjp takes a cotangent for every returned value: give a zero one for a value "
                            "that does not count")
     p = Prepared(fdef, scope, source, wrt_spec=wrt, param_shapes=shapes, fuse=fuse, has_aux=has_aux, mode=mode,
-                 comments=comments, grad_name=name or f"{fdef.name}_{mode}", backend=backend, inner=tuple(inner))
+                 comments=comments, grad_name=name or f"{fdef.name}_{mode}", backend=backend, inner=tuple(inner),
+                 fast=fast)
     if p.inner:
         compose_inner(p)
         run_passes(p, start="live")
@@ -546,7 +558,7 @@ def join_module(header: str | None, parts: list[str], bodies: list[str]) -> str:
 @deep
 def compile_source(text: str, filename: str = "<source>", *, functions=None, wrt=None, mode: str = "grad",
                    comments: bool = False, shapes: dict | None = None, fuse: bool = True,
-                   has_aux: bool = False, backend: str = "numpy") -> CompiledModule:
+                   has_aux: bool = False, backend: str = "numpy", fast: bool = False) -> CompiledModule:
     """Compile every top-level function of a module (or those named in ``functions``); ``backend``
     names the array library generated code calls ("numpy", or "jax": see diffc/backends/).
 
@@ -561,7 +573,8 @@ def compile_source(text: str, filename: str = "<source>", *, functions=None, wrt
         try:
             check_decorators(fdef, source, scope.understood)
             cf, names, needs = compile_function(fdef, scope, source, wrt=wrt, mode=mode, comments=comments,
-                                                shapes=shapes, fuse=fuse, has_aux=has_aux, backend=backend)
+                                                shapes=shapes, fuse=fuse, has_aux=has_aux, backend=backend,
+                                                fast=fast)
         except DiffcError as exc:
             errors.extend(flatten(exc))
             continue
@@ -608,7 +621,7 @@ def _select(text: str, filename: str, functions, wrt=None) -> tuple[Source, Scop
 
 @deep
 def dump_source(text: str, filename: str, after: str, *, functions=None, wrt=None, mode: str = "grad",
-                shapes: dict | None = None, fuse: bool = True, has_aux: bool = False) -> str:
+                shapes: dict | None = None, fuse: bool = True, has_aux: bool = False, fast: bool = False) -> str:
     """The IR of each function (or those named) right after pass ``after`` (one of :data:`PASS_NAMES`),
     as text: what ``diffc f.py --dump-after PASS`` prints. The passes after it do not run."""
     if after not in PASS_NAMES:
@@ -618,7 +631,7 @@ def dump_source(text: str, filename: str, after: str, *, functions=None, wrt=Non
     for fdef in selected:
         check_decorators(fdef, source, scope.understood)
         p = Prepared(fdef, scope, source, wrt_spec=wrt, param_shapes=shapes, fuse=fuse, has_aux=has_aux, mode=mode,
-                     grad_name=f"{fdef.name}_{mode}")
+                     grad_name=f"{fdef.name}_{mode}", fast=fast)
         run_passes(p, stop=after)
         parts.append(f"# {fdef.name} after {after}\n{describe(p, after)}")
     return "\n".join(parts)

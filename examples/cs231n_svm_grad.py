@@ -34,11 +34,9 @@ def svm_loss_naive_grad(W, X, y, reg):
                 saved_took_if_1.append(took_if)
                 if took_if:
                     loss = loss + margin
-                    dW_1 = dW.copy()
-                    dW_1[:, j] = dW[:, j] + X[i]
+                    dW[:, j] = dW[:, j] + X[i]
                     t4 = y[i]
-                    dW = dW_1.copy()
-                    dW[:, t4] = dW_1[:, t4] - X[i]
+                    dW[:, t4] = dW[:, t4] - X[i]
     loss = loss / num_train
     dW = dW / num_train
     loss = loss + reg * np.sum(W * W)

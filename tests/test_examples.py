@@ -27,6 +27,36 @@ def test_golden_file(name):
     assert out.getvalue() == golden.read_text(), "regenerate with: python examples/regenerate.py"
 
 
+@pytest.mark.parametrize("name", list(regenerate.FAST))
+def test_fast_golden_file(name):
+    """The fast form (what the decorator runs) of each example in regenerate.FAST, pinned too."""
+    out = io.StringIO()
+    with redirect_stdout(out):
+        assert diffc_main([str(ROOT / "examples" / name), *regenerate.FAST[name], "--fast", "--stdout"]) == 0
+    golden = ROOT / "examples" / name.replace(".py", "_fast_grad.py")
+    assert out.getvalue() == golden.read_text(), "regenerate with: python examples/regenerate.py"
+
+
+@pytest.mark.parametrize("function,args", [("f", [-2.0, 5.0, -4.0]), ("f", [0.3, -1.7, 2.5]),
+                                           ("neuron", [2.0, -1.0, -3.0, -2.0, -3.0]),
+                                           ("neuron", [0.4, 1.3, -0.8, 0.2, 0.1])])
+def test_lecture_both_forms(function, args):
+    """The lecture's form and the fast form give the same numbers, and both match central differences;
+    the fast form has no seed line, no copy lines and float literals; the decorator runs it."""
+    user = getattr(importlib.import_module("lecture"), function)
+    fast_text = (ROOT / "examples" / "lecture_fast_grad.py").read_text()
+    fast = run_generated(fast_text)[f"{function}_grad"](*args)
+    plain = generated("lecture", function)(*args)
+    assert fast == plain
+    for i in range(len(args)):
+        np.testing.assert_allclose(fast[i], numeric_gradient(user, list(args), i), rtol=1e-6, atol=1e-8)
+    assert "grad_out = 1.0" not in fast_text and "1 - L" not in fast_text and "1.0 - L" in fast_text
+    assert "grad_x = grad_q" not in fast_text
+    decorated = diffc.grad(user)
+    assert decorated(*args) == fast
+    assert decorated.source.split("\n\n\n")[-1].strip() in fast_text
+
+
 def generated(name, function):
     return run_generated((ROOT / "examples" / f"{name}_grad.py").read_text())[f"{function}_grad"]
 

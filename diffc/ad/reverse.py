@@ -39,6 +39,9 @@ from ..passes.liveness import groups, live_items
 from .control_flow import FieldPart, FlowReverse, RunningSum, split_parts
 from .transpose import transpose_custom_jvp
 
+# Elementwise arithmetic: a fresh array of its operands' broadcast shape.
+_ARITHMETIC = ("add", "sub", "mul", "div", "neg")
+
 
 class ReverseError(Exception):
     """A rule could not be applied; carries the forward equation for locating it."""
@@ -150,6 +153,7 @@ class _Reverse:
         self._index(fn.eqns)
         self.same_name = groups(fn.eqns)  # values an if or a loop writes under one name
         self.flow = FlowReverse(self)  # branches and loops
+        self.seed = None  # the seed when it is a constant the rules fold (fast form, scalar code)
 
     def _index(self, items):
         for item, block in each_in_block(items):
@@ -195,6 +199,46 @@ class _Reverse:
         eqn = next((e for e in reversed(block) if isinstance(e, Eqn) and e.out is part), None)
         return eqn if eqn is not None and eqn.op == "scatter_add" else None
 
+    def fresh_full(self, block: list, part, out: Var, parts: list) -> bool:
+        """True if ``part`` is an array a rule just made by arithmetic (``g * e / S``), which only this sum
+        reads and which provably has the whole shape of the value ``out`` is the gradient of: the sum's
+        scatters may then add into it in place (``grad_s = t7; grad_s[y[i]] -= g``, not zeros, a set and
+        an add of whole arrays). The name sharing of :mod:`diffc.passes.sharing` still copies it if an
+        older reader appears."""
+        like = out.primal
+        if self.record is not None or self.shapes is None or not isinstance(part, Var) or like is None or \
+                id(part) not in self.made_here or sum(p is part for p in parts) != 1:
+            return False
+        target = self.shapes.get(like)
+        if not isinstance(target, tuple) or not target:
+            return False
+        made = {id(e.out): e for e in block if isinstance(e, Eqn)}
+        if id(part) not in made or any(part is a for e in block if isinstance(e, Eqn) for a in e.ins):
+            return False
+
+        def shape(a, depth=0):  # (), target, or None (unknown or other)
+            if isinstance(a, Const):
+                return () if type(a.value) in (int, float) else None
+            source = a.primal if a.primal is not None else a  # a gradient has its value's shape
+            known = self.shapes.get(source) if id(source) in self.shapes.of else None
+            if known == () or known is not None and self._same_shape(known, target):
+                return () if known == () else target
+            eqn = made.get(id(a))
+            if eqn is not None and eqn.op == "copy" and depth <= 8:
+                return shape(eqn.ins[0], depth + 1)
+            if eqn is None or depth > 8 or eqn.op not in _ARITHMETIC:
+                return None
+            sides = [shape(x, depth + 1) for x in eqn.ins]
+            if None in sides:
+                return None
+            return target if target in sides else ()
+
+        return made[id(part)].op in _ARITHMETIC and shape(part) == target
+
+    def _same_shape(self, a, b) -> bool:
+        return isinstance(a, tuple) and len(a) == len(b) and all(
+            x == 1 and y == 1 or self.shapes.same(x, y) for x, y in zip(a, b))
+
     def sum_parts(self, b: Builder, parts: list, out: Var, between=Var) -> Var:
         """``out`` = the sum of two or more ``parts`` (``between()`` makes the partial sums). Where one
         part is an array only this sum holds (a loop's running sum of fresh zeros, or else a fresh
@@ -202,6 +246,7 @@ class _Reverse:
         rather than each made as a whole array and added."""
         scatters = {id(p): self.scatter_of(b.eqns, p) for p in parts}
         acc = next((p for p in parts if isinstance(p, Var) and id(p) in self.owned), None) or \
+            next((p for p in parts if scatters[id(p)] is None and self.fresh_full(b.eqns, p, out, parts)), None) or \
             next((p for p in parts if scatters[id(p)] is not None), None)
         in_place = acc is not None and any(scatters[id(p)] is not None for p in parts if p is not acc)
         at = next(k for k, p in enumerate(parts) if p is acc) if in_place else 0  # else: the sum as written
@@ -256,6 +301,9 @@ class _Reverse:
                 self.grads[id(v)] = self.assemble(v, parts[::-1], b)
                 return
             first = parts[0]
+            if len(parts) == 1 and first is self.seed:  # the output's gradient: 1.0, folded by each rule
+                self.grads[id(v)] = first
+                return
             if len(parts) == 1 and isinstance(first, Var) and id(first) in self.made_here:
                 self.made_here.discard(id(first))
                 first.primal = v  # the rule's result is this variable's gradient
@@ -386,12 +434,22 @@ def _refuse_active_effects(fn: Function, forward: list, wrt: list[Var]) -> None:
             raise ReverseError(eqn, *eqn.params["_why"])
 
 
+def _seed_folds(fn: Function, shapes) -> bool:
+    """True if the seed 1.0 may be a constant folded into its uses (``grad_out * z`` is ``z``): every
+    parameter a number that is not an integer (the fold keeps ``z``'s type, and an int64 could overflow
+    where ``1.0 * z`` would not); array code keeps its one ``grad_out = 1.0`` line, which costs nothing there."""
+    return shapes is not None and all(shapes.get(p) == () and shapes.kind(p) not in ("b", "i", "u")
+                                      for p in fn.params)
+
+
 def backward(fn: Function, forward: list, wrt: list[Var], *, numpy: bool = False,
-             shapes=None, record: dict | None = None, seeds=None) -> tuple[list, list[Var]]:
+             shapes=None, record: dict | None = None, seeds=None, fast: bool = False) -> tuple[list, list[Var]]:
     """Backward items and, for each parameter in ``wrt``, its gradient variable.
 
     ``seeds``, if given, pairs returned values with the gradients they start from (a vector-Jacobian
     product's cotangent parameters, :mod:`diffc.ad.seeds`); by default the output starts from 1.0.
+    With ``fast``, in scalar code (:func:`_seed_folds`) that 1.0 is the constant itself rather than
+    a ``grad_out = 1.0`` line, so that the rules fold it (``grad_out * z`` is ``z``).
 
     ``record``, if given, receives the gradient sent along each edge of the
     graph: ``record[(id(eqn), i)]`` is what input ``i`` of ``eqn`` received,
@@ -401,7 +459,11 @@ def backward(fn: Function, forward: list, wrt: list[Var], *, numpy: bool = False
     _refuse_active_effects(fn, forward, wrt)
     start, copies = {}, []
     writes = any(e.op == "setitem" for e in walk(forward))  # then the backward pass writes in place (zero_at)
-    for value, seed in [(fn.out, Const(1.0))] if seeds is None else seeds:
+    if seeds is None:
+        seeds = [(fn.out, Const(1.0))]
+        if fast and _seed_folds(fn, shapes):
+            r.seed = seeds[0][1]
+    for value, seed in seeds:
         if isinstance(value, Var) and id(value) in r.active:
             if isinstance(seed, Var) and writes and (shapes is None or shapes.get(value) != ()):
                 seed = r.builder(copies).call("array_copy", seed)  # never a write into the caller's array

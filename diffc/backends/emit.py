@@ -226,6 +226,8 @@ class Writer:
             same = isinstance(args[0], ast.Name) and args[0].id == target
             copy = [] if same else [ast.Assign([ast.Name(target, ast.Store())], _method(args[0], "copy"), lineno=0)]
             if basic or eqn.params.get("unique"):  # no element selected twice: += is exact
+                if isinstance(args[1], ast.UnaryOp) and isinstance(args[1].op, ast.USub):  # += -g is -= g
+                    return [*copy, ast.AugAssign(store, ast.Sub(), args[1].operand)]
                 return [*copy, ast.AugAssign(store, ast.Add(), args[1])]
             add_at = ast.Call(ast.Attribute(self.numpy("add"), "at", ast.Load()),
                               [name, index_value_ast(index, args), args[1]], [])
@@ -310,7 +312,10 @@ def emit_function(fn: Function, name: str, items: list, inline: set[int], group:
                 keep.add(id(eqn.out))
             elif eqn.op in ("make_struct", "tuple", "list"):
                 keep.update(id(a) for a in eqn.ins)
-        layout.release(names, last, set(arrays), keep, set(group))
+        # Merged by control flow: every value of a group some if or loop merges (a name shared only by a
+        # chain of writes in place, margins[i] = 0 after margins = ..., may be deleted).
+        flow = {group[id(v)] for v in members if id(v) in group}
+        layout.release(names, last, set(arrays), keep, {vid for vid, gid in group.items() if gid in flow})
     for node, v in writer.names:
         node.id = names[id(v)]
 

@@ -15,7 +15,21 @@ from __future__ import annotations
 
 import bisect
 
-from ..ir import Eqn, If, Loop, Var, all_blocks, deep_defs, each_item, item_defs, item_reads, substitute, walk
+from ..ir import (
+    Const,
+    Eqn,
+    If,
+    Loop,
+    Var,
+    all_blocks,
+    deep_defs,
+    each_item,
+    item_defs,
+    item_reads,
+    substitute,
+    var_reads,
+    walk,
+)
 from ..ops.custom import IDENTITIES
 from .liveness import groups, live_items
 from .sharing import IN_PLACE, keep_old_values, memory_roots
@@ -125,34 +139,187 @@ def erase_identities(items: list, keep: bool = False) -> set[int]:
     return erased
 
 
-def plan(forward: list, backward: list, params: list[Var], roots: list):
-    """The items to emit, the ids of the variables written inline, and the name groups."""
+_STATEMENTS = ("setitem", "scatter_add", "zero_at", "index_add", "pop", "new_stack", "push")
+
+
+def plan(forward: list, backward: list, params: list[Var], roots: list, *, fast: bool = False,
+         renamed: dict | None = None, numbers=frozenset()):
+    """The items to emit, the ids of the variables written inline, and the name groups.
+
+    With ``fast`` (the form the decorator runs), a gradient that is a copy of another value gets no line
+    of its own (``grad_x = grad_q``: ``grad_q`` is used in its place; a returned one is the value it
+    copied: ``renamed`` receives those roots, ``id(copy) -> atom``), and an integer literal beside a value
+    that is a float in backward arithmetic is written as a float (``1.0 - L``): CPython's float operations
+    are quicker on two floats, and the result is the same number. The gradients whose ids are in
+    ``numbers`` (scalars) and that nothing but the return reads are written in the return itself."""
     erased = erase_identities(forward) | erase_identities(backward)  # a rule's code may stop gradients too
     items = drop_unread_stacks(forward + backward, {id(r) for r in roots if isinstance(r, Var)})
     normalize(items)
     group = groups(items)
+    writes_in_place(items, backward, group, params)
+    floats = float_literals(forward, backward) if fast else set()
     counts = use_counts(items, roots)
     root_ids = {id(r) for r in roots if isinstance(r, Var)}
     named = {id(p) for p in params} | root_ids | set(group)
     named.update(id(v) for item in each_item(items) for v in item.header_defs())  # a loop's target
     for item in walk(items):
         v = item.out
-        if item.op in ("setitem", "scatter_add", "zero_at", "index_add", "pop", "new_stack", "push") or \
+        if item.op in _STATEMENTS or \
                 item.params.get("_keep"):
             named.add(id(v))  # written as statements of their own, or a copy that must stay
         elif v.primal is None:
-            if v.hint is not None or counts.get(id(v), 0) > 1 and id(v) not in erased:  # erased: the value itself
+            if v.hint is not None and not (fast and numbers) or counts.get(id(v), 0) > 1 and id(v) not in erased:
                 named.add(id(v))
         elif id(v.primal) in named:
             named.add(id(v))
-    items = propagate_copies(items, lambda v: id(v) in named)
+    params_ids = {id(p) for p in params}
+    keep = (lambda v: id(v) in named) if not fast else \
+        (lambda v: id(v) in named and (v.primal is None or id(v) in group or id(v) in params_ids))
+    replace: dict = {}
+    items = propagate_copies(items, keep, replace)
+    if fast and fold_ones(items, backward, floats):
+        items = propagate_copies(items, keep, replace)
+    if renamed is not None:
+        renamed.update((k, _final(replace, a)) for k, a in replace.items() if k in root_ids)
+    roots = [_final(replace, r) for r in roots]
     # After the copies are gone, so that the reads it checks are the reads that will be written.
     keep_old_values(items, group)
     named |= {id(e.out) for e in walk(items) if e.params.get("_keep")}
     counts = use_counts(items, roots)
     inline: set[int] = set()
-    _choose_inline(items, named, counts, group, inline)
+    if fast and numbers:
+        # A number's gradient read by the return alone is written there (return ds * x0, ...), as the
+        # line that computes it would be: a pseudo-equation for the return lets the usual checks decide.
+        top = {id(i.out): i for i in items if isinstance(i, Eqn)}
+        named -= {id(r) for r in roots if isinstance(r, Var) and id(r) in numbers and id(r) in top and
+                  id(r) not in group and not top[id(r)].params.get("_keep") and top[id(r)].op not in _STATEMENTS}
+        items.append(Eqn("tuple", tuple(roots), Var()))
+        _choose_inline(items, named, counts, group, inline)
+        items.pop()
+    else:
+        _choose_inline(items, named, counts, group, inline)
     return items, inline, group
+
+
+# Ops whose result may be one of their inputs itself (b if flag else b, max(a, b), a or b, a call
+# of the user's, np.asarray(b)): for writes in place, their result shares memory with every input.
+_MAY_BE_AN_INPUT = {"select", "opaque", "or", "and", "max", "min", "asarray", "atleast_1d", "atleast_2d",
+                    "atleast_3d", "broadcast_to", "real", "float", "float64", "double", "float_", "array",
+                    "astype", "_unbroadcast"}
+
+
+def _may_share(items: list, roots: dict) -> dict:
+    """``roots`` (id -> memory root) with the results of :data:`_MAY_BE_AN_INPUT` joined to their inputs."""
+    parent = dict(roots)
+
+    def find(x):
+        while parent.get(x, x) != x:
+            x = parent[x]
+        return x
+
+    for eqn in walk(items):
+        if eqn.op in _MAY_BE_AN_INPUT or eqn.op.startswith(("numpy.", "math.", "scipy.")):
+            for a in eqn.ins:
+                if isinstance(a, Var):
+                    ra, rb = find(id(eqn.out)), find(id(a))
+                    if ra != rb:
+                        parent[ra] = rb
+    return {k: find(k) for k in list(parent) + [id(v) for e in walk(items) for v in e.ins if isinstance(v, Var)]}
+
+
+def writes_in_place(items: list, backward: list, group: dict, params: list[Var]) -> None:
+    """The user's ``dW[:, j] += X[i]`` writes into dW, as in the user's code, instead of copying it
+    (``dW_1 = dW.copy(); dW_1[:, j] = ...``, a whole array per write): each ``setitem`` whose array
+    and result bear the user's same name joins the name group of that array, so that it is written
+    in place. :func:`keep_old_values` then keeps a copy wherever the old array is still read (under
+    its name or an alias, or on a loop's stack). Never into a parameter's memory: the caller's
+    arrays are not written."""
+    roots = _may_share(items, memory_roots(items, group=group))
+    theirs = {roots.get(id(p), id(p)) for p in params}
+    hints: dict[int, set] = {}  # memory root -> the user's names of the values that share it
+    for item in each_item(items):
+        for v in item.defs():
+            if v.hint is not None:
+                hints.setdefault(roots.get(id(v), id(v)), set()).add(v.hint)
+    # What the backward pass reads of the forward arrays: an old array it reads stays a copy of its own
+    # (written in place, the read would have to move into the forward lines).
+    late = {id(a) for item in each_item(backward) for a in var_reads(item)}
+    late_roots = {roots.get(vid, vid) for vid in late}
+    made: dict[int, int] = {}
+    for at, eqn in enumerate(walk(items)):
+        made[id(eqn.out)] = at
+        a = eqn.ins[0] if eqn.op == "setitem" and eqn.ins else None
+        if not isinstance(a, Var) or a.hint is None or a.hint != eqn.out.hint or a.is_param or \
+                roots.get(id(a), id(a)) in theirs or len(hints.get(roots.get(id(a), id(a)), ())) > 1:
+            continue  # also not where the user's code shares the array under another name (binary = margins)
+        root = roots.get(id(a), id(a))
+        if id(a) in late or root in late_roots and any(
+                vid in late and roots.get(vid, vid) == root for vid, when in made.items() if when < at):
+            continue
+        old, new = group.setdefault(id(a), id(a)), group.get(id(eqn.out), id(eqn.out))
+        group[id(eqn.out)] = old
+        if new != old:
+            for k, g in group.items():
+                if g == new:
+                    group[k] = old
+
+
+def _final(replace: dict, atom):
+    """What ``atom`` stands for once every copy in ``replace`` is gone (a copy of a copy too)."""
+    while isinstance(atom, Var) and id(atom) in replace:
+        atom = replace[id(atom)]
+    return atom
+
+
+# Ops whose result is a float (or a float array) whatever their inputs: an integer literal beside one
+# gives the same number as a float literal.
+_FLOAT_RESULT = {"sigmoid", "div", *(f"{prefix}{name}" for prefix in ("scalar_", "") for name in (
+    "exp", "expm1", "log", "log2", "log10", "log1p", "sqrt", "sin", "cos", "tan", "arcsin", "arccos",
+    "arctan", "asin", "acos", "atan", "sinh", "cosh", "tanh", "erf", "erfc"))}
+_ARITHMETIC = ("add", "sub", "mul")
+
+
+def float_literals(forward: list, backward: list) -> None:
+    """``1 - L`` -> ``1.0 - L`` where L is a float: a product, sum or difference of floats, a float
+    literal, or the result of an op in :data:`_FLOAT_RESULT`. Backward items only (the user's lines stay
+    as written). Bit-identical: a small integer converts exactly, and NumPy keeps a float32 array's dtype
+    under a Python float as under a Python int."""
+    floats: set[int] = set()
+
+    def is_float(a) -> bool:
+        return isinstance(a, Const) and type(a.value) is float or isinstance(a, Var) and id(a) in floats
+
+    for eqn in walk(forward + backward):
+        if eqn.op in _FLOAT_RESULT or eqn.op in _ARITHMETIC and any(is_float(a) for a in eqn.ins):
+            floats.add(id(eqn.out))
+    for eqn in walk(backward):
+        if eqn.op in _ARITHMETIC and len(eqn.ins) == 2 and any(is_float(a) for a in eqn.ins):
+            eqn.ins = tuple(Const(float(a.value)) if isinstance(a, Const) and type(a.value) is int and
+                            abs(a.value) < 2 ** 53 else a for a in eqn.ins)
+    return floats
+
+
+def fold_ones(items: list, backward: list, floats: set) -> bool:
+    """``1.0 * t`` -> ``t`` where t is a float the backward pass made (the seed 1.0 meeting an array
+    gradient, once its copy is gone): the same numbers; never a forward value or a parameter, so that
+    no gradient returned is one of the caller's arrays. True if any changed (a copy now)."""
+    made = {id(e.out) for e in walk(backward)}
+    readers: dict[int, list] = {}
+    for item in each_item(items):
+        for a in var_reads(item):
+            readers.setdefault(id(a), []).append(item)
+    changed = False
+    for eqn in walk(backward):
+        if eqn.op == "mul" and len(eqn.ins) == 2:
+            # 1.0 * t5 * 2.0 * W: t5 a forward number, but what reads the product makes a new value anyway
+            passed_on = readers.get(id(eqn.out)) and all(isinstance(r, Eqn) and r.op in ("mul", "div", "add", "sub")
+                                                         for r in readers[id(eqn.out)])
+            for one, t in (eqn.ins, eqn.ins[::-1]):
+                if isinstance(one, Const) and type(one.value) is float and one.value == 1.0 and \
+                        isinstance(t, Var) and (id(t) in made or passed_on) and id(t) in floats:
+                    eqn.op, eqn.ins, changed = "copy", (t,), True
+                    break
+    return changed
 
 
 def plan_kept(forward: list, backward: list):

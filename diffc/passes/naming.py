@@ -131,6 +131,10 @@ class Namer:
             elif graded is not None:
                 prefix = "dot_" if graded.tangent else "grad_"  # forward mode's tangents: dot_<name>
                 base, own = f"{prefix}{names[id(graded.primal)]}", None
+            elif any(m.primal is not None and m.primal.hint is not None for m in family):
+                # the gradient of a value the user named but the fast form writes inline: grad_<its name>
+                hinted = next(m for m in family if m.primal is not None and m.primal.hint is not None)
+                base, own = f"{'dot_' if hinted.tangent else 'grad_'}{hinted.primal.hint}", None
             else:
                 base = None
             if base is not None:

@@ -151,8 +151,10 @@ def _keep_one(block: list, index: int, group: dict, roots: dict) -> bool:
     for old in olds:  # an alias of the array (a copy, a view) is read after the write: copy, then write
         root = roots.get(id(old), id(old))
         for position in range(index + 1, len(block)):
+            # An alias made after the write is one of the new array (one of the old would read the old
+            # array or an earlier alias of it, caught where it does).
             if any(isinstance(a, Var) and a is not old and id(a) not in own and roots.get(id(a), id(a)) == root
-                   for a in item_reads(block[position])):
+                   and defined_at.get(id(a), -1) <= index for a in item_reads(block[position])):
                 positions = _movable(block, index, position, group)
                 if positions is not None:  # use the alias before the write
                     _move_before(block, index, positions)
@@ -174,11 +176,20 @@ def _movable(block: list, index: int, position: int, group: dict) -> list[int] |
         at = todo.pop()
         eqn = block[at]
         if at == index or not isinstance(eqn, Eqn) or eqn.op in EFFECTS or \
-                id(eqn.out) in group and eqn.op not in ACCUMULATES:  # a running sum's step may move: checked again
-            return None
+                id(eqn.out) in group and eqn.op not in ACCUMULATES and not _heads_sum(block, at, group):
+            return None  # a running sum's step may move (checked again), and the fresh array it starts from
         chosen.add(at)
         todo += [made[id(a)] for a in eqn.ins if isinstance(a, Var) and id(a) in made and made[id(a)] not in chosen]
     return sorted(chosen)
+
+
+def _heads_sum(block: list, at: int, group: dict) -> bool:
+    """True if ``block[at]`` makes the array a sum adds into in place (``t = g * p`` before ``t[j] += h``):
+    every other value under its name is an accumulation into it made later in this block."""
+    gid = group[id(block[at].out)]
+    others = {vid for vid, g in group.items() if g == gid and vid != id(block[at].out)}
+    later = {id(e.out) for e in block[at + 1:] if isinstance(e, Eqn) and e.op in ACCUMULATES}
+    return others <= later
 
 
 def _move_before(block: list, index: int, positions: list[int]) -> None:
