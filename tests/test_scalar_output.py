@@ -49,3 +49,16 @@ def test_a_non_scalar_output_still_fails_before_the_backward_pass():
         grad(np.ones(3), 2.0)
     with pytest.raises(ValueError, match="needs a scalar output"):
         grad(0.5, np.ones(3))
+
+
+def test_numbers_a_rule_cannot_take_keep_the_shapes_as_they_were():
+    """Fuzz 5150:2388: for the output ``np.where(s, s, a)`` to be a number, ``a`` would be one, but
+    ``np.transpose(a, (2, 0, 1))`` needs three axes: such a function never returns a number. The
+    inference keeps what it knew (no ZeroDivisionError from the rule), and the array is refused."""
+    src = ("import numpy as np\n\n\ndef f(a):\n    for w in [np.sum(np.transpose(a, (2, 0, 1)))]:\n"
+           "        s = w\n    return np.where(s, s, a)\n")
+    text = diffc.compile_source(src, "f.py").text
+    with pytest.raises(ValueError, match="needs a scalar output"):
+        run_generated(text)["f_grad"](np.ones((2, 2, 3)))
+    with pytest.raises(diffc.UnsupportedError, match="returns an array of shape"):
+        diffc.compile_source(src, "f.py", shapes={"a": (2, 2, 3)})

@@ -210,7 +210,8 @@ def transpose(S, eqn, shapes):
     axes = call_arg(eqn, 1, "axes", None)
     if axes is None:
         return tuple(reversed(shape))
-    if isinstance(axes, tuple) and sorted(a % len(shape) for a in axes) == list(range(len(shape))):
+    if isinstance(axes, tuple) and len(axes) == len(shape) and \
+            sorted(a % len(shape) for a in axes) == list(range(len(shape))):
         return tuple(shape[a] for a in axes)
     return None
 
