@@ -12,7 +12,7 @@ import pytest
 from conftest import numeric_gradient, run_generated
 
 import diffc
-from diffc import compiler
+from diffc import compiler, pipeline
 
 X3 = np.array([0.3, -0.5, 1.2])
 Y3 = np.array([0.9, 0.1, -0.4])
@@ -250,26 +250,26 @@ def test_a_returned_tuple_or_list_is_refused():
 
 # -- generated code is checked before it is handed out ------------------------------------------------
 def test_generated_code_that_does_not_compile_is_an_internal_error(monkeypatch):
-    real = compiler.emit_function
+    real = pipeline.emit_function
 
     def broken(*args, **kwargs):
         text, used, helpers = real(*args, **kwargs)
         return text.replace("return ", "return (", 1), used, helpers
 
-    monkeypatch.setattr(compiler, "emit_function", broken)
+    monkeypatch.setattr(pipeline, "emit_function", broken)  # the emit pass (diffc/pipeline.py)
     with pytest.raises(diffc.InternalError, match="does not compile") as info:
         diffc.compile_source("def f(x):\n    return x * x\n", "user.py")
     assert info.value.lineno == 1 and "bug" in info.value.message and "report" in info.value.hint
 
 
 def test_generated_code_reading_an_undefined_name_is_an_internal_error(monkeypatch):
-    real = compiler.emit_function
+    real = pipeline.emit_function
 
     def broken(*args, **kwargs):
         text, used, helpers = real(*args, **kwargs)
         return text.replace("return grad_x", "return grad_y"), used, helpers
 
-    monkeypatch.setattr(compiler, "emit_function", broken)
+    monkeypatch.setattr(pipeline, "emit_function", broken)  # the emit pass (diffc/pipeline.py)
     with pytest.raises(diffc.InternalError, match="'grad_y', which it never defines"):
         diffc.compile_source("def f(x):\n    return x * x\n", "user.py")
 
