@@ -17,51 +17,23 @@ import functools
 
 @functools.cache
 def _jvp_function_class():
-    from .api import GradFunction
+    from .trailing import TrailingFunction
 
-    class JvpFunction(GradFunction):
+    class JvpFunction(TrailingFunction):
         """The forward-mode derivative of a Python function, compiled by diffc: called with ``fn``'s
-        arguments and one tangent per parameter in ``wrt``, it returns ``(value, tangent)``. The
-        code is specialised to the arguments' shapes and cached, as :class:`diffc.api.GradFunction`'s
-        (through the full path: the tangents come after the function's own parameters, which the
-        generated dispatcher of GradFunction does not take)."""
+        arguments and one tangent per parameter in ``wrt``, it returns ``(value, tangent)`` (cached and
+        called as :class:`diffc.trailing.TrailingFunction`'s)."""
 
         __slots__ = ()
+        _word = "tangent"
 
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
             # GradFunction gives each gradient a class of its own, for its dispatcher: here, one of this class.
             self.__class__ = type("JvpFunction", (JvpFunction,), {"__slots__": (), "__module__": __name__})
 
-        def _remember(self, values, run):  # no dispatcher: every call takes the full path
-            pass
-
-        def _forget(self):
-            self._cache.clear()
-            self._generic = None
-
-        def _compile(self, shapes, structs=frozenset()):
-            generated, inlined = super()._compile(shapes, structs)
-            generated.__defaults__ = generated.__kwdefaults__ = None  # the tangents come last: defaults are filled here
-            return generated, inlined
-
-        def __call__(self, *args, **kwargs):
-            count = len(self._wrt_names)
-            if len(args) < count:
-                raise TypeError(f"{self.__name__} takes {self._fdef.name}'s arguments, then {count} tangent(s) "
-                                f"({', '.join('dot_' + n for n in self._wrt_names)}); got {len(args)} argument(s)")
-            primals, tangents = list(args[:len(args) - count]), list(args[len(args) - count:])
-            for name in self._params[len(primals):]:  # defaults and keywords, in parameter order
-                if name in kwargs:
-                    primals.append(kwargs.pop(name))
-                elif name in self._defaults:
-                    primals.append(self._defaults[name])
-                else:
-                    raise TypeError(f"{self.__name__} is missing the argument '{name}'")
-            if kwargs:
-                raise TypeError(f"{self.__name__} got unexpected keyword argument(s): {', '.join(kwargs)}")
-            args = (*primals, *tangents)
-            return self._find(args, {})(*args)
+        def _trailing(self) -> list[str]:
+            return ["dot_" + n for n in self._wrt_names]
 
         def __repr__(self) -> str:
             return f"<diffc forward-mode derivative {self.__qualname__}>"

@@ -330,6 +330,10 @@ def test_defaults_are_filled_in(make_module):
     assert diffc.jvp(module.f, wrt="x")(2.0, 5.0, 1.0) == (10.0, 5.0)
     with pytest.raises(TypeError, match="tangent"):
         diffc.jvp(module.f, wrt="x")()
+    with pytest.raises(TypeError, match=r"takes at most 2 argument\(s\) of f, then 1 tangent\(s\) \(dot_x\)"):
+        diffc.jvp(module.f, wrt="x")(2.0, 5.0, 6.0, 1.0)
+    with pytest.raises(TypeError, match=r"missing the argument 'x' \(it takes f's arguments, then 1 tangent"):
+        diffc.jvp(module.f, wrt="x")(1.0, k=2.0)
 
 
 def test_a_method_with_respect_to_attributes_of_its_object(make_module):
